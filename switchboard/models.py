@@ -1,0 +1,126 @@
+"""Data models shared by every part: the call, its facts, turns and agent transitions.
+
+Names follow the specification: `CallSession`, `AgentTransition`,
+`VoiceAgentIntegrationContext`.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+AgentName = Literal[
+    "start", "greeter", "qualifier", "objection_handler", "scheduler", "handoff", "wrap_up",
+    "voicemail",
+]
+Tier = Literal["economy", "premium"]
+Direction = Literal["inbound", "outbound"]
+CallMode = Literal["audio", "text"]
+
+
+class Outcome(StrEnum):
+    QUALIFIED = "qualified"
+    NURTURE = "nurture"
+    DISQUALIFIED = "disqualified"
+    OPTED_OUT = "opted_out"
+    TRANSFERRED = "transferred"
+    VOICEMAIL = "voicemail"
+    ABANDONED = "abandoned"
+
+
+class CallStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+def now() -> float:
+    """Wall-clock seconds; every timestamp in the models uses it."""
+    return time.time()
+
+
+class CallFacts(BaseModel):
+    """What the caller told us, BANT and the meeting; None where unknown."""
+
+    budget_usd: float | None = None
+    decision_maker: bool | None = None
+    need: str | None = None
+    timeline_months: float | None = None
+    meeting_time: str | None = None
+
+
+class AgentTransition(BaseModel):
+    """One handoff between agents."""
+
+    from_agent: str
+    to_agent: str
+    timestamp: float = Field(default_factory=now)
+    trigger: str
+    context_preserved: bool = True
+    transition_duration_ms: float = 0.0
+
+
+class TurnRecord(BaseModel):
+    """One caller turn and the agent's answer to it."""
+
+    seq: int
+    user_text: str
+    agent_text: str
+    agent: str
+    latency_ms: float | None = None
+    fallback: bool = False
+    at: float = Field(default_factory=now)
+
+
+class TierDecision(BaseModel):
+    """One decision of the budget about a call's model tier."""
+
+    tier: Tier
+    at: float = Field(default_factory=now)
+    trigger: str
+    approved: bool
+    reason: str
+
+
+class CallSession(BaseModel):
+    """Everything a session actor holds about its call; checkpointed in Redis."""
+
+    call_sid: str
+    stream_sid: str | None = None
+    mode: CallMode = "audio"
+    direction: Direction = "inbound"
+    from_number: str = ""
+    to_number: str = ""
+    answered_by: str | None = None
+    started_at: float = Field(default_factory=now)
+    status: CallStatus = CallStatus.IN_PROGRESS
+    outcome: Outcome | None = None
+    tier: Tier = "economy"
+
+    # Specification names
+    workflow_context_id: str | None = None
+    current_agent: str = "start"
+    agent_transition_history: list[AgentTransition] = Field(default_factory=list)
+    workflow_state: dict[str, Any] = Field(default_factory=dict)
+    last_state_sync: float | None = None
+    integration_enabled: bool = True
+
+    turns_taken: int = 0
+    fallback_turns: int = 0
+    recovered: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+
+class VoiceAgentIntegrationContext(BaseModel):
+    """How a voice session and its workflow are kept in step."""
+
+    call_id: str
+    voice_session: str
+    workflow_context: str
+    sync_status: Literal["in_sync", "pending", "failed"] = "pending"
+    last_sync_timestamp: float | None = None
+    error_count: int = 0
+    fallback_active: bool = False

@@ -1,0 +1,232 @@
+"""Settings: `VoiceAgentIntegrationConfig`, read from `SWITCHBOARD_*` variables.
+
+The fixed names of DESIGN.md (`SWITCHBOARD_TWILIO_AUTH_TOKEN`, `SWITCHBOARD_PUBLIC_URL`,
+`REDIS_URL`, ...) are top-level fields. Groups (agent integration, tier escalation,
+performance, circuit breaker, monitoring, qualification policy, calls, speech) are
+nested models set with a double underscore, e.g.
+`SWITCHBOARD_TIER_ESCALATION__PER_CALL_CAP_USD=0.5`. An optional YAML file named by
+`SWITCHBOARD_SETTINGS_FILE` supplies values the environment does not.
+
+Secrets are `SecretStr`: they never appear in `repr`, logs or API answers.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from ipaddress import ip_address
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+SETTINGS_FILE_ENV = "SWITCHBOARD_SETTINGS_FILE"
+
+
+class SettingsError(RuntimeError):
+    """A setting has a bad value; the message names the setting."""
+
+
+class QualificationPolicy(BaseModel):
+    """The default qualification policy of DESIGN.md; every number may be changed."""
+
+    min_budget_usd: float = Field(10_000, ge=0)
+    max_timeline_months: float = Field(6, gt=0)
+    premium_score: float = Field(0.75, ge=0, le=1)
+    premium_budget_usd: float = Field(50_000, ge=0)
+
+
+class AgentIntegrationSettings(BaseModel):
+    """How calls reach the agents."""
+
+    enabled: bool = True
+    reprompt_after_s: float = Field(6.0, gt=0)
+    max_reprompts: int = Field(3, ge=1)
+    max_words_per_turn: int = Field(45, ge=5)
+    company_name: str = "Switchboard"
+    agent_name: str = "Alex"
+
+
+class TierEscalationSettings(BaseModel):
+    """When a call earns the premium tier, and what usage costs."""
+
+    per_call_cap_usd: float = Field(0.25, ge=0)
+    daily_budget_usd: float = Field(50.0, ge=0)
+    telephony_usd_per_minute: float = Field(0.0085, ge=0)
+    stt_usd_per_second: float = Field(0.0001, ge=0)
+    tts_usd_per_character: float = Field(0.000015, ge=0)
+    economy_usd_per_1k_tokens: float = Field(0.0006, ge=0)
+    premium_usd_per_1k_tokens: float = Field(0.01, ge=0)
+
+
+class PerformanceSettings(BaseModel):
+    """Capacity and deadlines."""
+
+    max_calls_per_replica: int = Field(24, ge=1)
+    warm_pool_size: int = Field(2, ge=0)
+    turn_timeout_s: float = Field(4.0, gt=0)
+    frame_batch_ms: int = Field(40, ge=20, le=200)
+    session_ttl_s: int = Field(3600, ge=60)
+    max_message_bytes: int = Field(64 * 1024, ge=1024)
+
+
+class CircuitBreakerSettings(BaseModel):
+    """pybreaker settings for the orchestrator path."""
+
+    fail_max: int = Field(3, ge=1)
+    reset_timeout_s: float = Field(15.0, gt=0)
+
+
+class MonitoringSettings(BaseModel):
+    """Metrics and logging."""
+
+    metrics_enabled: bool = True
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class SpeechSettings(BaseModel):
+    """Which Pipecat speech services a call uses; offline engines by default."""
+
+    stt: Literal["pocketsphinx", "deepgram", "openai"] = "pocketsphinx"
+    tts: Literal["espeak", "openai", "cartesia", "elevenlabs"] = "espeak"
+    voice: str | None = None
+    espeak_voice: str = "en-us"
+    espeak_words_per_minute: int = Field(175, ge=80, le=450)
+    deepgram_api_key: SecretStr | None = None
+    openai_api_key: SecretStr | None = None
+    cartesia_api_key: SecretStr | None = None
+    elevenlabs_api_key: SecretStr | None = None
+
+
+class VoiceAgentIntegrationConfig(BaseSettings):
+    """Every setting of Switchboard."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SWITCHBOARD_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # Twilio
+    twilio_auth_token: SecretStr | None = None
+    twilio_account_sid: str | None = None
+    twilio_api_base_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    transfer_number: str | None = None
+
+    # The HTTP API
+    api_token: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+    # LLM (OpenAI-compatible); unset, agents run on templates
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_economy_model: str = "gpt-4o-mini"
+    llm_premium_model: str = "gpt-4o"
+
+    # Stores (these two keep their conventional names, without the prefix)
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:5432/postgres", validation_alias="DATABASE_URL"
+    )
+    redis_prefix: str = "switchboard"
+    ray_namespace: str = "switchboard"
+
+    agent_integration: AgentIntegrationSettings = AgentIntegrationSettings()
+    qualification: QualificationPolicy = QualificationPolicy()
+    tier_escalation: TierEscalationSettings = TierEscalationSettings()
+    performance: PerformanceSettings = PerformanceSettings()
+    circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    speech: SpeechSettings = SpeechSettings()
+
+    @field_validator("public_url", "llm_base_url", "twilio_api_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http(s) URL such as https://voice.example.com")
+        return value.rstrip("/")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if urlparse(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis:// URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if urlparse(value).scheme not in ("postgres", "postgresql"):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(SETTINGS_FILE_ENV)
+        if path:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    # Derived facts
+
+    @property
+    def is_loopback(self) -> bool:
+        """True when the public URL points at this machine (development)."""
+        host = urlparse(self.public_url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.llm_base_url is not None
+
+    def secret(self, name: str) -> str:
+        """The plain value of a secret setting ('' when unset)."""
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else ""
+
+
+def load_settings(**overrides: object) -> VoiceAgentIntegrationConfig:
+    """Read settings; a bad value raises `SettingsError` naming the setting."""
+    path = os.environ.get(SETTINGS_FILE_ENV)
+    if path and not os.path.isfile(path):
+        raise SettingsError(f"{SETTINGS_FILE_ENV}: no such file: {path}")
+    try:
+        return VoiceAgentIntegrationConfig(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            location = "__".join(str(part) for part in error["loc"]).upper()
+            name = location if location in ("REDIS_URL", "DATABASE_URL") else f"SWITCHBOARD_{location}"
+            problems.append(f"{name}: {error['msg']}")
+        raise SettingsError("bad setting: " + "; ".join(problems)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> VoiceAgentIntegrationConfig:
+    """Settings of this process, read once."""
+    return load_settings()

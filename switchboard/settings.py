@@ -221,7 +221,9 @@ def load_settings(**overrides: object) -> VoiceAgentIntegrationConfig:
         problems = []
         for error in exc.errors():
             location = "__".join(str(part) for part in error["loc"]).upper()
-            name = location if location in ("REDIS_URL", "DATABASE_URL") else f"SWITCHBOARD_{location}"
+            name = (
+                location if location in ("REDIS_URL", "DATABASE_URL") else f"SWITCHBOARD_{location}"
+            )
             problems.append(f"{name}: {error['msg']}")
         raise SettingsError("bad setting: " + "; ".join(problems)) from None
 

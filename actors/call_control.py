@@ -1,0 +1,129 @@
+"""Hanging up and transferring live calls through Twilio's REST API.
+
+`CallControl` wraps the official `twilio` client with its asynchronous HTTP client.
+`SWITCHBOARD_TWILIO_API_BASE_URL` points it elsewhere: the local Twilio sandbox in
+development and tests, or a Twilio region/edge host such as
+`https://api.dublin.ie1.twilio.com` in production. Unset, the client picks its host as
+it always does (`api.twilio.com`, or `TWILIO_REGION`/`TWILIO_EDGE`).
+
+A failure is raised as `CallControlError`, never swallowed: a caller who asked for a
+person and was not transferred must not be told otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
+
+from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
+
+REQUEST_TIMEOUT_S = 10.0
+
+
+class CallControlError(RuntimeError):
+    """Twilio did not carry out a hang-up or a transfer; the message says what it answered."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status Twilio answered, when it answered
+        self.code = code  # Twilio's error code (e.g. 20404), when it gave one
+
+
+def transfer_twiml(number: str) -> str:
+    """`<Response><Dial>number</Dial></Response>`: what the call does once it leaves us."""
+    response = VoiceResponse()
+    response.dial(number)
+    return str(response)
+
+
+class CallControl:
+    """Hang-ups and transfers for the calls of one Twilio account."""
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        api_base_url: str | None = None,
+        timeout_s: float = REQUEST_TIMEOUT_S,
+    ) -> None:
+        if not account_sid or not auth_token:
+            raise CallControlError(
+                "CallControl needs SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN"
+            )
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._api_base_url = api_base_url
+        self._timeout_s = timeout_s
+        # Made on first use: the aiohttp session must belong to the loop that uses it.
+        self._client: Client | None = None
+        self._http: AsyncTwilioHttpClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: VoiceAgentIntegrationConfig | None = None) -> CallControl:
+        settings = settings or get_settings()
+        return cls(
+            settings.twilio_account_sid or "",
+            settings.secret("twilio_auth_token"),
+            api_base_url=settings.twilio_api_base_url,
+        )
+
+    def _rest(self) -> Client:
+        if self._client is None:
+            self._http = AsyncTwilioHttpClient()
+            client = Client(self._account_sid, self._auth_token, http_client=self._http)
+            if self._api_base_url:
+                # The Api domain builds every URL from its base_url; region and edge
+                # would rewrite that host, so the configured URL is used as it is.
+                client.api.base_url = self._api_base_url.rstrip("/")
+                client.region = None
+                client.edge = None
+            self._client = client
+        return self._client
+
+    async def hang_up(self, call_sid: str) -> None:
+        """End the call (`Status=completed`)."""
+        await self._update(call_sid, "hang up", status="completed")
+
+    async def transfer(self, call_sid: str, number: str) -> None:
+        """Send the call to `number`: it leaves the media stream and dials the person."""
+        if not number:
+            raise CallControlError(f"cannot transfer {call_sid}: no transfer number is set")
+        await self._update(call_sid, f"transfer to {number}", twiml=transfer_twiml(number))
+
+    async def _update(self, call_sid: str, action: str, **changes: str) -> None:
+        call = self._rest().calls(call_sid)
+        try:
+            # The async twilio client never applies its own timeout (it passes
+            # timeout=None to aiohttp), so the deadline is kept here.
+            async with asyncio.timeout(self._timeout_s):
+                await call.update_async(**changes)
+        except TwilioRestException as exc:
+            raise CallControlError(
+                f"Twilio refused to {action} call {call_sid}: HTTP {exc.status} "
+                f"(code {exc.code}) {exc.msg}",
+                status=exc.status,
+                code=exc.code,
+            ) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise CallControlError(
+                f"could not reach Twilio to {action} call {call_sid}: "
+                f"{exc.__class__.__name__}: {exc}"
+            ) from exc
+
+    async def aclose(self) -> None:
+        """Close the HTTP session (call when the session's loop is done with calls)."""
+        if self._http is not None:
+            await self._http.close()
+        self._client = self._http = None
+
+    async def __aenter__(self) -> CallControl:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()

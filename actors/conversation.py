@@ -1,0 +1,288 @@
+"""`ConversationProcessor`: turns of the caller in, the agent's replies out.
+
+Sits after speech-to-text in a call's pipeline. Each finished caller turn (a final
+transcription, a key press, or a stretch of silence) goes to the call's responder;
+the reply is pushed as one LLM-style response (start, a `TextFrame` per sentence,
+end) so text-to-speech starts on the first sentence, followed by the turn-end
+message (a Twilio `mark`, or text mode's `turn_end`) that tells the caller the agent
+has finished. The processor also owns turn timing (latency, reprompts after silence,
+barge-in) and ends the call when the agent's last words have been heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from loguru import logger
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InputDTMFFrame,
+    InterruptionFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    OutputTransportMessageFrame,
+    StartFrame,
+    TextFrame,
+    TranscriptionFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from actors.frames import CallerHangupFrame, CallerSilenceFrame, MarkPlayedFrame
+from actors.responder import CallerEvent, TurnResponder
+from actors.usage import CallUsage
+from graph.script import AgentReply
+
+# How long to wait for the caller to hear the agent's last words before hanging up
+# anyway (a mark that never comes back must not keep a line open).
+FINAL_MARK_GRACE_S = 3.0
+
+
+@dataclass
+class TurnOutcome:
+    """One caller turn answered, as the processor reports it to the session."""
+
+    event: CallerEvent
+    reply: AgentReply
+    latency_ms: float | None
+
+
+@dataclass
+class CallEnd:
+    """Why the agent ended the call."""
+
+    reason: str
+    transfer: bool
+
+
+class ConversationProcessor(FrameProcessor):
+    """Routes each caller turn to the responder and speaks the answer."""
+
+    def __init__(
+        self,
+        *,
+        responder: TurnResponder,
+        usage: CallUsage,
+        mode: str,
+        turn_end_message: Callable[[str], dict],
+        on_turn: Callable[[TurnOutcome], Awaitable[None]],
+        on_agent_ends_call: Callable[[CallEnd], Awaitable[None]],
+        on_caller_hangup: Callable[[], Awaitable[None]],
+        reprompt_after_s: float,
+        speaks_first: bool,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._responder = responder
+        self._usage = usage
+        self._mode = mode
+        self._turn_end_message = turn_end_message
+        self._on_turn = on_turn
+        self._on_agent_ends_call = on_agent_ends_call
+        self._on_caller_hangup = on_caller_hangup
+        self._reprompt_after_s = reprompt_after_s
+        self._speaks_first = speaks_first
+
+        self._turn_counter = 0
+        self._lock = asyncio.Lock()
+        self._bot_speaking = False
+        self._user_speaking = False
+        self._speech_ended_at: float | None = None
+        self._speech_started_at: float | None = None
+        self._pending_latency: TurnOutcome | None = None
+        self._pending_since: float | None = None
+        self._silence_task: asyncio.Task | None = None
+        self._virtual_silence_s = 0.0
+        self._ending: CallEnd | None = None
+        self._final_mark: str | None = None
+        self._final_task: asyncio.Task | None = None
+        self._finished = False
+
+    # Frame routing
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            self.create_task(self._open(), name="conversation-open")
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            await self._stop_timers()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, TranscriptionFrame):
+            if frame.text.strip():
+                await self._caller_turn(CallerEvent("text", frame.text.strip()))
+        elif isinstance(frame, InputDTMFFrame):
+            await self._caller_turn(CallerEvent("dtmf", str(frame.button.value)))
+        elif isinstance(frame, CallerSilenceFrame):
+            await self._virtual_silence(frame.seconds)
+        elif isinstance(frame, CallerHangupFrame):
+            await self._caller_hung_up()
+        elif isinstance(frame, MarkPlayedFrame):
+            await self._mark_played(frame.name)
+        elif isinstance(frame, VADUserStartedSpeakingFrame):
+            await self._user_started_speaking()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._user_speaking = False
+            # The VAD reports the stop `stop_secs` after the caller fell silent.
+            self._speech_ended_at = time.monotonic() - frame.stop_secs
+            if self._speech_started_at is not None:
+                self._usage.stt_seconds += self._speech_ended_at - self._speech_started_at
+                self._speech_started_at = None
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
+            self._cancel_silence_timer()
+            await self._first_agent_audio()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+            self._start_silence_timer()
+            await self.push_frame(frame, direction)
+        else:
+            await self.push_frame(frame, direction)
+
+    # Turns
+
+    async def _open(self) -> None:
+        async with self._lock:
+            reply = await self._responder.open()
+            if reply is not None:
+                await self._speak(reply)
+            elif not self._speaks_first:
+                self._start_silence_timer()
+
+    async def _caller_turn(self, event: CallerEvent) -> None:
+        if self._ending is not None or self._finished:
+            return
+        self._cancel_silence_timer()
+        self._virtual_silence_s = 0.0
+        heard_at = self._speech_ended_at if event.kind == "text" and self._mode == "audio" else None
+        self._speech_ended_at = None
+        async with self._lock:
+            started = heard_at if heard_at is not None else time.monotonic()
+            reply = await self._responder.respond(event)
+            outcome = TurnOutcome(event=event, reply=reply, latency_ms=None)
+            if self._mode == "text":
+                outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
+                await self._on_turn(outcome)
+            else:
+                # Reported when the first audio of the reply goes out; a reply still
+                # waiting for its audio is reported now, without a latency.
+                await self._report_pending(None)
+                self._pending_latency = outcome
+                self._pending_since = started
+            await self._speak(reply)
+
+    async def _first_agent_audio(self) -> None:
+        since = self._pending_since
+        if since is not None:
+            await self._report_pending(round((time.monotonic() - since) * 1000, 1))
+
+    async def _report_pending(self, latency_ms: float | None) -> None:
+        pending = self._pending_latency
+        self._pending_latency = self._pending_since = None
+        if pending is not None:
+            pending.latency_ms = latency_ms
+            await self._on_turn(pending)
+
+    async def _speak(self, reply: AgentReply) -> None:
+        self._turn_counter += 1
+        mark = f"turn-{self._turn_counter}"
+        await self.push_frame(LLMFullResponseStartFrame())
+        for sentence in reply.sentences:
+            self._usage.tts_characters += len(sentence)
+            await self.push_frame(TextFrame(text=sentence))
+        await self.push_frame(LLMFullResponseEndFrame())
+        await self.push_frame(OutputTransportMessageFrame(message=self._turn_end_message(mark)))
+        if reply.end_call or reply.transfer:
+            self._ending = CallEnd(
+                reason="transferred" if reply.transfer else "agent_ended", transfer=reply.transfer
+            )
+            self._final_mark = mark
+            if self._mode == "text" or not reply.sentences:
+                await self._end_call()
+            else:
+                # Hang up once the caller has heard the last words, or after a grace period.
+                self._final_task = self.create_task(self._end_after_grace(reply))
+
+    # Ending
+
+    async def _mark_played(self, name: str) -> None:
+        if self._ending is not None and name == self._final_mark:
+            await self._end_call()
+
+    async def _end_after_grace(self, reply: AgentReply) -> None:
+        # Speech runs at about 15 characters a second; leave room for it to play.
+        spoken_s = sum(len(s) for s in reply.sentences) / 12.0
+        await asyncio.sleep(spoken_s + FINAL_MARK_GRACE_S)
+        await self._end_call()
+
+    async def _end_call(self) -> None:
+        if self._finished or self._ending is None:
+            return
+        self._finished = True
+        await self._stop_timers(keep_final=True)
+        await self._report_pending(None)
+        await self._on_agent_ends_call(self._ending)
+
+    async def _caller_hung_up(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        await self._stop_timers()
+        # A reply the caller never heard is still a turn of the record.
+        await self._report_pending(None)
+        await self._on_caller_hangup()
+
+    # Silence and barge-in
+
+    async def _user_started_speaking(self) -> None:
+        self._user_speaking = True
+        self._speech_started_at = time.monotonic()
+        self._cancel_silence_timer()
+        if self._bot_speaking and self._ending is None:
+            # Barge-in: stop the agent; the serializer sends Twilio a `clear`.
+            logger.debug(f"{self}: caller interrupted the agent")
+            await self.push_frame(InterruptionFrame())
+
+    def _start_silence_timer(self) -> None:
+        if self._mode != "audio" or self._ending is not None or self._finished:
+            return
+        self._cancel_silence_timer()
+        self._silence_task = self.create_task(self._silence_watch(), name="silence-watch")
+
+    def _cancel_silence_timer(self) -> None:
+        if self._silence_task and not self._silence_task.done():
+            self._silence_task.cancel()
+        self._silence_task = None
+
+    async def _silence_watch(self) -> None:
+        await asyncio.sleep(self._reprompt_after_s)
+        if self._user_speaking or self._bot_speaking:
+            return
+        self._silence_task = None
+        await self._caller_turn(CallerEvent("silence"))
+
+    async def _virtual_silence(self, seconds: float) -> None:
+        # Text mode: time passes as the caller says; every interval is one reprompt.
+        self._virtual_silence_s += seconds
+        while self._virtual_silence_s >= self._reprompt_after_s and self._ending is None:
+            self._virtual_silence_s -= self._reprompt_after_s
+            remaining = self._virtual_silence_s
+            await self._caller_turn(CallerEvent("silence"))
+            self._virtual_silence_s = remaining
+
+    async def _stop_timers(self, keep_final: bool = False) -> None:
+        self._cancel_silence_timer()
+        if not keep_final and self._final_task and not self._final_task.done():
+            await self.cancel_task(self._final_task)

@@ -1,0 +1,109 @@
+"""The Pipecat pipeline of one call, audio or text.
+
+Audio: Twilio serializer → Silero VAD → speech to text → `ConversationProcessor` →
+text to speech → Twilio serializer. Text: the same, without VAD, STT and TTS; each
+agent sentence goes to the caller as a text-mode `agent` event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import Frame, OutputTransportMessageFrame, TextFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+
+from actors.conversation import ConversationProcessor
+from actors.transport import CallLink, CallLinkParams, CallLinkTransport
+
+TWILIO_SAMPLE_RATE = 8000
+# How long the caller must be quiet before a turn is over. Long enough for a breath
+# between phrases, short enough that the agent answers promptly.
+END_OF_TURN_SILENCE_S = 0.7
+
+
+class TextReplySender(FrameProcessor):
+    """Text mode's stand-in for TTS: each agent sentence becomes an `agent` event."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TextFrame) and direction == FrameDirection.DOWNSTREAM:
+            await self.push_frame(
+                OutputTransportMessageFrame(message={"event": "agent", "text": frame.text})
+            )
+        else:
+            await self.push_frame(frame, direction)
+
+
+@dataclass
+class SpeechEngines:
+    """The speech services an audio call uses, built before the call arrives."""
+
+    vad: SileroVADAnalyzer
+    stt: STTService
+    tts: TTSService
+
+
+def make_vad() -> SileroVADAnalyzer:
+    return SileroVADAnalyzer(
+        sample_rate=TWILIO_SAMPLE_RATE, params=VADParams(stop_secs=END_OF_TURN_SILENCE_S)
+    )
+
+
+def build_call_worker(
+    *,
+    link: CallLink,
+    serializer: FrameSerializer,
+    conversation: ConversationProcessor,
+    engines: SpeechEngines | None,
+    enable_metrics: bool,
+) -> tuple[PipelineWorker, CallLinkTransport]:
+    """The pipeline worker of one call; `engines` None means text mode."""
+    audio = engines is not None
+    transport = CallLinkTransport(
+        link,
+        CallLinkParams(
+            serializer=serializer,
+            audio_in_enabled=audio,
+            audio_in_passthrough=True,
+            audio_out_enabled=audio,
+            audio_in_sample_rate=TWILIO_SAMPLE_RATE,
+            audio_out_sample_rate=TWILIO_SAMPLE_RATE,
+            audio_out_10ms_chunks=2,
+            # Send audio only while the agent speaks; Twilio needs no silence filler.
+            audio_out_auto_silence=False,
+        ),
+    )
+    if engines is not None:
+        processors: list[FrameProcessor] = [
+            transport.input(),
+            VADProcessor(vad_analyzer=engines.vad),
+            engines.stt,
+            conversation,
+            engines.tts,
+            transport.output(),
+        ]
+    else:
+        processors = [transport.input(), conversation, TextReplySender(), transport.output()]
+    worker = PipelineWorker(
+        Pipeline(processors),
+        params=PipelineParams(
+            audio_in_sample_rate=TWILIO_SAMPLE_RATE,
+            audio_out_sample_rate=TWILIO_SAMPLE_RATE,
+            enable_metrics=enable_metrics,
+            enable_usage_metrics=enable_metrics,
+        ),
+        # A call ends when the caller or the agent ends it, never on a quiet spell:
+        # the conversation processor owns silence (reprompts, then hang up).
+        idle_timeout_secs=None,
+        enable_rtvi=False,
+        check_dangling_tasks=False,
+    )
+    return worker, transport

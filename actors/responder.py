@@ -1,0 +1,67 @@
+"""What answers a caller: the `TurnResponder` interface and the caller events it takes.
+
+The session's `ConversationProcessor` hands each finished caller turn to a responder
+and speaks what comes back. The direct path (`actors.direct_path`) is one responder;
+the orchestrator of the agents sits in front of it as another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from graph.script import AgentReply
+from switchboard.models import AgentTransition, CallFacts, Outcome
+
+CallerEventKind = Literal["text", "dtmf", "silence"]
+
+
+@dataclass(frozen=True)
+class CallerEvent:
+    """One thing the caller did: said something, pressed a key, or stayed silent."""
+
+    kind: CallerEventKind
+    text: str = ""
+
+    def describe(self) -> str:
+        """How the turn reads in the call record."""
+        if self.kind == "dtmf":
+            return f"[pressed {self.text}]"
+        if self.kind == "silence":
+            return "[silence]"
+        return self.text
+
+
+@dataclass
+class ResponderView:
+    """What a responder knows of the call after a step, for the record."""
+
+    current_agent: str
+    facts: CallFacts
+    qualification_score: float
+    outcome: Outcome | None
+    new_transitions: list[AgentTransition]
+
+
+class TurnResponder(Protocol):
+    """Produces the agent's replies for one call."""
+
+    async def open(self) -> AgentReply | None:
+        """The agent's first words, or None when the caller speaks first."""
+        ...
+
+    async def respond(self, event: CallerEvent) -> AgentReply:
+        """The agent's answer to one caller event."""
+        ...
+
+    def view(self) -> ResponderView:
+        """The call as the responder sees it now; drains new transitions."""
+        ...
+
+    def final_outcome(self) -> Outcome:
+        """The outcome if the call ended now."""
+        ...
+
+    def snapshot(self) -> dict:
+        """JSON-able state, checkpointed so another actor can continue the call."""
+        ...

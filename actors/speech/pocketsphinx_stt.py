@@ -1,0 +1,263 @@
+"""Offline speech to text: PocketSphinx 5 as a Pipecat segmented STT service.
+
+Pipecat has no PocketSphinx service; this one is written like its local Whisper
+service. Silero VAD cuts the caller's speech into segments; the base class
+buffers each one and hands it to `run_stt` as raw 16-bit PCM at the pipeline's
+input rate (8 kHz on a Twilio call). We upsample it to the 16 kHz the bundled
+en-us acoustic model was trained on and decode it with a language model built
+for the workflow (see `language_model`), which is what makes PocketSphinx
+usable on phone answers at all.
+
+A `pocketsphinx.Decoder` is not thread safe and decoding takes tens to hundreds
+of milliseconds of CPU, so every service owns one decoder and one worker
+thread: the event loop never blocks, and the decoder is only ever touched from
+that thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pocketsphinx
+import soxr
+from loguru import logger
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    ErrorFrame,
+    Frame,
+    StartFrame,
+    TranscriptionFrame,
+)
+from pipecat.services.settings import STTSettings
+from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.transcriptions.language import Language
+from pipecat.utils.time import time_now_iso8601
+from pipecat.utils.tracing.service_decorators import traced_stt
+
+from actors.speech.language_model import LanguageModel, language_model
+
+#: The bundled acoustic model is a 16 kHz one.
+DECODER_SAMPLE_RATE = 16_000
+
+#: P99 from end of speech to transcript, measured on this machine class with
+#: 8 kHz phone audio (decode real-time factor ~0.1 on short answers).
+POCKETSPHINX_TTFS_P99 = 0.6
+
+#: Decoder settings, tuned on our own development phrasings (not the scenarios):
+#: a heavier language weight than the default 6.5 trusts the domain model more.
+DEFAULT_DECODER_OPTIONS: dict[str, Any] = {
+    "lw": 6.5,
+    "wip": 0.65,
+    "beam": 1e-48,
+    "wbeam": 7e-29,
+    "pbeam": 1e-48,
+}
+
+
+@dataclass
+class PocketSphinxSTTSettings(STTSettings):
+    """Settings for `PocketSphinxSTTService` (model and language are fixed)."""
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What the decoder made of one segment, kept on `TranscriptionFrame.result`."""
+
+    text: str
+    score: int
+    audio_seconds: float
+    decode_seconds: float
+
+
+class PocketSphinxDecoder:
+    """One PocketSphinx decoder, used from a single worker thread.
+
+    Callable outside Pipecat too (the tests and the benchmark use it directly).
+    """
+
+    def __init__(self, model: LanguageModel, options: Mapping[str, Any] | None = None):
+        config = {
+            "hmm": pocketsphinx.get_model_path("en-us/en-us"),
+            "lm": str(model.lm_path),
+            "dict": str(model.dict_path),
+            "samprate": DECODER_SAMPLE_RATE,
+            "loglevel": "FATAL",
+            **DEFAULT_DECODER_OPTIONS,
+            **(options or {}),
+        }
+        self._decoder = pocketsphinx.Decoder(**config)
+
+    def decode(self, pcm: bytes, sample_rate: int) -> Recognition:
+        """Recognise a whole utterance of 16-bit mono PCM at `sample_rate`."""
+        started = time.perf_counter()
+        samples = np.frombuffer(pcm, dtype=np.int16)
+        if sample_rate != DECODER_SAMPLE_RATE:
+            # Phone audio has nothing above 4 kHz; upsampling only changes the
+            # rate to the one the acoustic model's front end expects.
+            samples = soxr.resample(samples, sample_rate, DECODER_SAMPLE_RATE, quality="HQ")
+            samples = samples.astype(np.int16)
+        decoder = self._decoder
+        decoder.start_utt()
+        # full_utt: the whole segment is known, so cepstral mean normalisation
+        # uses the whole segment (the model's "batch" CMN) rather than a guess.
+        decoder.process_raw(samples.tobytes(), no_search=False, full_utt=True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+        return Recognition(
+            text=hyp.hypstr.strip() if hyp is not None else "",
+            score=int(hyp.score) if hyp is not None else 0,
+            audio_seconds=len(samples) / DECODER_SAMPLE_RATE,
+            decode_seconds=time.perf_counter() - started,
+        )
+
+
+class PocketSphinxSTTService(SegmentedSTTService):
+    """Speech to text with PocketSphinx, on segments cut by the pipeline's VAD.
+
+    Args:
+        prompts: What the workflow's agents say; their words go into the
+            language model (callers echo them). Ignored when `model` is given.
+        model: A language model already built by `language_model()`; building
+            is cached on disk, but a process that starts many sessions can
+            build once and share it.
+        decoder_options: PocketSphinx configuration overrides (e.g. ``lw``).
+        push_empty_transcripts: Push an empty `TranscriptionFrame` when a
+            segment holds no words (VAD fired on noise), so a turn is not left
+            waiting for a transcript.
+        **kwargs: Passed on to `SegmentedSTTService` (e.g. ``sample_rate``).
+    """
+
+    Settings = PocketSphinxSTTSettings
+    _settings: Settings
+
+    def __init__(
+        self,
+        *,
+        prompts: Iterable[str] = (),
+        model: LanguageModel | None = None,
+        decoder_options: Mapping[str, Any] | None = None,
+        push_empty_transcripts: bool = False,
+        settings: Settings | None = None,
+        ttfs_p99_latency: float | None = POCKETSPHINX_TTFS_P99,
+        **kwargs: Any,
+    ):
+        default_settings = self.Settings(model="pocketsphinx-en-us", language=Language.EN_US)
+        if settings is not None:
+            default_settings.apply_update(settings)
+        super().__init__(settings=default_settings, ttfs_p99_latency=ttfs_p99_latency, **kwargs)
+        self._model = model or language_model(prompts)
+        self._decoder_options = dict(decoder_options or {})
+        self._push_empty_transcripts = push_empty_transcripts
+        self._executor: ThreadPoolExecutor | None = None
+        self._decoder: asyncio.Future[PocketSphinxDecoder] | None = None
+
+    @property
+    def wants_wav_segments(self) -> bool:
+        """Segments come as raw 16-bit PCM: the decoder reads samples, not files."""
+        return False
+
+    @property
+    def language_model(self) -> LanguageModel:
+        """The language model this service decodes with."""
+        return self._model
+
+    def can_generate_metrics(self) -> bool:
+        """Processing time and TTFB metrics are reported."""
+        return True
+
+    def language_to_service_language(self, language: Language) -> str | None:
+        """Only US English ships with PocketSphinx; other English variants map onto it."""
+        if str(language).lower().startswith("en"):
+            return "en-US"
+        logger.warning(f"{self}: PocketSphinx has no model for {language}, using en-US")
+        return None
+
+    async def start(self, frame: StartFrame):
+        """Start the service and load the decoder in its worker thread.
+
+        Loading takes a few hundred milliseconds; it runs while the call
+        connects, and the first segment simply queues behind it.
+        """
+        await super().start(frame)
+        self._ensure_decoder()
+
+    async def stop(self, frame: EndFrame):
+        """Transcribe what is queued, then release the decoder thread."""
+        await super().stop(frame)
+        self._shutdown()
+
+    async def cancel(self, frame: CancelFrame):
+        """Stop at once and release the decoder thread."""
+        await super().cancel(frame)
+        self._shutdown()
+
+    async def cleanup(self):
+        """Release the decoder thread at teardown."""
+        await super().cleanup()
+        self._shutdown()
+
+    def _ensure_decoder(self) -> asyncio.Future[PocketSphinxDecoder]:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self}")
+        if self._decoder is None:
+            loop = asyncio.get_running_loop()
+            self._decoder = loop.run_in_executor(
+                self._executor, PocketSphinxDecoder, self._model, self._decoder_options
+            )
+        return self._decoder
+
+    def _shutdown(self) -> None:
+        if self._executor is not None:
+            # Queued work is abandoned; a decode in flight finishes on its own.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+            self._decoder = None
+
+    async def _recognise(self, pcm: bytes) -> Recognition:
+        decoder = await self._ensure_decoder()
+        assert self._executor is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, decoder.decode, pcm, self.sample_rate)
+
+    @traced_stt
+    async def _handle_transcription(
+        self, transcript: str, is_final: bool, language: Language | None = None
+    ):
+        """Handle a transcription result with tracing."""
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        """Transcribe one VAD segment (raw 16-bit PCM at the pipeline's input rate).
+
+        Yields:
+            A `TranscriptionFrame` with the words heard (none for silence), or
+            an `ErrorFrame` if decoding failed.
+        """
+        try:
+            await self.start_processing_metrics()
+            recognition = await self._recognise(audio)
+            await self.stop_processing_metrics()
+        except Exception as e:  # a broken decoder must not end the call
+            logger.exception(f"{self}: decoding failed")
+            yield ErrorFrame(error=f"PocketSphinx decoding failed: {e}")
+            return
+
+        logger.debug(
+            f"{self}: [{recognition.text}] ({recognition.audio_seconds:.2f} s audio, "
+            f"decoded in {recognition.decode_seconds * 1000:.0f} ms)"
+        )
+        if recognition.text or self._push_empty_transcripts:
+            await self._handle_transcription(recognition.text, True, Language.EN_US)
+            yield TranscriptionFrame(
+                recognition.text,
+                self._user_id,
+                time_now_iso8601(),
+                Language.EN_US,
+                result=recognition,
+            )

@@ -1,0 +1,229 @@
+"""A Pipecat transport fed by Ray calls: the session actor's side of the ingress hop.
+
+A Starlette WebSocket cannot cross to another actor, so the ingress pumps the call's
+messages to the session actor in small batches (`CallLink.deliver`) and drains what
+the pipeline wants to send (`CallLink.collect`). Both directions carry the wire
+messages exactly as the peer speaks them (Twilio Media Streams JSON, or text-mode
+JSON); a Pipecat `FrameSerializer` turns them into frames and back, as it would on a
+WebSocket transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from loguru import logger
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+    StartFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessorSetup
+from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.transports.base_input import BaseInputTransport
+from pipecat.transports.base_output import BaseOutputTransport
+from pipecat.transports.base_transport import BaseTransport, TransportParams
+
+
+class CallLink:
+    """The two queues between the ingress and the pipeline of one call."""
+
+    def __init__(self) -> None:
+        self.inbound: asyncio.Queue[str | None] = asyncio.Queue()
+        self.outbound: asyncio.Queue[str | None] = asyncio.Queue()
+        self.closed = False
+        self.last_contact = time.monotonic()
+
+    def deliver(self, messages: list[str]) -> None:
+        """Messages the peer sent, in order."""
+        self.last_contact = time.monotonic()
+        for message in messages:
+            self.inbound.put_nowait(message)
+
+    def peer_gone(self) -> None:
+        """The peer's socket closed: no more inbound messages."""
+        self.inbound.put_nowait(None)
+
+    def send(self, message: str) -> None:
+        if not self.closed:
+            self.outbound.put_nowait(message)
+
+    def close(self) -> None:
+        """Nothing more will be sent; the ingress closes the socket once drained."""
+        if not self.closed:
+            self.closed = True
+            self.outbound.put_nowait(None)
+
+    async def collect(self, max_wait_s: float, max_messages: int = 64) -> list[str] | None:
+        """Wait for outbound messages; None once the link is closed and drained."""
+        self.last_contact = time.monotonic()
+        try:
+            first = await asyncio.wait_for(self.outbound.get(), timeout=max_wait_s)
+        except TimeoutError:
+            return []
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < max_messages and not self.outbound.empty():
+            item = self.outbound.get_nowait()
+            if item is None:
+                # Keep the close for the next call so this batch is delivered first.
+                self.outbound.put_nowait(None)
+                break
+            batch.append(item)
+        return batch
+
+
+class CallLinkParams(TransportParams):
+    """Transport parameters plus the serializer that speaks the peer's protocol."""
+
+    serializer: FrameSerializer
+    # Audio sent ahead of real time: the peer (Twilio) buffers it, so a scheduling
+    # hiccup on our side does not become a gap the caller hears.
+    audio_lead_s: float = 0.2
+
+
+class CallLinkInputTransport(BaseInputTransport):
+    """Deserializes what the ingress delivered and pushes it into the pipeline."""
+
+    def __init__(self, link: CallLink, params: CallLinkParams, **kwargs) -> None:
+        super().__init__(params, **kwargs)
+        self._link = link
+        self._params: CallLinkParams = params
+        self._receive_task: asyncio.Task | None = None
+        self._register_event_handler("on_peer_gone")
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:
+        await super().setup(setup)
+        await self._params.serializer.setup(setup)
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+        if not self._receive_task:
+            self._receive_task = self.create_task(self._receive_messages())
+
+    async def stop(self, frame: EndFrame) -> None:
+        await super().stop(frame)
+        await self._stop_receiving()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await super().cancel(frame)
+        await self._stop_receiving()
+
+    async def _stop_receiving(self) -> None:
+        if self._receive_task:
+            await self.cancel_task(self._receive_task)
+            self._receive_task = None
+
+    async def _receive_messages(self) -> None:
+        while True:
+            message = await self._link.inbound.get()
+            if message is None:
+                await self._call_event_handler("on_peer_gone")
+                return
+            frame = await self._params.serializer.deserialize(message)
+            if frame is None:
+                continue
+            if isinstance(frame, InputAudioRawFrame):
+                await self.push_audio_frame(frame)
+            else:
+                await self.push_frame(frame)
+
+
+class CallLinkOutputTransport(BaseOutputTransport):
+    """Serializes frames for the peer, pacing audio at real time plus a small lead."""
+
+    def __init__(self, link: CallLink, params: CallLinkParams, **kwargs) -> None:
+        super().__init__(params, **kwargs)
+        self._link = link
+        self._params: CallLinkParams = params
+        self._chunk_s = 0.0
+        self._next_send_time = 0.0
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:
+        await super().setup(setup)
+        await self._params.serializer.setup(setup)
+        # audio_chunk_size is in bytes of 16-bit mono audio.
+        self._chunk_s = self.audio_chunk_size / 2 / self.sample_rate
+
+    async def start(self, frame: StartFrame) -> None:
+        await super().start(frame)
+        await self.set_transport_ready(frame)
+
+    async def stop(self, frame: EndFrame) -> None:
+        await super().stop(frame)
+        self._link.close()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        await super().cancel(frame)
+        self._link.close()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, InterruptionFrame):
+            await self._write(frame)
+            self._next_send_time = 0.0
+
+    async def send_message(
+        self, frame: OutputTransportMessageFrame | OutputTransportMessageUrgentFrame
+    ) -> None:
+        await self._write(frame)
+
+    async def write_audio_frame(self, frame: OutputAudioRawFrame) -> bool:
+        if self._link.closed:
+            return False
+        if not await self._write(frame):
+            return False
+        await self._pace()
+        return True
+
+    async def _write(self, frame: Frame) -> bool:
+        try:
+            payload = await self._params.serializer.serialize(frame)
+        except Exception as exc:  # a bad frame must not end the call
+            logger.error(f"{self}: cannot serialize {frame}: {exc}")
+            return False
+        if payload:
+            self._link.send(payload if isinstance(payload, str) else payload.decode())
+        return True
+
+    async def _pace(self) -> None:
+        now = time.monotonic()
+        if self._next_send_time == 0.0 or self._next_send_time < now - self._params.audio_lead_s:
+            # A new stretch of speech: start `audio_lead_s` ahead of the playback clock.
+            self._next_send_time = now - self._params.audio_lead_s
+        self._next_send_time += self._chunk_s
+        delay = self._next_send_time - now
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class CallLinkTransport(BaseTransport):
+    """Input and output of one call over a `CallLink`.
+
+    Event handlers: `on_peer_gone(transport)` when the ingress reports the socket closed.
+    """
+
+    def __init__(self, link: CallLink, params: CallLinkParams) -> None:
+        super().__init__()
+        self._input = CallLinkInputTransport(link, params, name="call-input")
+        self._output = CallLinkOutputTransport(link, params, name="call-output")
+        self._register_event_handler("on_peer_gone")
+
+        @self._input.event_handler("on_peer_gone")
+        async def _forward(_processor) -> None:
+            await self._call_event_handler("on_peer_gone")
+
+    def input(self) -> CallLinkInputTransport:
+        return self._input
+
+    def output(self) -> CallLinkOutputTransport:
+        return self._output

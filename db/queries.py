@@ -1,0 +1,191 @@
+"""What the API reads from PostgreSQL: the call report, recent calls, the do-not-call list.
+
+`call_report` returns exactly the report of DESIGN.md ("The call report"), JSON-ready:
+numbers are floats or ints, times ISO 8601 strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+
+from db.phone import normalize_number
+
+COST_PARTS = ("telephony", "stt", "llm", "tts")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _number(value: Decimal | float | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _facts(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "budget_usd": _number(row["budget_usd"]),
+        "decision_maker": row["decision_maker"],
+        "need": row["need"],
+        "timeline_months": _number(row["timeline_months"]),
+        "meeting_time": row["meeting_time"],
+    }
+
+
+def _cost_breakdown(stored: dict[str, Any] | None) -> dict[str, float]:
+    stored = stored or {}
+    return {part: float(stored.get(part) or 0) for part in COST_PARTS}
+
+
+async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | None:
+    """The report of call `call_sid`, or None if nothing was recorded for it."""
+    # One snapshot for the four reads: a report never mixes two moments of a call.
+    async with (
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        call = await conn.fetchrow("SELECT * FROM calls WHERE call_sid = $1", call_sid)
+        if call is None:
+            return None
+        transitions = await conn.fetch(
+            """
+            SELECT from_agent, to_agent, trigger, "timestamp", transition_duration_ms,
+                   context_preserved
+            FROM agent_transitions WHERE call_sid = $1 ORDER BY seq
+            """,
+            call_sid,
+        )
+        tiers = await conn.fetch(
+            """
+            SELECT tier, at, trigger, approved, reason
+            FROM tier_escalation_events WHERE call_sid = $1 ORDER BY seq
+            """,
+            call_sid,
+        )
+        turns = await conn.fetch(
+            """
+            SELECT user_text, agent_text, agent, latency_ms
+            FROM turns WHERE call_sid = $1 ORDER BY seq
+            """,
+            call_sid,
+        )
+    return {
+        "call_sid": call["call_sid"],
+        "status": call["status"],
+        "outcome": call["outcome"],
+        "qualification_score": float(call["qualification_score"]),
+        "facts": _facts(call),
+        "current_agent": call["current_agent"],
+        "transitions": [
+            {
+                "from_agent": t["from_agent"],
+                "to_agent": t["to_agent"],
+                "trigger": t["trigger"],
+                "timestamp": _iso(t["timestamp"]),
+                "transition_duration_ms": float(t["transition_duration_ms"]),
+                "context_preserved": t["context_preserved"],
+            }
+            for t in transitions
+        ],
+        "tier_history": [
+            {
+                "tier": d["tier"],
+                "at": _iso(d["at"]),
+                "trigger": d["trigger"],
+                "approved": d["approved"],
+                "reason": d["reason"],
+            }
+            for d in tiers
+        ],
+        "cost_usd": float(call["cost_usd"]),
+        "cost_breakdown": _cost_breakdown(call["cost_breakdown"]),
+        "turns": [
+            {
+                "user_text": t["user_text"],
+                "agent_text": t["agent_text"],
+                "agent": t["agent"],
+                "latency_ms": _number(t["latency_ms"]),
+            }
+            for t in turns
+        ],
+        "fallback_turns": call["fallback_turns"],
+        "recovered": call["recovered"],
+        "errors": list(call["errors"]),
+        # Extras beyond DESIGN.md's list.
+        "direction": call["direction"],
+        "mode": call["mode"],
+        "from": call["from_number"],
+        "to": call["to_number"],
+        "answered_by": call["answered_by"],
+        "tier": call["tier"],
+        "tier_escalation_trigger": call["tier_escalation_trigger"],
+        "agent_transition_count": call["agent_transition_count"],
+        "workflow_context_id": call["workflow_context_id"],
+        "started_at": _iso(call["started_at"]),
+        "ended_at": _iso(call["ended_at"]),
+        # True once the session's final state is recorded.
+        "final": call["finalized"],
+    }
+
+
+_SUMMARY = """
+    SELECT call_sid, direction, from_number, to_number, status, outcome,
+           qualification_score, current_agent, tier, cost_usd, started_at, ended_at
+    FROM calls"""
+
+
+async def recent_calls(
+    pool: asyncpg.Pool, limit: int = 50, *, outcome: str | None = None
+) -> list[dict[str, Any]]:
+    """Summaries of the latest calls, newest first, optionally of one outcome."""
+    # Two statements rather than `$2 IS NULL OR outcome = $2`, which a generic plan
+    # cannot answer from the (outcome, started_at) index.
+    if outcome is None:
+        rows = await pool.fetch(f"{_SUMMARY} ORDER BY started_at DESC LIMIT $1", limit)
+    else:
+        rows = await pool.fetch(
+            f"{_SUMMARY} WHERE outcome = $2 ORDER BY started_at DESC LIMIT $1", limit, outcome
+        )
+    return [
+        {
+            "call_sid": row["call_sid"],
+            "direction": row["direction"],
+            "from": row["from_number"],
+            "to": row["to_number"],
+            "status": row["status"],
+            "outcome": row["outcome"],
+            "qualification_score": float(row["qualification_score"]),
+            "current_agent": row["current_agent"],
+            "tier": row["tier"],
+            "cost_usd": float(row["cost_usd"]),
+            "started_at": _iso(row["started_at"]),
+            "ended_at": _iso(row["ended_at"]),
+        }
+        for row in rows
+    ]
+
+
+async def is_do_not_call(pool: asyncpg.Pool, number: str) -> bool:
+    """True if `number` (in any formatting) is on the do-not-call list."""
+    return bool(
+        await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM do_not_call WHERE number = $1)",
+            normalize_number(number),
+        )
+    )
+
+
+async def add_do_not_call(pool: asyncpg.Pool, number: str, call_sid: str | None = None) -> bool:
+    """Put `number` on the do-not-call list; False if it was already there."""
+    status = await pool.execute(
+        """
+        INSERT INTO do_not_call (number, source_call_sid) VALUES ($1, $2)
+        ON CONFLICT (number) DO NOTHING
+        """,
+        normalize_number(number),
+        call_sid,
+    )
+    return status == "INSERT 0 1"

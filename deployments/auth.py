@@ -1,0 +1,45 @@
+"""Who may talk to the ingress: Twilio's signatures and the API's bearer token."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+
+from starlette.datastructures import Headers
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+SIGNATURE_HEADER = "x-twilio-signature"
+SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
+
+
+class TwilioSignatures:
+    """Checks `X-Twilio-Signature` on webhooks and stream handshakes.
+
+    Signatures are computed on the public URL Twilio requested, never on the URL the
+    request arrived at behind a proxy.
+    """
+
+    def __init__(self, auth_token: str, public_url: str) -> None:
+        self._validator = RequestValidator(auth_token)
+        self._public_url = public_url.rstrip("/")
+
+    def public(self, path: str, query: str = "", *, websocket: bool = False) -> str:
+        base = self._public_url
+        if websocket:
+            base = "wss" + base[5:] if base.startswith("https") else "ws" + base[4:]
+        return f"{base}{path}" + (f"?{query}" if query else "")
+
+    def valid(self, headers: Headers, url: str, params: Mapping[str, str]) -> bool:
+        signature = headers.get(SIGNATURE_HEADER)
+        if not signature:
+            return False
+        algorithm = get_signature_algorithm(headers.get(SIGNATURE_SETTINGS_HEADER))
+        return self._validator.validate(url, dict(params), signature, algorithm)
+
+
+def bearer_ok(headers: Headers, api_token: str) -> bool:
+    """True when the request carries `Authorization: Bearer <api_token>`."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token or not api_token:
+        return False
+    return hmac.compare_digest(token.strip().encode(), api_token.encode())

@@ -1,0 +1,188 @@
+"""What a caller can spend: an annual amount in dollars, or that there is no budget.
+
+Owns telling money apart from the other numbers of a sales call (calls a day,
+staff, hours, dates), reading ranges ("twenty to thirty thousand" — we keep the
+low end, what the caller is sure to spend) and periods ("five grand a month" is
+sixty thousand a year).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from graph.numbers import Number, find_numbers
+from graph.text import Sentence, compile_all, negated_before
+
+_CURRENCY = frozenset({"dollars", "dollar", "bucks", "buck", "usd"})
+_MONEY_SCALES = frozenset({"grand", "k"})
+# Words that make a number a count of something other than money.
+_COUNTED = frozenset({
+    "call", "calls", "lead", "leads", "people", "person", "persons", "employees", "employee",
+    "staff", "agents", "agent", "reps", "rep", "customers", "customer", "clients", "client",
+    "users", "user", "seats", "seat", "licenses", "licences", "locations", "location",
+    "stores", "store", "offices", "office", "branches", "sites", "minutes", "minute", "hours",
+    "hour", "days", "day", "weeks", "week", "months", "month", "years", "year", "quarters",
+    "percent", "times", "messages", "emails", "inquiries", "enquiries", "tickets",
+    "appointments", "bookings", "deals", "members", "patients", "students", "units", "orders",
+    "jobs", "visits", "trucks", "vehicles", "texts", "rings", "am", "pm", "oclock",
+    "o", "oh", "thirty", "fifteen", "forty", "sales", "salespeople", "team", "teams",
+    "man", "woman", "shop", "company", "companies", "languages", "channels",
+    "lines", "phones", "numbers", "callers", "accounts", "properties", "homes", "rooms",
+})
+_FUNCTION_WORDS = frozenset({
+    "and", "or", "but", "i", "we", "a", "an", "per", "each", "every", "of", "on", "for", "to",
+    "in", "the", "this", "that", "is", "are", "so", "it", "with", "at", "my", "our", "you",
+})
+_BUDGET_CONTEXT = re.compile(
+    r"\b(?:budget\w*|spend\w*|spent|invest\w*|afford|allocat\w*|set aside|pay|paying|paid|"
+    r"price|pricing|cost|costs|earmark\w*|ring fenced|fund\w*|approved|range|ballpark|"
+    r"money|expense|expenses|outlay|put toward|put towards|put into)\b"
+)
+# Money the business makes, not money it would spend.
+_REVENUE = re.compile(r"\b(?:revenue|turnover|in sales|gross|profit|make|makes|earn|earns|"
+                      r"bring in|brings in|worth|valued|raised|funding round)\b")
+_PER_YEAR = {"month": 12.0, "monthly": 12.0, "mo": 12.0, "year": 1.0, "yearly": 1.0,
+             "annually": 1.0, "annual": 1.0, "annum": 1.0, "quarter": 4.0, "quarterly": 4.0,
+             "week": 52.0, "weekly": 52.0}
+
+_NO_BUDGET = compile_all(
+    r"\bno (?:real |actual |extra |spare |allocated |dedicated )?(?:budget|money|funds|"
+    r"funding|cash)\b(?! (?:issues?|problems?|concerns?|constraints?|limits?|cap|ceiling))",
+    r"\b(?:do not|does not|did not|dont) (?:really |currently |even |actually )?have "
+    r"(?:a |any |the |much |that kind of |that much )?(?:budget|money|funds|funding|cash)\b",
+    r"\b(?:can not|could not|can not really) afford\b(?! to (?:lose|miss|keep|waste|not|ignore|"
+    r"let|pass|wait|go))",
+    r"\bnot in (?:the|our|my) budget\b",
+    r"\b(?:have not|has not|did not|never) (?:budgeted|set aside|allocated|planned)\b",
+    r"\bnothing (?:budgeted|set aside|allocated|earmarked)\b",
+    r"\b(?:zero|nil) (?:budget|dollars|money)\b",
+    r"\bbudget (?:is|would be|is basically|is pretty much) (?:zero|nil|nothing|non existent|"
+    r"gone|spent|frozen)\b",
+    r"\bbudget (?:freeze|has been cut|was cut|got cut|is cut)\b",
+    r"\bnot (?:spending|going to spend|willing to (?:spend|pay)|able to (?:spend|pay)|"
+    r"paying) (?:any|anything|a dime|a cent|a penny|money)\b",
+    r"\bout of (?:budget|money)\b",
+    r"\b(?:we|i) are broke\b",
+)
+
+
+def _currency_after(tokens: Sequence[str], number: Number) -> int | None:
+    """Index just past the currency word that belongs to `number`, if any."""
+    for index in range(number.end, min(number.end + 2, len(tokens))):
+        if tokens[index] in _CURRENCY:
+            return index + 1
+    return None
+
+
+def _counted(tokens: Sequence[str], number: Number) -> bool:
+    """True when the number counts things: "fifty calls", "ten inbound leads"."""
+    window = tokens[number.end:number.end + 2]
+    if not window or window[0] in _CURRENCY:
+        return False
+    if window[0] in _COUNTED:
+        return True
+    # one describing word may come between: "ten inbound leads", "two full time staff"
+    return len(window) == 2 and window[0] not in _FUNCTION_WORDS and window[1] in _COUNTED
+
+
+def _is_clock_time(tokens: Sequence[str], number: Number) -> bool:
+    before = tokens[number.start - 1] if number.start else ""
+    after = " ".join(tokens[number.end:number.end + 3])
+    return number.value <= 24 and (
+        before in ("at", "by", "until", "till")
+        or re.match(r"in the (?:morning|afternoon|evening)\b", after) is not None
+    )
+
+
+def _per_year(tokens: Sequence[str], start: int, end: int) -> float:
+    """How many times a year the amount around tokens[start:end] recurs (1 when unsaid)."""
+    after = tokens[end:end + 4]
+    for index, word in enumerate(after):
+        if word in ("monthly", "yearly", "annually", "annual", "quarterly", "weekly"):
+            return _PER_YEAR[word]
+        if word in ("a", "an", "per", "each", "every") and (
+            index + 1 < len(after) and after[index + 1] in _PER_YEAR
+        ):
+            return _PER_YEAR[after[index + 1]]
+    before = tokens[max(0, start - 4):start]
+    for word in before:
+        if word in ("monthly", "quarterly", "weekly", "annual", "yearly"):
+            return _PER_YEAR[word]
+    return 1.0
+
+
+def _is_money(tokens: Sequence[str], number: Number, context: bool, expecting: bool) -> bool:
+    spoken = tokens[number.start:number.end]
+    money_words = _currency_after(tokens, number) is not None or any(
+        word in _MONEY_SCALES for word in spoken
+    )
+    if money_words:
+        return True
+    if _counted(tokens, number) or _is_clock_time(tokens, number):
+        return False
+    year_like = (
+        len(spoken) == 1 and spoken[0].isdigit() and len(spoken[0]) == 4
+        and 1900 <= number.value <= 2100
+    )
+    if year_like:
+        return False
+    # A bare large figure in a sales call is nearly always money; small ones only
+    # when the caller is talking about spend or answering our budget question.
+    return context or expecting or number.value >= 1000
+
+
+def _amounts(sentence: Sentence, expecting: bool) -> list[float]:
+    tokens = sentence.tokens
+    context = bool(_BUDGET_CONTEXT.search(sentence.text))
+    if _REVENUE.search(sentence.text) and not context:
+        return []
+    numbers = find_numbers(tokens)
+    amounts: list[float] = []
+    skip_next = False
+    for index, number in enumerate(numbers):
+        if skip_next:
+            skip_next = False
+            continue
+        following = numbers[index + 1] if index + 1 < len(numbers) else None
+        low, end = number.value, number.end
+        joined = following is not None and following.start == number.end + 1 and (
+            tokens[number.end] in ("to", "or", "and")
+        )
+        if joined and following is not None:
+            # "twenty to thirty thousand": the first figure shares the second's scale
+            if number.scale == 1 and following.scale > 1 and number.value < 1000:
+                low = number.value * following.scale
+            number = Number(low, number.start, following.end, following.scale)
+            end = following.end
+            skip_next = True
+        if not _is_money(tokens, Number(low, number.start, end, number.scale), context, expecting):
+            continue
+        currency_end = _currency_after(tokens, Number(low, number.start, end)) or end
+        amounts.append(low * _per_year(tokens, number.start, currency_end))
+    return amounts
+
+
+def read_budget(
+    sentences: Sequence[Sentence], *, expecting: bool = False
+) -> tuple[float | None, bool]:
+    """(annual budget in dollars or None, no_budget) from a caller's line.
+
+    `expecting` says the caller is answering our budget question, so a bare
+    "about fifty" is read as money.
+    """
+    budget: float | None = None
+    no_budget = False
+    for sentence in sentences:
+        amounts = _amounts(sentence, expecting)
+        if amounts:
+            budget = amounts[-1]  # the last figure said corrects earlier ones
+        for pattern in _NO_BUDGET:
+            match = pattern.search(sentence.text)
+            if match and not negated_before(sentence.text, match.start(), window=1):
+                no_budget = True
+    if budget is not None and budget <= 0:
+        return None, True
+    if budget is not None:
+        no_budget = False
+    return budget, no_budget

@@ -1,0 +1,354 @@
+"""Conversational acts in a caller's line: yes/no, opt-out, asking for a person, ...
+
+Owns the things a caller *does* with a line, as opposed to the facts they state:
+answering yes or no, asking not to be called again, asking for a human, asking
+to be called back, declining, closing, asking us to repeat, asking who we are,
+and recognising an answering machine's greeting. Every detector takes the
+normalised text of `graph.text.normalize`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from graph.text import compile_all, negated_before
+
+# --- opt-out ---------------------------------------------------------------------------
+
+_CONTACT_VERB = r"(?:call|contact|phone|ring|dial|text|bother|email|message)"
+_ME = r"(?:me|us|this number|my number|our number|this line|here|my phone|this phone)"
+# What may follow "don't call me" when it is a refusal of all calls; anything else
+# ("before nine", "at work", "sam") restricts or renames and is not an opt-out.
+_REFUSAL_TAIL = (
+    r"(?=$| (?:again|anymore|any more|ever|back|no more|please|thanks|thank you|and|or|okay|"
+    r"all right|goodbye|bye|ok|seriously|i mean it|understood|i am not interested|"
+    r"not interested|at all|period|on this number|at this number)\b)"
+)
+_OPT_OUT = compile_all(
+    r"\b(?:take|remove|delete|drop|scratch|strike|get|cross) (?:me|us|my (?:phone )?number|"
+    r"my name|my details|my info|my information|this number|our number|my contact)"
+    r"(?: (?:off|out of|from))\b",
+    r"\bremove (?:me|us|my (?:phone )?number|my name|this number|our number)\b",
+    rf"\b(?:do not|never|please do not|please never) (?:ever )?{_CONTACT_VERB} {_ME}"
+    rf"{_REFUSAL_TAIL}",
+    rf"\bnever {_CONTACT_VERB} {_ME} again\b",
+    rf"\b(?:stop|quit|cease) {_CONTACT_VERB}(?:ing)?(?: {_ME})?\b",
+    r"\b(?:stop|quit) (?:calling|contacting|ringing|phoning|texting|bothering)\b",
+    r"\b(?:do not|no|dnc|d n c) call (?:list|registry|register)\b",
+    r"\bunsubscribe\b",
+    r"\bopt(?:ing)? (?:me |us )?out\b",
+    r"\blose (?:my|this|our) number\b",
+    r"\bno more (?:calls|phone calls)\b",
+    r"\b(?:do not|never) want (?:any more|anymore|any|more|these|your|another) (?:phone )?calls\b",
+    r"\b(?:do not|never) want (?:you|anyone|anybody|your company) (?:to )?(?:call|calling|contact)",
+    r"\bleave (?:me|us) alone\b",
+)
+
+# --- asking for a person ---------------------------------------------------------------
+
+_STRONG_TARGET = (
+    r"(?:a |an |the |some |your |one of your )?(?:real |actual |live |human |normal )?"
+    r"(?:person|human|human being|representative|rep|operator|agent|sales rep|salesperson|"
+    r"sales person|sales representative|account manager|account executive|customer service|"
+    r"member of (?:your|the) team|team member|real one|live one)\b"
+)
+_WEAK_TARGET = (
+    r"(?:someone|somebody|anyone|anybody|your manager|a manager|the manager|your supervisor|"
+    r"a supervisor|the supervisor|your boss|someone in charge|someone else|someone real)\b"
+)
+_ASK = (
+    r"(?:can i|could i|may i|let me|i want to|i would like to|i would rather|i would prefer to|"
+    r"is it possible to|i prefer to|can we|could we|please let me)"
+)
+_ASK_STRONG = _ASK[:-1] + r"|i need to|i have to|i must)"
+_HUMAN = compile_all(
+    rf"\b{_ASK_STRONG} (?:just |please |actually )?(?:talk|speak|chat) (?:to|with) "
+    rf"{_STRONG_TARGET}",
+    rf"\b{_ASK} (?:just |please |actually )?(?:talk|speak|chat) (?:to|with) {_WEAK_TARGET}",
+    rf"\b(?:get|put|connect|transfer|patch|pass|send|forward|redirect) (?:me|us)"
+    rf"(?: through| over| on)? (?:to|with) (?:{_STRONG_TARGET}|{_WEAK_TARGET})",
+    r"\btransfer (?:me|us|my call|this call)\b",
+    r"\bput (?:me|us) through\b",
+    r"\bconnect (?:me|us)\b(?! later)",
+    r"\b(?:is there|are there|is anyone|is there anybody|is there anyone) (?:someone|somebody|"
+    r"anyone|anybody|a person|a human|a real person|people)?(?: else| real)? ?(?:there )?"
+    r"(?:i|we) (?:can|could|may) (?:talk|speak) (?:to|with)\b",
+    r"\b(?:i want|i would like|give me|get me|i need|i would prefer|i prefer|i demand) "
+    r"(?:a |an |to get a )?(?:real |live |actual )(?:person|human|agent|representative|one)\b",
+    r"\b(?:i want|i would like|give me|get me|i demand) (?:a |an )?"
+    r"(?:human|person|representative|operator|live agent)\b",
+    r"^(?:um |uh |hi |hello )?(?:representative|operator|agent|human|a human|a person|"
+    r"live agent|real person|customer service|speak to (?:a |an )?(?:agent|person|human))"
+    r"(?: please)?$",
+)
+
+# --- call me back later ----------------------------------------------------------------
+
+_LATER = (
+    r"(?P<when>later|another time|some other time|another day|some time|sometime|tomorrow|"
+    r"next (?:week|month|quarter|year|time)|in (?:a|an|the|\w+)(?: \w+)? (?:days?|weeks?|"
+    r"months?|quarters?|years?|hours?|minutes?)|after|around|closer to|when|at the end|"
+    r"toward|towards|in (?:the )?(?:new year|spring|summer|fall|autumn|winter)|this afternoon|"
+    r"this evening|tonight|on \w+day|\w+day)\b"
+)
+_VAGUE_WHEN = frozenset({"later", "another time", "some other time", "another day", "some time",
+                         "sometime", "after", "around", "when", "toward", "towards"})
+_CALLBACK = compile_all(
+    rf"\bcall (?:me|us) back (?:(?:sometime|some time|maybe|again|perhaps|like) )?{_LATER}",
+    rf"\b(?:call|ring|try|phone) (?:me|us) (?:(?:sometime|maybe|again|perhaps) )?{_LATER}",
+    r"\bcall (?:me|us) back\b",
+    rf"\bcall back {_LATER}",
+    r"\b(?:can|could|would) you (?:call|ring|try) (?:back|again)\b",
+    rf"\bgive (?:me|us) a (?:call|ring|shout)(?: back)? {_LATER}",
+    rf"\b(?:try|reach|catch|ring|contact|call|phone|follow up with|check in with|circle back with)"
+    rf" (?:me|us)(?: again)? {_LATER}",
+    rf"\b(?:follow up|check back|check in|circle back|get back to me|get back to us|reach out)"
+    rf"(?: with (?:me|us))?(?: again)? {_LATER}",
+    r"\bnot (?:a |the )?(?:good|great|convenient|great|right|best) time\b",
+    r"\b(?:bad|busy|inconvenient|terrible|awkward) time\b",
+    r"\bi am (?:kind of |a bit |really |very |just )?(?:busy|driving|in a meeting|on the road|"
+    r"with a (?:customer|client|patient)|about to|in the middle of|at work)\b",
+    rf"\b(?:can|could) (?:we|you) (?:do|talk about|discuss|continue|pick up|finish) "
+    rf"(?:this|it|that)? ?{_LATER}",
+    r"\b(?:another|some other|a better) (?:time|day)\b",
+    r"\blater (?:would be|is|works) better\b",
+)
+
+# --- declining -------------------------------------------------------------------------
+
+_NOT_INTERESTED = compile_all(
+    r"\b(?:not|no longer|never)\b(?: \w+){0,4}? interested\b",
+    r"\buninterested\b",
+    r"\bno interest\b",
+    r"\bnot for (?:me|us)\b",
+    r"\b(?:i will|we will|i would|we would|i am going to|we are going to|i think i will|"
+    r"i think we will|going to) pass\b",
+    r"\bpass on (?:this|that|it)\b",
+    r"\bnot (?:looking|shopping|in the market) (?:for|to)\b",
+    r"\b(?:not|never) (?:buying|going to buy)\b",
+    r"\bnot my thing\b",
+)
+
+# --- answering machines ----------------------------------------------------------------
+
+_VOICEMAIL = compile_all(
+    r"(?<!\bwe )(?<!\bi )(?<!\bthey )\b(?:is|are) (?:currently |not currently )?"
+    r"(?:not available|unavailable)\b",
+    r"\bleave (?:a|your|me a|us a) (?:brief |short |detailed |quick )?"
+    r"(?:message|voice mail|name|number)\b",
+    r"\b(?:after|at) the (?:tone|beep|signal)\b",
+    r"\brecord (?:your|a) message\b",
+    r"\bmailbox\b",
+    r"\b(?:reached|this is) (?:the )?voice mail\b",
+    r"\bvoice mail (?:of|for|box|greeting)\b",
+    r"\banswering machine\b",
+    r"\byou have reached\b",
+    r"\b(?:can not|unable to|not able to|could not) (?:take|answer|get to) your call\b",
+    r"\b(?:can not|unable to|not able to|could not) come to the phone\b",
+    r"\bthe (?:person|party|number|subscriber|customer) you (?:are|have) "
+    r"(?:trying to reach|calling|called|dialed|dialled)\b",
+    r"\bwhen you (?:are|have) (?:finished|done) recording\b",
+    r"\bpress (?:pound|hash)\b",
+)
+
+# --- closing and repeats ---------------------------------------------------------------
+
+_CLOSING = compile_all(
+    r"\b(?:that is|that will be|that would be|that should be|i think that is) "
+    r"(?:all|it|everything)\b",
+    r"\bnothing (?:else|more|further)\b",
+    r"\bno (?:more|other|further) questions\b",
+    r"\b(?:good ?bye|bye|bye bye|farewell|see you|see ya|cheers)\b",
+    r"\bhave a (?:good|nice|great|lovely|wonderful) (?:day|one|evening|afternoon|weekend|night)\b",
+    r"\b(?:talk|speak) to you (?:soon|later)\b",
+    r"^(?:okay |ok |all right |great |thanks |thank you )*(?:talk|speak) soon\b",
+    r"\btake care\b",
+    r"\bi (?:have to|need to|got to|must) (?:go|run|get going)\b",
+    r"\b(?:i am|we are|i think i am|i think we are) (?:all )?(?:done|set|good)"
+    r"(?: here| now| thanks| thank you)?$",
+    r"\bthat is all i (?:needed|wanted|had)\b",
+)
+_REPEAT = compile_all(
+    r"\brepeat(?: (?:that|it|this|the question|yourself|please|again|what you said))?$",
+    r"\b(?:can|could|would|will) you (?:please )?repeat\b",
+    r"\bsay (?:that|it|this|the question) again\b",
+    r"\bsay again\b",
+    r"\bcome again\b",
+    r"\bpardon\b",
+    r"\bwhat (?:was|is) (?:that|the question)\b",
+    r"\bwhat did you (?:just )?say\b",
+    r"\b(?:did not|can not|could not|do not) (?:quite )?(?:catch|hear|understand) "
+    r"(?:that|you|what you said|the question|what you just said)\b",
+    r"\b(?:you are|you were) (?:breaking up|cutting out)\b",
+    r"\byou cut out\b",
+    r"\bone more time\b",
+    r"\bi missed (?:that|what you said)\b",
+    r"^(?:sorry |um |uh |huh |eh |oh )*(?:what|huh|eh|sorry|excuse me|sorry what|what was that)"
+    r"(?: again)?$",
+)
+
+# --- who are you / why are you calling / are you a bot ----------------------------------
+
+_ASKS_PURPOSE = compile_all(
+    r"\bwhat (?:is|was) (?:this|it|this call|the call) (?:about|regarding|for|in regards to)\b",
+    r"\bwhat (?:do|did) you (?:want|need|sell|do|guys do)\b",
+    r"\bwhy (?:are|were|did) you (?:calling|call)\b",
+    r"\bwhat (?:are|were) you calling (?:about|for)\b",
+    r"\bwhat is (?:this|it) regarding\b",
+    r"\bwho (?:are you|is this|is calling|is speaking|is it|am i (?:speaking|talking) "
+    r"(?:to|with)|do you (?:work for|represent)|are you with)\b",
+    r"\bwhat (?:company|is your company|is your name|is the company)\b",
+    r"\bwhere are you calling from\b",
+    r"\bis this (?:a |another )?(?:sales|marketing|telemarketing|cold|spam) call\b",
+    r"\bare you (?:selling|trying to sell) (?:something|anything)\b",
+)
+_ASKS_IF_AI = compile_all(
+    r"\bare you (?:a |an )?(?:robot|bot|machine|computer|ai|artificial|real person|real|human|"
+    r"person|recording|automated|actual person)\b",
+    r"\bis this (?:a |an )?(?:robot|bot|recording|machine|computer|real person|automated|ai)\b",
+    r"\bam i (?:talking|speaking) (?:to|with) (?:a |an )?(?:robot|bot|machine|computer|ai|"
+    r"real person|person|human)\b",
+)
+
+# --- "hold on" and questions --------------------------------------------------------------
+
+_WAIT = compile_all(
+    r"\b(?:hold on|hang on|one (?:second|sec|moment|minute)|just a (?:second|sec|moment|minute)|"
+    r"give me a (?:second|sec|moment|minute)|bear with me|wait a (?:second|sec|moment|minute))\b",
+)
+_QUESTION_START = re.compile(
+    r"^(?:um |uh |so |and |but |okay |well )*(?:how|what|why|when|where|who|which|can you|"
+    r"could you|do you|does it|does this|is it|is there|are you|will it|would it|how much)\b"
+)
+
+# --- "not sure" ------------------------------------------------------------------------
+
+_UNSURE = compile_all(
+    r"\b(?:not (?:really |totally |entirely |quite |a hundred percent )?sure|unsure|no idea|"
+    r"no clue|hard to say|difficult to say|tough to say|can not say|could not say|"
+    r"(?:it )?depends|to be determined|tbd|not decided|undecided|have not decided|"
+    r"have not figured|rather not say|prefer not to say|not at liberty|"
+    r"(?:do not|does not|did not) (?:really )?know)\b",
+)
+
+# --- yes and no ------------------------------------------------------------------------
+
+_YES = compile_all(
+    r"\b(?:yes|yeah|yep|yup|yea|yah|aye|affirmative|absolutely|definitely|certainly|"
+    r"of course|for sure|by all means|you bet|sure thing|please do(?! not)|why not|go ahead|"
+    r"go on|uh huh|mhm|mm hmm|sounds (?:good|great|fine|perfect|like a plan|ok|okay|right)|"
+    r"that works|works for me|that would work|that will work|fine by me|no problem|"
+    r"no worries|i think so|i guess so|i suppose so|i believe so|let us do it|let us go|"
+    r"sounds interesting|tell me more|i am listening|i am all ears|fire away|shoot)\b",
+    r"(?<!\bnot )(?<!\bmake )(?<!\bbe )(?<!\bam )(?<!\bare )\bsure\b",
+    r"(?<!\bwe are )(?<!\bi am )(?<!\bwe are all )\b(?:okay|all right)\b",
+    r"\b(?:that is|it is|that sounds|that would be|that is all|is|are|would be) "
+    r"(?:fine|good|great|perfect|right|correct|true|okay|ok|ideal|wonderful)\b",
+    r"\b(?:that is|it is) (?:me|us)\b",
+    r"\bi have (?:a (?:few|couple of|couple) (?:minutes|moments|seconds)|(?:some )?time|"
+    r"a minute|a moment|a sec|a second)\b",
+    r"^(?:um |uh |oh |well |hi |hello )?(?:i guess|i suppose|correct|exactly|indeed|perfect|"
+    r"great|good|cool|fine|right|speaking|please|that is right|you got it|true)"
+    r"(?: (?:thanks|thank you|then|yes|sure|okay|please))?$",
+    r"^(?:um |uh |oh |well )?(?:i do|we do|i can|i will|i am|we are|i have|we have|that is me|"
+    r"it is me)$",
+)
+# "no" is an answer only when it stands alone or starts a clause ("no, that is all",
+# "no we do not"); before a noun it is a determiner ("no budget", "no one").
+_NO_FOLLOWERS = (
+    r"thanks|thank|i|we|that|it|not|sorry|no|nope|you|this|there|but|actually|sir|maam|"
+    r"man|well|just|unfortunately|please|way|never|definitely|absolutely|really|nothing|none|"
+    r"i am|we are|at|the answer|longer"
+)
+_NO = compile_all(
+    rf"\bno\b(?=$| (?:{_NO_FOLLOWERS})\b)",
+    r"\b(?:nope|nah)\b",
+    r"^(?:um |uh |well |oh )?(?:negative|never)\b",
+    r"\b(?:not really|not now|not today|not at the moment|not right now|not at this time|"
+    r"not at this point|not at all interested|not interested|no thanks|no thank you|"
+    r"i do not think so|i would rather not|rather not|definitely not|absolutely not|"
+    r"certainly not|of course not|not a chance|no way|not a good time|not really sure|"
+    r"that does not work|does not work for me|will not work|would not work)\b",
+    r"\b(?:i|we) (?:do|am|are|can|will|have|did) not$",
+    r"^(?:um |uh |well |oh )?(?:we are|i am|i think we are) (?:good|fine|okay|all set|all good)"
+    r"(?: thanks| thank you)?$",
+)
+
+
+def detect_affirmative(text: str) -> bool | None:
+    """Yes (True), no (False) or neither (None): the earliest answer said wins.
+
+    "No, that is all, thank you" is a no; "sure, call me back" a yes; "definitely
+    not" a no although it starts with "definitely".
+    """
+    best: tuple[int, int, bool] | None = None
+    for patterns, verdict in ((_YES, True), (_NO, False)):
+        for pattern in patterns:
+            for match in pattern.finditer(text):
+                candidate = (match.start(), -(match.end() - match.start()), verdict)
+                if best is None or candidate[:2] < best[:2]:
+                    best = candidate
+    return None if best is None else best[2]
+
+
+def detect_opt_out(text: str) -> bool:
+    return any(pattern.search(text) for pattern in _OPT_OUT)
+
+
+def detect_wants_human(text: str) -> bool:
+    if re.search(r"\b(?:are you|is this|am i talking to) (?:a |an )?(?:real|human|person)", text):
+        return False  # a question about us, answered by `asks_if_ai`
+    return any(pattern.search(text) for pattern in _HUMAN)
+
+
+def detect_callback_later(text: str) -> tuple[bool, str | None]:
+    """(asked to be called back later, when — "next quarter", "tomorrow" — if said)."""
+    asked = False
+    for pattern in _CALLBACK:
+        for match in pattern.finditer(text):
+            if negated_before(text, match.start(), window=2) or re.search(
+                r"\b(?:do not|never|please do not)\s*$", text[: match.start()]
+            ):
+                continue
+            asked = True
+            when = match.groupdict().get("when")
+            if when and when not in _VAGUE_WHEN:
+                return True, when
+    return asked, None
+
+
+def detect_not_interested(text: str) -> bool:
+    return any(pattern.search(text) for pattern in _NOT_INTERESTED)
+
+
+def detect_voicemail_greeting(text: str) -> bool:
+    return any(pattern.search(text) for pattern in _VOICEMAIL)
+
+
+def detect_closing(text: str) -> bool:
+    return any(pattern.search(text) for pattern in _CLOSING)
+
+
+def detect_repeat_request(text: str) -> bool:
+    return any(pattern.search(text) for pattern in _REPEAT)
+
+
+def detect_asks_purpose(text: str) -> bool:
+    return any(pattern.search(text) for pattern in _ASKS_PURPOSE)
+
+
+def detect_asks_if_ai(text: str) -> bool:
+    return any(pattern.search(text) for pattern in _ASKS_IF_AI)
+
+
+def detect_asks_to_wait(text: str) -> bool:
+    return any(pattern.search(text) for pattern in _WAIT)
+
+
+def detect_question(raw: str, text: str) -> bool:
+    """A question of the caller's own ("how much does it cost?")."""
+    return raw.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
+
+
+def detect_unsure(text: str) -> bool:
+    return any(pattern.search(text) for pattern in _UNSURE)

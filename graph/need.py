@@ -1,0 +1,184 @@
+"""Whether the caller has the problem we solve: the N of BANT, in their own words.
+
+Owns recognising a stated pain or wish ("we lose leads because nobody answers
+after hours", "our support team is swamped", "we need a better way to ...") and
+its absence ("we don't really have that problem", "we're fine as we are"). When
+both appear in one sentence the later wins ("we have a receptionist, but she's
+overwhelmed" is a need). The need is kept as the caller's sentence, tidied.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from graph.text import Sentence, compile_all, negated_before
+
+_OBJECTS = (
+    r"(?:leads?|calls?|customers?|clients?|deals?|sales|business|opportunit(?:y|ies)|revenue|"
+    r"money|prospects?|bookings?|appointments?|inquiries|enquiries|orders?|jobs|patients|"
+    r"callers|time|hours|messages|referrals|quotes|signups|sign ups)"
+)
+_NEED = compile_all(
+    # losing or missing business
+    rf"\b(?:lose|losing|lost|miss|missing|missed|drop|dropping|dropped|leak|leaking|waste|"
+    rf"wasting|wasted|leave|leaving|turn away|turning away|bleed|bleeding)"
+    rf" (?:(?!your\b|my\b)\w+ ){{0,4}}?{_OBJECTS}\b",
+    # nobody there to answer
+    r"\b(?:no one|nobody|not enough (?:people|staff|hands)|no staff|no one is|nobody is|"
+    r"no one to|nobody to|no one available|nobody available|no one around) (?:\w+ ){0,3}?"
+    r"(?:answer|answers|answering|pick|picks|picking|respond|responds|responding|follow|follows|"
+    r"following|call|calls|calling|handle|handles|handling|available|around|there|working|"
+    r"manning|cover|covers|covering|check|checks|checking|listen|listens|get back|gets back|"
+    r"return|returns|returning)\b",
+    # strain on the team
+    r"\b(?:overwhelm\w*|swamped|drowning|buried|slammed|stretched (?:too )?thin|understaffed|"
+    r"under staffed|short staffed|short handed|shorthanded|burn(?:ed|t|ing)? out|bottleneck\w*|"
+    r"backlog\w*|falling through the cracks|fall through the cracks|slip(?:ping|s)? through|"
+    r"go(?:es|ing)? cold|gone cold|went cold|can not keep up|could not keep up|"
+    r"hard to keep up|struggle to keep up|struggling to keep up|too many (?:calls|leads|"
+    r"inquiries|requests|messages|voice mails)|takes (?:too long|forever|ages|days|hours)|"
+    r"(?:long|slow|bad|terrible|awful|crazy) (?:wait|hold|response) times?|missed calls|"
+    r"voice mails? pil\w+ up|piling up|calls go to voice mail|go to voice mail|"
+    r"(?:can not|could not|do not|never) (?:get back to|get to|answer|pick up|respond to|follow up "
+    r"(?:on|with)|keep up with|handle|reach) (?:\w+ ){0,3}?(?:calls?|leads?|customers?|"
+    r"everyone|people|inquiries|the phone|phones|them|all))\b",
+    # the phones never stop; the people to answer them left
+    r"\b(?:ring(?:s|ing)? off the hook|(?:phones?|calls) (?:never stop|do not stop|keep) "
+    r"(?:ringing|coming)|non ?stop calls|(?:receptionist|assistant|admin|secretary|staff|"
+    r"front desk person|office manager|dispatcher|sales rep|rep) (?:just )?(?:quit|left)|"
+    r"(?:can not|could not|hard to|struggle to) (?:hire|find (?:good )?(?:staff|people|help)))\b",
+    # unhappy with what they have
+    r"\b(?:(?:they|it|that|the service|the system|our current \w+|our \w+ service) "
+    r"(?:are|is) (?:really |pretty |so |just )?(?:terrible|awful|bad|useless|expensive|"
+    r"too expensive|unreliable|a joke|not great|not good|not working|slow|rubbish)|"
+    r"not happy with|unhappy with|fed up|sick of|tired of|(?:looking|want|need|hoping) to "
+    r"(?:switch|replace|change|upgrade))\b",
+    # trouble, said about ourselves
+    r"\b(?:struggl\w+|(?:having|have|had) (?:a )?(?:hard|tough|difficult) time|"
+    r"(?:having|have|had|got) (?:a |real |big |huge |some )?(?:trouble|problems?|issues?)|"
+    r"(?:our|my|the) (?:biggest |main |real |big |major )?(?:problem|issue|challenge|"
+    r"pain point|headache|bottleneck) is|pain points?|headaches?|frustrat\w+|nightmare|"
+    r"(?:it is|that is) (?:a )?(?:mess|chaos|chaotic|a pain|painful)|hard to (?:answer|keep|"
+    r"handle|follow|track|qualify|respond|get back|reach|find|manage|scale|staff|cover))\b",
+    # wanting a better way
+    r"\b(?:we|i|our team|our company|our business|the team|the business|the company) "
+    r"(?:really |definitely |badly |desperately |actually |probably |would |just |do |"
+    r"kind of |sort of |still |are |am |have been |could )*"
+    r"(?:need|needs|want|wants|like|looking|trying|hoping|hope|wish|interested|keen|exploring|"
+    r"considering|thinking about|meaning|evaluating|shopping)"
+    r"(?: (?:to|for|in|into|a|an|some|help|something|better|more|someone|a way|a better|"
+    r"a solution|an? (?:system|tool|service|solution|way|answering|receptionist)|"
+    r"\w+ing))\b(?! (?:to )?(?:check|ask|talk|run|think|discuss|consult|decide|get approval|"
+    r"go|leave|hang|call you|wait|know|see|confirm|review|speak|clear|sleep|more time|"
+    r"time|approval|permission|sign off|a minute|a moment|a second|you|human|person|"
+    r"representative|operator|be called|be removed|off)\b)",
+    # agreeing it is their problem
+    r"\b(?:that is|that would be|that sounds|it is|this is|that is definitely|that is exactly) "
+    r"(?:exactly |definitely |really |totally |pretty much |basically )?(?:our|my|the) "
+    r"(?:problem|issue|pain|challenge|situation|biggest problem|main problem|struggle)\b",
+    r"\b(?:we|i) (?:definitely |really |totally )?(?:have|had|face|deal with|are dealing with|"
+    r"see|get) (?:that|this|the same|exactly that|this exact|that exact) (?:problem|issue|"
+    r"challenge|pain)\b",
+    r"\bthat (?:sounds|is) (?:like |exactly )?(?:us|our (?:company|team|business|situation))\b",
+    r"\b(?:it|that|this|you) (?:would|could|might) (?:really |definitely |totally |actually )?"
+    r"(?:help|be (?:a )?(?:huge|big|great|real) help|save us)\b",
+    r"\b(?:big|huge|real|major|massive|serious|constant|ongoing) (?:problem|issue|pain|"
+    r"headache|need|gap|challenge|struggle)\b",
+    r"\bcould (?:really |definitely )?use (?:some |the |a )?help\b",
+)
+_NO_NEED = compile_all(
+    r"\b(?:do not|does not|did not) (?:really |actually |currently |even |honestly |"
+    r"think we |think i |personally )*(?:need|want|require)\b(?! to\b| you\b)",
+    r"\b(?:do not|does not|did not|never) (?:really |actually |currently |even |honestly |"
+    r"usually |typically )*(?:have|face|see|get|experience|deal with|run into|struggle with) "
+    r"(?:that|this|the|a|any|much of a|such a|those|these|this kind of|that kind of|that sort of|"
+    r"a real|an|many|much)? ?(?:problems?|issues?|pain|challenges?|need|headaches?|trouble)\b",
+    r"\b(?:not|never) (?:really )?(?:something|anything) (?:we|i) (?:need|want|would use|"
+    r"are looking for|are interested in|require|struggle with|worry about)\b",
+    r"\bno need\b(?! to)",
+    r"\b(?:we are|i am|we have been|we are doing|everything is|things are|all is|it is all|"
+    r"we are all) (?:totally |perfectly |really |pretty |just |all |quite |actually )?"
+    r"(?:fine|good|okay|all set|set|covered|sorted|happy|satisfied|content|well served|"
+    r"taken care of|handled|under control|doing fine|doing well|doing okay) "
+    r"(?:as (?:we are|is|it is|things are)|with (?:what|how|our|the current|the way)|for now|"
+    r"on that (?:front|side)|in that (?:department|area|regard)|there)\b",
+    r"^(?:well |honestly |no |nah |thanks |actually )*(?:we are|we are all|i think we are) "
+    r"(?:all set|covered|sorted|good|fine|okay)(?: thanks| thank you)?$",
+    r"\b(?:already|currently) (?:have|use|got|using|work with|working with|pay for|paying for|"
+    r"has|have got|employ) (?:a|an|one|something|someone|that|this|our own|people|staff|a team|"
+    r"somebody)\b",
+    r"\b(?:that is|it is|this is) not (?:really |actually |much of |even )?(?:a|an|our) "
+    r"(?:problem|issue|concern|priority|pain|need|focus)\b",
+    r"\bnot (?:really )?(?:a|an) (?:problem|issue|concern|priority|pain point) "
+    r"(?:for us|here|at the moment|right now|we have)\b",
+    r"\b(?:we|i) (?:handle|manage|cope with|deal with|take care of|cover|answer) (?:it|that|"
+    r"everything|things|this|them|all (?:of )?(?:them|our calls)|our calls|the calls|the phones) "
+    r"(?:fine|ourselves|myself|in house|internally|already|well|just fine|on our own|okay|ok)\b",
+    r"\b(?:does not|do not|would not|will not) (?:really )?(?:apply|fit|work) (?:to|for) "
+    r"(?:us|me|our)\b",
+    r"\bnot (?:relevant|applicable|a fit|a good fit|for our business)\b",
+    r"\b(?:we are|i am) (?:way |much )?too small (?:for|to need)\b",
+    r"\bnothing (?:is )?(?:broken|wrong)\b",
+    r"\b(?:it|that|everything|this|they|the system|our system) (?:works|is working|runs|"
+    r"work|are working|does the job|do the job) (?:really |pretty |just )?(?:great|fine|well|"
+    r"perfectly|okay)\b",
+    r"\b(?:happy|satisfied|pleased) with (?:it|them|our|what|the|how)\b",
+    r"\bhave (?:a|an|our own|someone|people|staff|somebody) (?:\w+ ){0,3}already\b",
+    r"\b(?:do not|does not|never) (?:really |even )?(?:get|have|receive|see) (?:that|very|too|so) "
+    r"(?:many|much) (?:calls|leads|volume|inquiries|traffic|business)\b",
+    r"\b(?:have|had|got|see|face) no (?:real )?(?:problems?|issues?|trouble|need|complaints)\b",
+)
+_BARE_NONE = re.compile(r"^(?:nothing|none|nothing really|not much|nothing at all|no problems?|"
+                        r"no issues?|nothing comes to mind|all good)$")
+_FILLERS = re.compile(
+    r"^(?:(?:honestly|well|so|um|uh|oh|look|basically|actually|i mean|and|but|yeah|yes|yep|"
+    r"sure|okay|ok|right|hmm|frankly)\b[\s,.:;!-]*)+",
+    re.IGNORECASE,
+)
+_MAX_CHARS = 200
+
+
+def tidy_need(raw: str) -> str:
+    """The caller's sentence, without leading fillers or trailing punctuation."""
+    text = re.sub(r"\s+", " ", raw).strip()
+    stripped = _FILLERS.sub("", text).strip()
+    text = stripped if len(stripped.split()) >= 3 else text
+    text = text.rstrip(" .,!?;:")
+    if len(text) > _MAX_CHARS:
+        text = text[:_MAX_CHARS].rsplit(" ", 1)[0]
+    return text[:1].upper() + text[1:]
+
+
+def _last_position(patterns: tuple[re.Pattern[str], ...], text: str, *,
+                   check_negation: bool) -> int | None:
+    last = None
+    for pattern in patterns:
+        for match in pattern.finditer(text):
+            if check_negation and negated_before(text, match.start(), window=2):
+                continue
+            last = match.start() if last is None else max(last, match.start())
+    return last
+
+
+def read_need(sentences: Sequence[Sentence], *, expecting: bool = False) -> tuple[str | None, bool]:
+    """(the need in the caller's words or None, no_need) from a caller's line.
+
+    `expecting` says the caller is answering our question about their problem,
+    so "nothing really" means no need.
+    """
+    need: str | None = None
+    no_need = False
+    for sentence in sentences:
+        text = sentence.text
+        positive = _last_position(_NEED, text, check_negation=True)
+        negative = _last_position(_NO_NEED, text, check_negation=False)
+        if expecting and _BARE_NONE.match(text):
+            negative = 0
+        if positive is None and negative is None:
+            continue
+        if negative is None or (positive is not None and positive > negative):
+            need, no_need = tidy_need(sentence.raw), False
+        else:
+            need, no_need = None, True
+    return need, no_need

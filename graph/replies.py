@@ -1,0 +1,206 @@
+"""What the agents say: every template of the qualification script, shaped for the ear.
+
+Owns the wording. Sentences are short, plain text (no markdown), with numbers
+spelled out so any text-to-speech engine reads them right. The LangGraph agents
+use these as their no-LLM answers and as examples of tone. Nothing here
+decides what to say next; `graph.script` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graph.meeting import speak_meeting_time
+from graph.numbers import amount_to_words
+from graph.state import Question
+
+# (full question, short form used when reprompting after silence)
+QUESTIONS: dict[Question, tuple[str, str]] = {
+    "identity": ("Who do I have the pleasure of speaking with?", "May I have your name?"),
+    "permission": ("Do you have two minutes for a few quick questions?",
+                   "Do you have two minutes?"),
+    "need": ("What's your biggest challenge with handling calls or leads today?",
+             "What's your biggest challenge with calls or leads?"),
+    "budget": ("Roughly what budget do you have for this each year?",
+               "Roughly what's your yearly budget?"),
+    "authority": ("Will you be the one making the decision on this?",
+                  "Are you the one who decides?"),
+    "timeline": ("When would you want something like this in place?",
+                 "When would you want this in place?"),
+    "objection": ("Could I ask just two quick questions to see if it's worth your time?",
+                  "Just two quick questions?"),
+    "meeting_time": ("What day and time would suit you?", "What day and time works for you?"),
+    "anything_else": ("Is there anything else I can help with?", "Anything else I can help with?"),
+    "callback": ("Would it be all right if we called you back later?",
+                 "Can we call you back later?"),
+    "callback_time": ("When would be a better time to call you back?",
+                      "When should we call you back?"),
+}
+
+
+def _with_name(text: str, name: str | None) -> str:
+    """"Thanks." -> "Thanks, Dana." when we know the caller's name."""
+    if not name:
+        return text
+    return f"{text[:-1]}, {name}{text[-1]}"
+
+
+@dataclass(frozen=True)
+class Replies:
+    """The script's wording for one company and one agent name."""
+
+    company: str
+    agent: str
+
+    # --- opening ----------------------------------------------------------------------
+
+    def greeting(self) -> list[str]:
+        return [f"Thanks for calling {self.company}, this is {self.agent}.",
+                "This call may be recorded."]
+
+    def introduction(self, name: str | None) -> list[str]:
+        hello = f"Hi {name}, this is" if name else "Hi, this is"
+        return [f"{hello} {self.agent} from {self.company}.", "This call may be recorded."]
+
+    def reintroduction(self) -> list[str]:
+        return [f"Hi, this is {self.agent} with {self.company}."]
+
+    def purpose(self) -> list[str]:
+        return [f"{self.company} answers every call and qualifies your leads, day and night."]
+
+    def ai_disclosure(self) -> list[str]:
+        return [f"I'm {self.agent}, an AI assistant for {self.company}.",
+                "I can put you through to a person at any time."]
+
+    def nice_to_meet(self, name: str | None) -> list[str]:
+        return [f"Nice to meet you, {name}."] if name else ["Thanks."]
+
+    # --- questions --------------------------------------------------------------------
+
+    def question(self, asked: Question, *, short: bool = False,
+                 proposed: str | None = None) -> list[str]:
+        if asked == "meeting":
+            when = speak_meeting_time(proposed or "")
+            if short:
+                return [f"Does {when} work for you?"]
+            return [f"Could we book a short call with a specialist on {when}?",
+                    "Say yes or press one, or tell me a time that suits you better."]
+        full, brief = QUESTIONS[asked]
+        return [brief if short else full]
+
+    def rephrase(self, asked: Question) -> list[str]:
+        """A second try at a question the caller did not quite answer."""
+        if asked == "budget":
+            return ["Just a rough figure is fine.", "About how much a year could you spend?"]
+        if asked == "timeline":
+            return ["Roughly how many months from now would you want to start?"]
+        if asked == "need":
+            return ["For example, missed calls, slow follow up, or too many calls for the team?"]
+        return ["Sorry, I didn't quite catch that.", *self.question(asked, short=True)]
+
+    # --- acknowledgements -------------------------------------------------------------
+
+    def acknowledge(self, learned: set[str], *, budget: float | None,
+                    decides: bool | None) -> list[str]:
+        if len(learned) > 1:
+            return ["Thanks, that's really helpful."]
+        if "need" in learned:
+            return ["That makes sense, and it's a common problem."]
+        if "budget" in learned and budget is not None:
+            return [f"Got it, about {amount_to_words(budget)} a year."]
+        if "authority" in learned:
+            return ["Great, thanks."] if decides else ["Understood, thanks for letting me know."]
+        if "timeline" in learned:
+            return ["Good to know."]
+        return []
+
+    def not_caught(self) -> list[str]:
+        return ["Sorry, I didn't quite catch that."]
+
+    def repeat(self) -> list[str]:
+        return ["Sure."]
+
+    # --- outcomes ---------------------------------------------------------------------
+
+    def opted_out(self) -> list[str]:
+        return ["Understood.", "We'll take your number off our list and won't call you again.",
+                "Sorry for the trouble. Goodbye."]
+
+    def transferring(self) -> list[str]:
+        return ["Of course.", "I'm connecting you with someone from our team now.",
+                "Please hold."]
+
+    def no_one_to_transfer(self) -> list[str]:
+        return ["Our team can't take calls right now, but someone can call you back."]
+
+    def voicemail(self) -> list[str]:
+        return [f"Hi, this is {self.agent} from {self.company}.", "Sorry we missed you.",
+                "We help teams answer and qualify every sales call.",
+                "We'll try you again soon, or you can call us back at this number.",
+                "Thanks, goodbye."]
+
+    def disqualified(self, name: str | None, *, budget: bool) -> list[str]:
+        why = ("It sounds like the budget isn't there right now, so I won't take more of your "
+               "time." if budget else "It sounds like we're not the right fit right now.")
+        return [_with_name("Thanks for being upfront.", name), why,
+                "Have a great day. Goodbye."]
+
+    def nurture(self, reason: str | None) -> list[str]:
+        if reason == "long_timeline":
+            return ["It sounds like the timing isn't quite right yet."]
+        if reason == "not_decision_maker":
+            return ["It sounds like someone else will make the final call."]
+        return ["Thanks, that's really helpful."]
+
+    def callback_agreed(self, name: str | None, *, when_known: bool) -> list[str]:
+        first = ("Of course, we'll call you back then." if when_known
+                 else "Great, we'll be in touch.")
+        return [first, _with_name("Thanks for your time.", name), "Goodbye."]
+
+    def callback_declined(self) -> list[str]:
+        return ["No problem.", "Thanks for your time. Goodbye."]
+
+    def rebuttal(self) -> list[str]:
+        return ["I understand.", "Most teams we talk to miss more calls than they realise."]
+
+    def declined(self) -> list[str]:
+        return ["No problem at all.", "Thanks for your time. Goodbye."]
+
+    def strong_fit(self, name: str | None) -> list[str]:
+        return [_with_name("Great.", name), "It sounds like we could really help."]
+
+    def booked(self, when: str) -> list[str]:
+        return [f"Perfect, you're booked for {speak_meeting_time(when)}.",
+                "A specialist will send you an invite."]
+
+    def moved(self, when: str) -> list[str]:
+        return [f"No problem, I've moved it to {speak_meeting_time(when)}."]
+
+    def meeting_deferred(self) -> list[str]:
+        return ["No problem, a specialist will email you to find a time."]
+
+    def specialist_will_answer(self) -> list[str]:
+        return ["Good question.", "Your specialist will cover that on the call."]
+
+    def good_question(self) -> list[str]:
+        return ["Good question.", "A specialist can go through that with you."]
+
+    def take_your_time(self) -> list[str]:
+        return ["Sure, take your time."]
+
+    def what_else(self) -> list[str]:
+        return ["Sure, what else can I help with?"]
+
+    def goodbye(self, name: str | None) -> list[str]:
+        return [_with_name("Thanks for your time.", name), "Talk soon. Goodbye."]
+
+    # --- silence ----------------------------------------------------------------------
+
+    def still_there(self, reprompt: int) -> list[str]:
+        return ["Are you still there?"] if reprompt == 1 else ["Sorry, I didn't hear anything."]
+
+    def hello_silence(self) -> list[str]:
+        return [f"Hello? This is {self.agent} from {self.company}.", "This call may be recorded."]
+
+    def silence_goodbye(self) -> list[str]:
+        return ["I'll let you go for now.", "Feel free to call us back any time. Goodbye."]

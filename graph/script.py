@@ -1,0 +1,574 @@
+"""The templated qualification script: the direct path when no LLM or orchestrator is up.
+
+Owns the turn-by-turn state machine of DESIGN.md's default policy. Each call
+takes a `ConversationState` and one caller event (a line, a key press, a stretch
+of silence) and returns a new state and the `AgentReply` to speak; inputs are
+never mutated, so a checkpointed state can be replayed.
+
+The agents and when they speak:
+
+- greeter — greets (inbound) or introduces itself after the lead's first words
+  (outbound), discloses recording, learns who is calling;
+- qualifier — asks for permission, then for whichever of need, budget,
+  authority and timeline is still unknown, taking facts in any order;
+- objection_handler — one short rebuttal to "not interested";
+- scheduler — proposes a meeting and books the time the caller accepts or gives;
+- handoff — puts the caller through to a person, or offers a callback;
+- wrap_up — every goodbye: disqualified, nurture, opt-out, after booking;
+- voicemail — leaves a short message on an answering machine.
+
+Some events win wherever the call is: asking not to be called again, and
+asking for a person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from graph.need import tidy_need
+from graph.policy import (
+    budget_below_minimum,
+    criteria_met,
+    nurture_reason,
+    reached_outcome,
+)
+from graph.policy import final_outcome as policy_final_outcome
+from graph.replies import Replies
+from graph.state import BANT_QUESTIONS, AgentReply, ConversationState, Question
+from graph.text import normalize
+from graph.understanding import Understanding, understand, understand_dtmf
+from switchboard.models import AgentName, Direction, Outcome
+from switchboard.settings import QualificationPolicy
+
+_QUALIFYING_AGENTS = ("start", "greeter", "qualifier", "objection_handler")
+# A bare greeting or "who is this?" answers nothing; the greeter introduces
+# itself again rather than moving on.
+_GREETING_ONLY = re.compile(
+    r"^(?:(?:hello|hi|hey|yes|yeah|hello there|who|is|this|it|calling|speaking|um|uh|oh|"
+    r"sorry|there|what|can you hear me|good|morning|afternoon|evening)\s*)+$"
+)
+_MIN_NEED_WORDS = 4  # a free answer to "what's your biggest challenge" this long is the need
+_MAX_ATTEMPTS = 2  # tries at one question before moving on
+# Questions whose answers may be bare fragments ("about fifty", "ten works")
+_EXPECTING = (*BANT_QUESTIONS, "meeting", "meeting_time")
+
+
+class _Turn:
+    """One step of the script: the state being changed and the reply being built."""
+
+    def __init__(self, state: ConversationState) -> None:
+        self.state = state.model_copy(deep=True)
+        self.sentences: list[str] = []
+        self.transitions: list[tuple[str, str, str]] = []
+        self.end_call = False
+        self.transfer = False
+
+    def move(self, agent: AgentName, trigger: str) -> None:
+        if agent != self.state.current_agent:
+            self.transitions.append((self.state.current_agent, agent, trigger))
+            self.state.current_agent = agent
+
+    def say(self, sentences: list[str]) -> None:
+        self.sentences.extend(sentences)
+
+    def end(self) -> None:
+        self.state.ended = True
+        self.state.asked = None
+        self.end_call = True
+
+    def reply(self) -> AgentReply:
+        return AgentReply(
+            sentences=self.sentences,
+            agent=self.state.current_agent,
+            end_call=self.end_call,
+            transfer=self.transfer,
+            transitions=self.transitions,
+        )
+
+
+class QualificationScript:
+    """DESIGN.md's qualification policy as a deterministic, template-driven dialogue."""
+
+    def __init__(
+        self,
+        policy: QualificationPolicy,
+        *,
+        transfer_number: str | None,
+        company_name: str,
+        agent_name: str,
+        max_reprompts: int = 3,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.policy = policy
+        self.transfer_number = transfer_number
+        self.replies = Replies(company=company_name, agent=agent_name)
+        self.max_reprompts = max_reprompts
+        self.today = today
+
+    # --- events -----------------------------------------------------------------------
+
+    def start(self, direction: Direction,
+              answered_by: str | None = None) -> tuple[ConversationState, AgentReply | None]:
+        """Open a call. Inbound: the greeter speaks first. Outbound: the lead speaks
+        first (None reply), unless Twilio says a machine answered."""
+        turn = _Turn(ConversationState(direction=direction))
+        if answered_by and (answered_by.startswith("machine") or answered_by == "fax"):
+            self._leave_voicemail(turn, speak=answered_by != "fax")
+            return self._finish(turn)
+        if direction == "outbound":
+            return turn.state, None
+        turn.move("greeter", "call_started")
+        turn.say(self.replies.greeting())
+        self._ask(turn, "identity")
+        return self._finish(turn)
+
+    def on_text(self, state: ConversationState, text: str) -> tuple[ConversationState, AgentReply]:
+        """The caller said `text`."""
+        if state.ended:
+            return state, AgentReply(agent=state.current_agent)
+        expecting = state.asked if state.asked in _EXPECTING else None
+        heard = understand(text, today=self.today(), expecting=expecting)
+        return self._respond(state, heard, text)
+
+    def on_dtmf(self, state: ConversationState, digit: str) -> tuple[ConversationState, AgentReply]:
+        """The caller pressed a key: 1 yes, 2 no, 0 a person, 9 stop calling me."""
+        if state.ended:
+            return state, AgentReply(agent=state.current_agent)
+        return self._respond(state, understand_dtmf(digit), "")
+
+    def on_silence(self, state: ConversationState) -> tuple[ConversationState, AgentReply]:
+        """One reprompt interval passed in silence: reprompt, or end the call when
+        `max_reprompts` reprompts in a row went unanswered."""
+        if state.ended:
+            return state, AgentReply(agent=state.current_agent)
+        turn = _Turn(state)
+        current = turn.state
+        if current.reprompts >= self.max_reprompts:
+            turn.move("wrap_up", "no_response")
+            turn.say(self.replies.silence_goodbye())
+            turn.end()
+            return self._finish(turn)
+        current.reprompts += 1
+        if current.current_agent == "start":  # outbound, and the lead has not spoken
+            turn.move("greeter", "caller_silent")
+            turn.say(self.replies.hello_silence())
+            self._ask(turn, "identity")
+            return self._finish(turn)
+        turn.say(self.replies.still_there(current.reprompts))
+        if current.asked is not None:
+            self._ask(turn, current.asked, short=True)
+        return self._finish(turn)
+
+    def on_hangup(self, state: ConversationState) -> Outcome:
+        """The outcome of the call now that it has ended."""
+        return self.final_outcome(state)
+
+    def final_outcome(self, state: ConversationState) -> Outcome:
+        return policy_final_outcome(state.facts, self.policy, state.signals())
+
+    # --- one caller turn --------------------------------------------------------------
+
+    def _respond(self, state: ConversationState, heard: Understanding,
+                 text: str) -> tuple[ConversationState, AgentReply]:
+        turn = _Turn(state)
+        current = turn.state
+        current.reprompts = 0
+        current.turns += 1
+        if heard.opt_out:
+            current.opted_out = True
+            turn.move("wrap_up", "opt_out")
+            turn.say(self.replies.opted_out())
+            turn.end()
+        elif heard.voicemail_greeting and current.current_agent == "start":
+            self._leave_voicemail(turn, speak=True)
+        elif heard.wants_human:
+            self._hand_off(turn)
+        elif current.current_agent == "start":
+            self._first_outbound_line(turn, heard, text)
+        elif heard.repeat_request and not heard.has_bant and heard.meeting_time is None:
+            turn.say(self.replies.repeat())
+            if current.asked is not None:
+                self._ask(turn, current.asked)
+        elif heard.asks_to_wait and not heard.has_bant and heard.affirmative is None:
+            turn.say(self.replies.take_your_time())  # the question stays pending
+        else:
+            if heard.asks_if_ai:
+                turn.say(self.replies.ai_disclosure())
+            handler = {
+                "greeter": self._on_greeter,
+                "qualifier": self._on_qualifier,
+                "objection_handler": self._on_objection,
+                "scheduler": self._on_scheduler,
+                "handoff": self._on_callback_answer,
+                "wrap_up": self._on_wrap_up,
+            }.get(current.current_agent)
+            if handler is not None:
+                handler(turn, heard, text)
+        return self._finish(turn)
+
+    def _first_outbound_line(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        turn.move("greeter", "caller_answered")
+        name = heard.caller_name
+        turn.state.caller_name = name
+        turn.say(self.replies.introduction(name))
+        if heard.has_bant or heard.not_interested or heard.callback_later:
+            turn.move("qualifier", "caller_identified" if name else "caller_responded")
+            self._qualify(turn, heard, text, fresh=True)
+            return
+        if heard.asks_purpose or name:
+            turn.say(self.replies.purpose())
+        if name:
+            turn.move("qualifier", "caller_identified")
+            self._ask(turn, "permission")
+        else:
+            self._ask(turn, "identity")
+
+    def _on_greeter(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        current = turn.state
+        if heard.caller_name:
+            current.caller_name = heard.caller_name
+        bare = _GREETING_ONLY.match(normalize(text)) is not None
+        if not heard.caller_name and not heard.has_bant and (heard.asks_purpose or bare) and (
+            current.attempts < 1 and heard.affirmative is None
+        ):
+            current.attempts += 1
+            turn.say(self.replies.reintroduction())
+            if heard.asks_purpose:
+                turn.say(self.replies.purpose())
+            self._ask(turn, "identity", short=True, keep_attempts=True)
+            return
+        turn.move("qualifier", "caller_identified" if current.caller_name else "caller_responded")
+        if heard.not_interested or heard.callback_later:
+            self._qualify(turn, heard, text, fresh=True)
+            return
+        if heard.has_bant:
+            self._qualify(turn, heard, text, fresh=True)
+            return
+        turn.say(self.replies.nice_to_meet(current.caller_name))
+        if heard.asks_purpose:
+            turn.say(self.replies.purpose())
+        self._ask(turn, "permission")
+
+    def _on_qualifier(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        self._qualify(turn, heard, text, fresh=False)
+
+    def _qualify(self, turn: _Turn, heard: Understanding, text: str, *, fresh: bool) -> None:
+        """Take in what the caller said and ask for what is still missing."""
+        current = turn.state
+        learned = self._absorb(current, heard, text)
+        if heard.callback_later:
+            self._callback(turn, heard)
+            return
+        if heard.not_interested or (
+            current.asked in ("permission", "objection") and heard.affirmative is False
+            and not learned
+        ):
+            self._object(turn)
+            return
+        if current.asked == "permission" and not learned and not fresh:
+            if heard.affirmative is None and (heard.asks_purpose or heard.asks_question):
+                turn.say(self.replies.purpose() if heard.asks_purpose
+                         else self.replies.good_question())
+                self._ask(turn, "permission", keep_attempts=True)
+                return
+            if heard.asks_purpose:
+                turn.say(self.replies.purpose())
+            # anything but a refusal lets us go on; a caller who talks is listening
+        elif (current.asked in BANT_QUESTIONS and not learned and not fresh
+              and self._unanswered(turn, heard)):
+            return
+        self._advance(turn, learned)
+
+    def _unanswered(self, turn: _Turn, heard: Understanding) -> bool:
+        """Handle a turn that did not answer the pending BANT question; True when a
+        reply was given and the turn is over."""
+        current = turn.state
+        asked = current.asked
+        assert asked is not None
+        if heard.asks_purpose:
+            turn.say(self.replies.purpose())
+            self._ask(turn, asked, keep_attempts=True)
+            return True
+        current.attempts += 1
+        if heard.unsure or current.attempts >= _MAX_ATTEMPTS:
+            current.skipped.append(asked)
+            return False  # move on to the next question
+        if heard.asks_question:
+            turn.say(self.replies.good_question())
+            self._ask(turn, asked, keep_attempts=True)
+            return True
+        turn.say(self.replies.rephrase(asked))
+        self._ask(turn, asked, keep_attempts=True, speak=False)
+        return True
+
+    def _absorb(self, current: ConversationState, heard: Understanding, text: str) -> set[str]:
+        """Record the facts of this turn; the names of the criteria newly learned."""
+        if current.current_agent not in _QUALIFYING_AGENTS:
+            return set()
+        facts = current.facts
+        before = facts.model_copy()
+        asked = current.asked
+        if heard.role:
+            current.role = heard.role
+        if heard.need and not facts.need:
+            facts.need = heard.need
+            current.no_need = False
+        elif heard.no_need and (facts.need is None or asked == "need"):
+            facts.need, current.no_need = None, True
+        if heard.budget_usd is not None:
+            facts.budget_usd, current.no_budget = heard.budget_usd, False
+        elif heard.no_budget:
+            current.no_budget = True
+        if heard.decision_maker is not None:
+            facts.decision_maker = heard.decision_maker
+        if heard.timeline_months is not None:
+            facts.timeline_months = heard.timeline_months
+        # yes and no answer the question that was asked
+        bare_no = heard.affirmative is False and not heard.has_bant and not heard.unsure
+        if asked == "authority" and heard.decision_maker is None and heard.affirmative is not None:
+            facts.decision_maker = heard.affirmative
+        elif asked == "need" and facts.need is None and not current.no_need:
+            if bare_no:
+                current.no_need = True
+            elif self._free_answer(heard, text):
+                facts.need = tidy_need(text)
+        elif asked == "budget" and bare_no and facts.budget_usd is None:
+            current.no_budget = True
+        learned = {
+            name for name, changed in (
+                ("need", facts.need != before.need or (current.no_need and asked == "need")),
+                ("budget", facts.budget_usd != before.budget_usd),
+                ("authority", facts.decision_maker != before.decision_maker),
+                ("timeline", facts.timeline_months != before.timeline_months),
+            ) if changed
+        }
+        if current.no_budget and asked == "budget":
+            learned.add("budget")
+        return learned
+
+    @staticmethod
+    def _free_answer(heard: Understanding, text: str) -> bool:
+        """A substantive answer to the open need question is the need, in their words."""
+        if heard.affirmative is False or heard.unsure or heard.asks_purpose or heard.not_interested:
+            return False
+        return len(text.split()) >= _MIN_NEED_WORDS and not text.strip().endswith("?")
+
+    def _advance(self, turn: _Turn, learned: set[str]) -> None:
+        """After taking in facts: wrap up, book, or ask the next missing question."""
+        current = turn.state
+        facts = current.facts
+        if current.no_need or current.no_budget or budget_below_minimum(facts, self.policy):
+            turn.move("wrap_up", "disqualified")
+            budget = current.no_budget or budget_below_minimum(facts, self.policy)
+            turn.say(self.replies.disqualified(current.caller_name, budget=budget and not
+                                               current.no_need))
+            turn.end()
+            return
+        ack = self.replies.acknowledge(learned, budget=facts.budget_usd,
+                                       decides=facts.decision_maker)
+        if criteria_met(facts, self.policy).all_met:
+            turn.move("scheduler", "bant_complete")
+            current.proposed_meeting = self._propose_meeting()
+            turn.say(self.replies.strong_fit(current.caller_name))
+            self._ask(turn, "meeting")
+            return
+        turn.say(ack)
+        next_question = self._next_question(current)
+        if next_question is not None:
+            self._ask(turn, next_question)
+            return
+        reason = nurture_reason(facts, self.policy, current.signals())
+        turn.move("wrap_up", "nurture" if reason else "qualification_incomplete")
+        if not ack or reason in ("long_timeline", "not_decision_maker"):
+            turn.say(self.replies.nurture(reason))
+        self._ask(turn, "callback")
+
+    @staticmethod
+    def _next_question(current: ConversationState) -> Question | None:
+        facts = current.facts
+        unknown = {
+            "need": facts.need is None and not current.no_need,
+            "budget": facts.budget_usd is None and not current.no_budget,
+            "authority": facts.decision_maker is None,
+            "timeline": facts.timeline_months is None,
+        }
+        for question in BANT_QUESTIONS:
+            if unknown[question] and question not in current.skipped:
+                return question
+        return None
+
+    # --- objections, callbacks, handoff, voicemail ------------------------------------
+
+    def _object(self, turn: _Turn) -> None:
+        current = turn.state
+        current.declined = True
+        if current.objections == 0:
+            current.objections = 1
+            turn.move("objection_handler", "objection")
+            turn.say(self.replies.rebuttal())
+            self._ask(turn, "objection")
+            return
+        turn.move("wrap_up", "objection_unresolved")
+        turn.say(self.replies.declined())
+        turn.end()
+
+    def _on_objection(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        current = turn.state
+        if heard.callback_later:
+            current.declined = False
+            self._absorb(current, heard, text)
+            self._callback(turn, heard)
+            return
+        if heard.affirmative is True or heard.has_bant:
+            current.declined = False
+            turn.move("qualifier", "objection_resolved")
+            learned = self._absorb(current, heard, text)
+            self._advance(turn, learned)
+            return
+        if heard.affirmative is False or heard.not_interested:
+            self._object(turn)
+            return
+        current.attempts += 1
+        if current.attempts >= _MAX_ATTEMPTS:
+            self._object(turn)
+            return
+        turn.say(self.replies.not_caught())
+        self._ask(turn, "objection", short=True, keep_attempts=True)
+
+    def _callback(self, turn: _Turn, heard: Understanding) -> None:
+        """The caller asked to be called back later."""
+        current = turn.state
+        current.callback_requested = True
+        current.declined = False
+        turn.move("wrap_up", "callback_requested")
+        if heard.callback_when or heard.meeting_time or current.asked == "callback":
+            turn.say(self.replies.callback_agreed(current.caller_name, when_known=True))
+            turn.end()
+            return
+        turn.say(["No problem."])
+        self._ask(turn, "callback_time")
+
+    def _hand_off(self, turn: _Turn) -> None:
+        current = turn.state
+        current.human_requested = True
+        turn.move("handoff", "human_requested")
+        if self.transfer_number:
+            current.transferred = True
+            turn.say(self.replies.transferring())
+            turn.transfer = True
+            current.ended = True
+            current.asked = None
+            return
+        turn.say(self.replies.no_one_to_transfer())
+        self._ask(turn, "callback", short=True)
+
+    def _on_callback_answer(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        """The answer to "may we call you back?" (after a nurture or a failed handoff)."""
+        current = turn.state
+        if current.asked == "callback_time" or heard.affirmative is not False:
+            current.callback_requested = True
+            known = current.asked == "callback_time" or bool(
+                heard.callback_when or heard.meeting_time or heard.timeline_months
+            )
+            turn.say(self.replies.callback_agreed(current.caller_name, when_known=known))
+        else:
+            turn.say(self.replies.callback_declined())
+        turn.end()
+
+    def _leave_voicemail(self, turn: _Turn, *, speak: bool) -> None:
+        turn.state.voicemail = True
+        turn.move("voicemail", "voicemail_detected")
+        if speak:
+            turn.say(self.replies.voicemail())
+        turn.end()
+
+    # --- scheduling and wrapping up ---------------------------------------------------
+
+    def _propose_meeting(self) -> str:
+        """The next business day at ten in the morning, by weekday name."""
+        day = self.today() + timedelta(days=1)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        return f"{day.strftime('%A')} at 10 AM"
+
+    def _on_scheduler(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        current = turn.state
+        if heard.meeting_time:
+            self._book(turn, heard.meeting_time)
+        elif current.asked == "meeting" and heard.affirmative is True:
+            self._book(turn, current.proposed_meeting or self._propose_meeting())
+        elif heard.callback_later:
+            current.callback_requested = True
+            turn.move("wrap_up", "callback_requested")
+            turn.say(self.replies.meeting_deferred())
+            self._ask(turn, "anything_else")
+        elif heard.affirmative is False or heard.unsure or current.attempts + 1 >= _MAX_ATTEMPTS:
+            if current.asked == "meeting":
+                turn.say(["No problem."])
+                self._ask(turn, "meeting_time")
+            else:
+                turn.move("wrap_up", "meeting_deferred")
+                turn.say(self.replies.meeting_deferred())
+                self._ask(turn, "anything_else")
+        else:
+            current.attempts += 1
+            turn.say(self.replies.not_caught())
+            self._ask(turn, current.asked or "meeting_time", short=True, keep_attempts=True)
+
+    def _book(self, turn: _Turn, when: str) -> None:
+        current = turn.state
+        current.facts.meeting_time = when
+        current.meeting_confirmed = True
+        turn.move("wrap_up", "meeting_booked")
+        turn.say(self.replies.booked(when))
+        self._ask(turn, "anything_else")
+
+    def _on_wrap_up(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        current = turn.state
+        if current.asked in ("callback", "callback_time"):
+            self._on_callback_answer(turn, heard, text)
+            return
+        qualified = criteria_met(current.facts, self.policy).all_met
+        if qualified and heard.meeting_time and heard.meeting_time != current.facts.meeting_time:
+            current.facts.meeting_time = heard.meeting_time
+            current.meeting_confirmed = True
+            turn.say(self.replies.moved(heard.meeting_time))
+            self._ask(turn, "anything_else", short=True)
+            return
+        if heard.closing or heard.affirmative is False or heard.not_interested:
+            turn.say(self.replies.goodbye(current.caller_name))
+            turn.end()
+            return
+        current.attempts += 1
+        if current.attempts >= _MAX_ATTEMPTS + 1:
+            turn.say(self.replies.goodbye(current.caller_name))
+            turn.end()
+            return
+        if heard.affirmative is True and len(text.split()) <= 3:
+            turn.say(self.replies.what_else())
+            current.asked = "anything_else"
+            return
+        turn.say(self.replies.specialist_will_answer())
+        self._ask(turn, "anything_else", short=True, keep_attempts=True)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _ask(self, turn: _Turn, question: Question, *, short: bool = False,
+             keep_attempts: bool = False, speak: bool = True) -> None:
+        current = turn.state
+        if question != current.asked and not keep_attempts:
+            current.attempts = 0
+        current.asked = question
+        spoken = self.replies.question(question, short=short, proposed=current.proposed_meeting)
+        current.last_question = " ".join(
+            self.replies.question(question, proposed=current.proposed_meeting)
+        )
+        if speak:
+            turn.say(spoken)
+
+    def _finish(self, turn: _Turn) -> tuple[ConversationState, AgentReply]:
+        current = turn.state
+        current.outcome = reached_outcome(current.facts, self.policy, current.signals())
+        return current, turn.reply()

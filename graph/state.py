@@ -1,0 +1,85 @@
+"""The conversation's state and an agent's reply: the data of the qualification workflow.
+
+Owns the two models the direct path and the LangGraph agents pass around.
+`ConversationState` is JSON-serialisable because it is checkpointed in Redis
+between turns; it carries only data, never settings (those live in the script).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from graph.policy import CallSignals
+from switchboard.models import AgentName, CallFacts, Direction, Outcome
+
+# The question an agent is waiting on an answer to.
+Question = Literal[
+    "identity",  # greeter: who is calling
+    "permission",  # qualifier: may I ask a few questions
+    "need", "budget", "authority", "timeline",  # qualifier: BANT
+    "objection",  # objection_handler: after a rebuttal, may I go on
+    "meeting",  # scheduler: does the proposed time work
+    "meeting_time",  # scheduler: which time works instead
+    "anything_else",  # wrap_up: anything else before goodbye
+    "callback",  # wrap_up / handoff: may we call you back
+    "callback_time",  # wrap_up: when should we call back
+]
+BANT_QUESTIONS: tuple[Question, ...] = ("need", "budget", "authority", "timeline")
+
+
+class ConversationState(BaseModel):
+    """Where a call's conversation stands; checkpointed as JSON after every turn."""
+
+    direction: Direction
+    current_agent: AgentName = "start"
+    facts: CallFacts = Field(default_factory=CallFacts)
+    asked: Question | None = None
+    attempts: int = 0  # times the pending question went unanswered in words
+    reprompts: int = 0  # consecutive silences since the caller last spoke
+    outcome: Outcome | None = None  # the outcome reached so far
+    ended: bool = False  # the agent has ended or handed over the call
+    turns: int = 0
+
+    caller_name: str | None = None
+    role: str | None = None
+    no_need: bool = False
+    no_budget: bool = False
+    skipped: list[str] = Field(default_factory=list)  # criteria the caller could not answer
+    objections: int = 0
+    declined: bool = False
+    callback_requested: bool = False
+    human_requested: bool = False
+    opted_out: bool = False
+    transferred: bool = False
+    voicemail: bool = False
+    proposed_meeting: str | None = None
+    meeting_confirmed: bool = False
+    last_question: str | None = None  # the pending question as spoken, for repeats
+
+    def signals(self) -> CallSignals:
+        return CallSignals(
+            opted_out=self.opted_out,
+            transferred=self.transferred,
+            voicemail=self.voicemail,
+            callback_requested=self.callback_requested,
+            human_requested=self.human_requested,
+            declined=self.declined,
+            no_need=self.no_need,
+            no_budget=self.no_budget,
+        )
+
+
+class AgentReply(BaseModel):
+    """What an agent says in one step, and what it does to the call."""
+
+    sentences: list[str] = Field(default_factory=list)  # short, for the ear, numbers as words
+    agent: str
+    end_call: bool = False  # hang up after speaking
+    transfer: bool = False  # hand the call to a person (the transfer number)
+    transitions: list[tuple[str, str, str]] = Field(default_factory=list)  # (from, to, trigger)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.sentences)

@@ -1,0 +1,358 @@
+"""An audio call exactly as Twilio places it: voice webhook, TwiML, Media Streams, status.
+
+The media stream sends a 20 ms μ-law frame every 20 ms of a monotonic clock (the
+caller's lines, silence in between), plays the agent's audio on a `PlaybackClock`,
+echoes marks when playback reaches them and obeys `clear`. Turn taking follows
+DESIGN.md: the agent's turn has ended when the mark sent after its audio comes back,
+or after one second of silence following its audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+
+from switchboard.caller import twilio_protocol as tp
+from switchboard.caller.audio_playback import PendingMark, PlaybackClock
+from switchboard.caller.result import CallFailed, LegResult
+from switchboard.caller.script import CallerLeg, check_stream_end, play_script
+from switchboard.caller.signing import SIGNATURE_HEADER, stream_handshake_signature
+from switchboard.caller.speech import synthesize_lines
+from switchboard.caller.transcript import Transcript
+from switchboard.caller.turns import TurnTracker
+from switchboard.caller.webhooks import post_status_callback, request_twiml
+from switchboard.scenario import Scenario
+
+FRAME_S = tp.FRAME_MS / 1000
+SILENT_FRAME = bytes([tp.SILENCE_BYTE]) * tp.FRAME_BYTES
+# The agent's turn is over after this much silence following its audio (DESIGN.md).
+AGENT_SILENCE_ENDS_TURN_S = 1.0
+# Pause between key presses when a line presses several keys.
+KEY_GAP_S = 0.25
+# What Twilio's media-stream connections identify themselves as.
+STREAM_USER_AGENT = "Twilio.TmeWs/1.0"
+
+
+@dataclass
+class Utterance:
+    """One caller line being spoken; `done` resolves when its last frame was sent."""
+
+    line: str
+    audio: bytes
+    done: asyncio.Future[float] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Voice:
+    """The caller's outgoing audio: queued lines cut into frames, silence otherwise."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Utterance] = deque()
+        self._offset = 0
+
+    def speak(self, line: str, audio: bytes) -> Utterance:
+        utterance = Utterance(line, audio)
+        self._queue.append(utterance)
+        return utterance
+
+    def next_frame(self) -> tuple[bytes, Utterance | None]:
+        """The next 20 ms frame, and the utterance it finished (if it was the last)."""
+        if not self._queue:
+            return SILENT_FRAME, None
+        current = self._queue[0]
+        frame = current.audio[self._offset : self._offset + tp.FRAME_BYTES]
+        self._offset += tp.FRAME_BYTES
+        if self._offset < len(current.audio):
+            return frame, None
+        self._queue.popleft()
+        self._offset = 0
+        return frame.ljust(tp.FRAME_BYTES, SILENT_FRAME[:1]), current
+
+
+class AudioLeg(CallerLeg):
+    """The media-stream WebSocket of one call, as Twilio drives it."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        *,
+        stream_sid: str,
+        call_sid: str,
+        account_sid: str,
+        turns: TurnTracker,
+        speech: dict[str, bytes],
+    ) -> None:
+        super().__init__(turns)
+        self._ws = ws
+        self._stream_sid = stream_sid
+        self._call_sid = call_sid
+        self._account_sid = account_sid
+        self._speech = speech
+        self._voice = Voice()
+        self._playback = PlaybackClock()
+        self._agent_speech_ends_at: float | None = None
+        self.started_at: float | None = None
+        self.first_agent_audio_at: float | None = None
+        self._sequence = 0
+        self._chunk = 0
+        self._send_lock = asyncio.Lock()
+        self._hanging_up = False
+        self._pacer: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+
+    async def open(self, custom_parameters: dict[str, str]) -> None:
+        """Send `connected` and `start`, then start streaming and listening."""
+        start = tp.start_message(
+            self._stream_sid, self._call_sid, self._account_sid, custom_parameters
+        )
+        self.started_at = time.monotonic()
+        if await self._send_or_end(tp.connected_message()) and await self._send_or_end(start):
+            self._pacer = asyncio.create_task(self._pace(), name="caller-media")
+            self._listener = asyncio.create_task(self._receive(), name="caller-listen")
+
+    async def close(self) -> None:
+        """Release the socket and the tasks, however the call ended."""
+        self._hanging_up = True
+        await self._ws.close()
+        tasks = [task for task in (self._pacer, self._listener) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def playback(self) -> PlaybackClock:
+        return self._playback
+
+    @property
+    def first_agent_audio_ms(self) -> float | None:
+        if self.started_at is None or self.first_agent_audio_at is None:
+            return None
+        return round((self.first_agent_audio_at - self.started_at) * 1000, 1)
+
+    # What the caller does
+
+    async def say(self, text: str) -> None:
+        utterance = self._voice.speak(text, self._speech[text])
+        await self.until_ended(utterance.done)
+
+    async def press(self, digits: str) -> None:
+        for index, digit in enumerate(digits):
+            if index:
+                await self.until_ended(asyncio.sleep(KEY_GAP_S))
+            if index == len(digits) - 1:
+                # Count the turn before sending, so an instant answer is not missed.
+                self.turns.caller_took_turn(f"[{digits}]", time.monotonic(), expects_reply=True)
+            if not await self._send_or_end(tp.dtmf_message(self._stream_sid, digit)):
+                return
+
+    async def stay_silent(self, seconds: float) -> None:
+        # The media stream keeps sending silence frames meanwhile.
+        self.turns.caller_took_turn("[silence]", time.monotonic(), expects_reply=False)
+        await self.until_ended(asyncio.sleep(seconds))
+
+    async def hang_up(self) -> None:
+        """Stop the media, send `stop` and close, as Twilio does when the caller hangs up."""
+        self._hanging_up = True
+        if self._pacer is not None:
+            await asyncio.gather(self._pacer, return_exceptions=True)
+        stop = tp.stop_message(self._stream_sid, self._call_sid, self._account_sid)
+        await self._send_or_end(stop)
+        self.end("caller")
+        await self._ws.close()
+
+    # The wire
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        async with self._send_lock:
+            # Every message but `connected` carries the next sequence number, as a string.
+            if message["event"] != "connected":
+                self._sequence += 1
+                message["sequenceNumber"] = str(self._sequence)
+            await self._ws.send(json.dumps(message))
+
+    async def _send_or_end(self, message: dict[str, Any]) -> bool:
+        try:
+            await self._send(message)
+        except ConnectionClosed:
+            self.end("caller" if self._hanging_up else "agent")
+            return False
+        return True
+
+    async def _pace(self) -> None:
+        """One media frame every 20 ms, on a schedule fixed at the start so it never drifts."""
+        started = time.monotonic()
+        index = 0
+        while not (self._hanging_up or self.ended.is_set()):
+            delay = started + index * FRAME_S - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                if self._hanging_up:
+                    return
+            frame, finished = self._voice.next_frame()
+            self._chunk += 1
+            message = tp.media_message(
+                self._stream_sid,
+                self._chunk,
+                index * tp.FRAME_MS,
+                base64.b64encode(frame).decode("ascii"),
+            )
+            if not await self._send_or_end(message):
+                return
+            now = time.monotonic()
+            if finished is not None:
+                self._finished_speaking(finished, now)
+            for mark in self._playback.due_marks(now):
+                if not await self._echo(mark):
+                    return
+            self._check_agent_silence(now)
+            index += 1
+
+    def _finished_speaking(self, utterance: Utterance, now: float) -> None:
+        self.turns.caller_took_turn(utterance.line, now, expects_reply=True)
+        if not utterance.done.done():
+            utterance.done.set_result(now)
+
+    async def _receive(self) -> None:
+        try:
+            async for raw in self._ws:
+                await self._on_message(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            # A socket the server closes is the end of the call.
+            self.end("caller" if self._hanging_up else "agent")
+
+    async def _on_message(self, raw: str | bytes) -> None:
+        try:
+            message = json.loads(raw)
+            event = message["event"]
+        except (ValueError, KeyError, TypeError):
+            return  # Twilio ignores what it cannot parse
+        self.heard_server = True
+        now = time.monotonic()
+        if event == "media":
+            try:
+                payload = base64.b64decode(message["media"]["payload"], validate=True)
+            except (KeyError, TypeError, binascii.Error):
+                return
+            ends_at = self._playback.play(len(payload), now)
+            if not tp.is_silent(payload):
+                if self.first_agent_audio_at is None:
+                    self.first_agent_audio_at = now
+                self._agent_speech_ends_at = ends_at
+                self.turns.agent_spoke(now)
+        elif event == "mark":
+            name = str((message.get("mark") or {}).get("name", ""))
+            # A mark ends the agent's turn only if it follows audio heard since the caller spoke.
+            tag = self.turns.epoch if self.turns.agent_spoke_this_epoch else None
+            self._playback.mark(name, now, tag=tag)
+        elif event == "clear":
+            if self._agent_speech_ends_at is not None:
+                self._agent_speech_ends_at = min(self._agent_speech_ends_at, now)
+            for mark in self._playback.clear(now):
+                if not await self._echo(mark):
+                    return
+
+    async def _echo(self, mark: PendingMark) -> bool:
+        sent = await self._send_or_end(tp.mark_message(self._stream_sid, mark.name))
+        if sent and mark.tag is not None and mark.tag == self.turns.epoch:
+            self.turns.agent_turn_ended()
+        return sent
+
+    def _check_agent_silence(self, now: float) -> None:
+        if (
+            self.turns.agent_in_turn
+            and self._agent_speech_ends_at is not None
+            and now >= self._agent_speech_ends_at + AGENT_SILENCE_ENDS_TURN_S
+        ):
+            self.turns.agent_turn_ended()
+
+
+async def open_stream(url: str, auth_token: str) -> ClientConnection:
+    """Open the media stream at the Stream URL exactly as given, signed as Twilio signs it."""
+    headers = {SIGNATURE_HEADER: stream_handshake_signature(auth_token, url)}
+    try:
+        return await connect(
+            url,
+            additional_headers=headers,
+            user_agent_header=STREAM_USER_AGENT,
+            compression=None,
+            open_timeout=10,
+        )
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        hint = " (the handshake's X-Twilio-Signature was refused)" if status == 403 else ""
+        message = f"the media stream {url} refused the connection: HTTP {status}{hint}"
+        raise CallFailed(message) from None
+    except (OSError, TimeoutError, InvalidURI, WebSocketException) as exc:
+        raise CallFailed(f"could not open the media stream {url}: {exc}") from None
+
+
+async def run_audio_call(
+    scenario: Scenario,
+    *,
+    base_url: str,
+    auth_token: str,
+    account_sid: str,
+    call_sid: str,
+    transcript: Transcript,
+) -> LegResult:
+    """Place the call, play the scenario on the media stream, report the call's end."""
+    speech = await synthesize_lines(line for line in scenario.lines if isinstance(line, str))
+    parties = tp.CallParties.for_scenario(scenario, call_sid=call_sid, account_sid=account_sid)
+    async with httpx.AsyncClient(timeout=15) as http:
+        answer = await request_twiml(
+            http, base_url, auth_token, tp.voice_webhook_params(parties, scenario.answered_by)
+        )
+        for said in answer.said:
+            transcript.agent(said)
+        if isinstance(answer, tp.EndAnswer):
+            status = tp.status_callback_params(parties, answer.call_status, 0)
+            await post_status_callback(http, base_url, auth_token, status)
+            if answer.kind == "reject":
+                raise CallFailed(f"the server rejected the call (<Reject reason={answer.reason}>)")
+            raise CallFailed("the server hung up without connecting the call to an agent")
+
+        started = time.monotonic()
+        turns = TurnTracker(agent_speaks_first=scenario.direction == "inbound")
+        ws = await open_stream(answer.url, auth_token)
+        leg = AudioLeg(
+            ws,
+            stream_sid=tp.new_sid("MZ"),
+            call_sid=call_sid,
+            account_sid=account_sid,
+            turns=turns,
+            speech=speech,
+        )
+        try:
+            await leg.open(answer.parameters)
+            await play_script(scenario, leg, transcript)
+        finally:
+            await leg.close()
+        duration_s = time.monotonic() - started
+        problem = await post_status_callback(
+            http, base_url, auth_token, tp.status_callback_params(parties, "completed", duration_s)
+        )
+        if problem:
+            transcript.note(problem)
+        check_stream_end(ws, leg, transcript)
+        if leg.ended_by == "agent":
+            transcript.note("the agent ended the call")
+    return LegResult(
+        ended_by=leg.ended_by or "caller",
+        duration_s=duration_s,
+        timings=turns.timings,
+        first_agent_audio_ms=leg.first_agent_audio_ms,
+        playback_gaps_ms=[round(gap * 1000, 1) for gap in leg.playback.gaps],
+    )

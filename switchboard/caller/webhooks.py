@@ -1,0 +1,66 @@
+"""The HTTP half of a Twilio call: the voice webhook that asks for TwiML, and the
+status callback that reports the call's end. Both are form posts signed as Twilio
+signs them."""
+
+from __future__ import annotations
+
+import httpx
+
+from switchboard.caller.result import CallFailed
+from switchboard.caller.signing import SIGNATURE_HEADER, webhook_signature
+from switchboard.caller.twilio_protocol import EndAnswer, StreamAnswer, TwimlError, parse_twiml
+
+VOICE_PATH = "/twilio/voice"
+STATUS_PATH = "/twilio/status"
+# What Twilio's webhook requests identify themselves as.
+USER_AGENT = "TwilioProxy/1.1"
+
+
+async def _signed_post(
+    http: httpx.AsyncClient, url: str, auth_token: str, params: dict[str, str]
+) -> httpx.Response:
+    headers = {
+        SIGNATURE_HEADER: webhook_signature(auth_token, url, params),
+        "User-Agent": USER_AGENT,
+    }
+    return await http.post(url, data=params, headers=headers)
+
+
+async def request_twiml(
+    http: httpx.AsyncClient, base_url: str, auth_token: str, params: dict[str, str]
+) -> StreamAnswer | EndAnswer:
+    """POST the voice webhook and read its TwiML; `CallFailed` when there is none to follow."""
+    url = base_url + VOICE_PATH
+    try:
+        response = await _signed_post(http, url, auth_token, params)
+    except httpx.TransportError as exc:
+        raise CallFailed(
+            f"could not reach {url} ({exc.__class__.__name__}: {exc}); "
+            "is `switchboard serve` running there?"
+        ) from None
+    if response.status_code == 403:
+        raise CallFailed(
+            f"{url} refused the webhook's X-Twilio-Signature (HTTP 403): the server signs on "
+            "SWITCHBOARD_PUBLIC_URL with SWITCHBOARD_TWILIO_AUTH_TOKEN; --url and the token "
+            "must match them"
+        )
+    if response.status_code != 200:
+        raise CallFailed(f"{url} answered HTTP {response.status_code}: {response.text[:300]}")
+    try:
+        return parse_twiml(response.text)
+    except TwimlError as exc:
+        raise CallFailed(f"{url} answered TwiML the caller cannot follow: {exc}") from None
+
+
+async def post_status_callback(
+    http: httpx.AsyncClient, base_url: str, auth_token: str, params: dict[str, str]
+) -> str | None:
+    """POST the end-of-call status callback; returns a problem to report, or None."""
+    url = base_url + STATUS_PATH
+    try:
+        response = await _signed_post(http, url, auth_token, params)
+    except httpx.TransportError as exc:
+        return f"status callback to {url} failed: {exc.__class__.__name__}: {exc}"
+    if response.status_code >= 300:
+        return f"status callback to {url} answered HTTP {response.status_code}"
+    return None

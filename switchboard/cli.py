@@ -1,0 +1,56 @@
+"""The `switchboard` command line: `serve`, `call`, `migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from switchboard.settings import SettingsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchboard", description="AI phone agents on Ray Serve, Pipecat and LangGraph."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="start the whole application locally")
+    serve.add_argument("--config", default="serve_config.yaml", help="Serve config file")
+
+    call = commands.add_parser("call", help="place a simulated call")
+    call.add_argument("scenario", nargs="?", help="scenario YAML (default: a demo call)")
+    call.add_argument("--url", default=None, help="base URL, e.g. http://127.0.0.1:8000")
+    call.add_argument("--text", action="store_true", help="text mode: no audio")
+    call.add_argument("--json", dest="json_path", default=None, help="write the call report")
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="database schema migrations: up [--steps N], down [--steps N | --all], status",
+    )
+    migrate.add_argument("migrate_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from switchboard.serve_command import serve
+
+            return serve(args.config)
+        if args.command == "call":
+            from switchboard.caller import call_command
+
+            return call_command(args)
+        from db.migrate import main as migrate_main
+
+        return migrate_main(args.migrate_args)
+    except SettingsError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""`switchboard serve`: the whole application on this machine.
+
+Fills in what a laptop lacks, says so, then runs `serve run serve_config.yaml`:
+- development tokens (loopback public URL only; a public URL needs real ones);
+- the Twilio sandbox, when no Twilio account is configured;
+- private Redis and PostgreSQL servers, when `REDIS_URL` / `DATABASE_URL` are unset;
+- the schema, migrated up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from switchboard import dev_secrets
+from switchboard.local_services import LocalPostgres, LocalRedis, private_directory
+from switchboard.settings import SettingsError, load_settings
+from switchboard.twilio_sandbox.process import SandboxProcess
+
+READY_TIMEOUT_S = 240.0
+
+
+def _say(message: str) -> None:
+    print(f"switchboard: {message}", flush=True)
+
+
+def _provide_secrets(env: dict[str, str]) -> None:
+    settings = load_settings()
+    if settings.twilio_auth_token and settings.api_token:
+        return
+    if not settings.is_loopback:
+        raise SettingsError(
+            "SWITCHBOARD_TWILIO_AUTH_TOKEN and SWITCHBOARD_API_TOKEN must be set when "
+            f"SWITCHBOARD_PUBLIC_URL ({settings.public_url}) is not a loopback address"
+        )
+    secrets = dev_secrets.load_or_create()
+    env.setdefault("SWITCHBOARD_TWILIO_AUTH_TOKEN", secrets["twilio_auth_token"])
+    env.setdefault("SWITCHBOARD_API_TOKEN", secrets["api_token"])
+    _say(f"using development tokens from {dev_secrets.DEV_SECRETS_PATH}")
+
+
+def _start_sandbox(env: dict[str, str], stoppers: list[Callable[[], None]]) -> None:
+    settings = load_settings()
+    if settings.twilio_account_sid:
+        return
+    if not settings.is_loopback:
+        raise SettingsError(
+            "SWITCHBOARD_TWILIO_ACCOUNT_SID must be set when SWITCHBOARD_PUBLIC_URL is public"
+        )
+    account_sid = dev_secrets.load_or_create()["twilio_account_sid"]
+    sandbox = SandboxProcess.start(account_sid, env["SWITCHBOARD_TWILIO_AUTH_TOKEN"])
+    stoppers.append(sandbox.stop)
+    env["SWITCHBOARD_TWILIO_ACCOUNT_SID"] = account_sid
+    env["SWITCHBOARD_TWILIO_API_BASE_URL"] = sandbox.url
+    _say(f"no Twilio account configured: Twilio sandbox on {sandbox.url}")
+
+
+def _start_stores(env: dict[str, str], stoppers: list[Callable[[], None]]) -> None:
+    if "REDIS_URL" not in os.environ:
+        redis = LocalRedis(private_directory("switchboard-redis-")).start()
+        stoppers.append(redis.stop)
+        env["REDIS_URL"] = redis.url
+        _say(
+            f"REDIS_URL unset: started a private Redis (AOF on) at {redis.url} in {redis.directory}"
+        )
+    if "DATABASE_URL" not in os.environ:
+        postgres = LocalPostgres(private_directory("switchboard-postgres-")).start()
+        stoppers.append(postgres.stop)
+        env["DATABASE_URL"] = postgres.url
+        _say(f"DATABASE_URL unset: started a private PostgreSQL at {postgres.url}")
+
+
+def _effective_config(config_path: str) -> str:
+    """The Serve config with the host and port from settings."""
+    settings = load_settings()
+    config = yaml.safe_load(Path(config_path).read_text())
+    http = config.setdefault("http_options", {})
+    if http.get("port") == settings.port and http.get("host") == settings.host:
+        return config_path
+    http.update(port=settings.port, host=settings.host)
+    path = Path(".switchboard") / f"serve_config.{settings.port}.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return str(path)
+
+
+def _write_runtime(**values: str | None) -> None:
+    """Where this server's parts listen, for `switchboard call` and the tests."""
+    path = Path(".switchboard") / "serve-runtime.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(values, indent=2))
+
+
+def healthy(base_url: str) -> bool:
+    """True when the server at `base_url` answers `/healthz` with 200."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen) -> bool:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline and process.poll() is None:
+        if healthy(base_url):
+            return True
+        time.sleep(1.0)
+    return False
+
+
+def serve(config_path: str) -> int:
+    load_settings()  # a bad setting stops here, named
+    env = dict(os.environ)
+    stoppers: list[Callable[[], None]] = []
+    try:
+        _provide_secrets(env)
+        os.environ.update(env)
+        _start_sandbox(env, stoppers)
+        _start_stores(env, stoppers)
+        os.environ.update(env)
+        settings = load_settings()
+        if "SWITCHBOARD_PUBLIC_URL" not in env:
+            env["SWITCHBOARD_PUBLIC_URL"] = f"http://{settings.host}:{settings.port}"
+        from db.migrate import ensure_database, migrate
+
+        asyncio.run(ensure_database(settings.database_url))
+        ran = asyncio.run(migrate(settings.database_url, "up"))
+        if ran:
+            _say(f"migrated the schema up: {', '.join(m.name for m in ran)}")
+        serve_bin = str(Path(sys.executable).with_name("serve"))
+        process = subprocess.Popen([serve_bin, "run", _effective_config(config_path)], env=env)
+        stoppers.insert(0, process.terminate)
+        base_url = f"http://{settings.host}:{settings.port}"
+        _write_runtime(
+            base_url=base_url,
+            public_url=env["SWITCHBOARD_PUBLIC_URL"],
+            sandbox_url=env.get("SWITCHBOARD_TWILIO_API_BASE_URL"),
+            redis_url=settings.redis_url,
+            database_url=settings.database_url,
+        )
+        if _wait_ready(base_url, process):
+            _say(f"ready: Twilio webhooks at {env['SWITCHBOARD_PUBLIC_URL']}/twilio/voice")
+        return process.wait()
+    finally:
+        for stop in stoppers:
+            with contextlib.suppress(Exception):
+                stop()

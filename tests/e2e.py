@@ -1,0 +1,142 @@
+"""A real Switchboard for end-to-end tests: `switchboard serve` of serve_config.yaml.
+
+It runs against the shared Redis and PostgreSQL of the machine (127.0.0.1), in a
+database and under a Redis key prefix of its own, with its own tokens, port and
+Twilio sandbox, so it never disturbs anything else and is torn down afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from switchboard.local_services import free_port
+from switchboard.serve_command import healthy
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT.parent / "shared" / "scenarios"
+TRANSFER_NUMBER = "+15550009999"
+START_TIMEOUT_S = 300
+
+
+@dataclass
+class RunningSwitchboard:
+    base_url: str
+    api_token: str
+    auth_token: str
+    account_sid: str
+    sandbox_url: str
+    database_url: str
+    redis_url: str
+    redis_prefix: str
+    log_path: Path
+
+    async def report(self, call_sid: str, *, final: bool = True, timeout_s: float = 10) -> dict:
+        """The call report; with `final`, waits until the call is completed."""
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(base_url=self.base_url) as client:
+            while True:
+                response = await client.get(
+                    f"/v1/calls/{call_sid}",
+                    headers={"Authorization": f"Bearer {self.api_token}"},
+                )
+                if response.status_code == 200:
+                    report = response.json()
+                    if not final or report["status"] == "completed":
+                        return report
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"no final report for {call_sid}: {response.status_code} {response.text}"
+                    )
+                await asyncio.sleep(0.25)
+
+    def sandbox_requests(self) -> list[dict]:
+        with urllib.request.urlopen(f"{self.sandbox_url}/sandbox/requests", timeout=5) as r:
+            return json.loads(r.read())
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextlib.contextmanager
+def run_switchboard(workdir: Path, **extra_env: str):
+    """Start `switchboard serve`; yields a `RunningSwitchboard`; stops it after."""
+    port = free_port()
+    token = secrets.token_hex(4)
+    database = f"switchboard_e2e_{token}"
+    env = {
+        **os.environ,
+        "SWITCHBOARD_PORT": str(port),
+        "SWITCHBOARD_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "SWITCHBOARD_TWILIO_AUTH_TOKEN": secrets.token_hex(16),
+        "SWITCHBOARD_API_TOKEN": secrets.token_urlsafe(24),
+        "SWITCHBOARD_TRANSFER_NUMBER": TRANSFER_NUMBER,
+        "SWITCHBOARD_REDIS_PREFIX": f"sbtest-{token}",
+        "SWITCHBOARD_RAY_NAMESPACE": f"sbtest-{token}",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
+        "RAY_DEDUP_LOGS": "0",
+        **extra_env,
+    }
+    env.pop("SWITCHBOARD_TWILIO_ACCOUNT_SID", None)
+    log_path = workdir / "serve.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("switchboard")), "serve",
+             "--config", str(ROOT / "serve_config.yaml")],
+            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not healthy(base_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-80:])
+                raise RuntimeError(f"switchboard serve did not become healthy:\n{tail}")
+            time.sleep(1)
+        runtime = json.loads((workdir / ".switchboard" / "serve-runtime.json").read_text())
+        secrets_file = json.loads((workdir / ".switchboard" / "dev-secrets.json").read_text())
+        yield RunningSwitchboard(
+            base_url=base_url,
+            api_token=env["SWITCHBOARD_API_TOKEN"],
+            auth_token=env["SWITCHBOARD_TWILIO_AUTH_TOKEN"],
+            account_sid=secrets_file["twilio_account_sid"],
+            sandbox_url=runtime["sandbox_url"],
+            database_url=env["DATABASE_URL"],
+            redis_url=env["REDIS_URL"],
+            redis_prefix=env["SWITCHBOARD_REDIS_PREFIX"],
+            log_path=log_path,
+        )
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        asyncio.run(_drop_database(database))
+
+
+async def _drop_database(name: str) -> None:
+    with contextlib.suppress(Exception):
+        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()

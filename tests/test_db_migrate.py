@@ -1,0 +1,143 @@
+"""Schema migrations on a real PostgreSQL: up, down, status, concurrency, the command line."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from db.migrate import ALL, MigrationError, load_migrations, main, migrate, status
+
+pytest_plugins = ["tests.db_fixtures"]
+
+OUR_TABLES = {
+    "calls", "turns", "agent_transitions", "tier_escalation_events", "call_status_events",
+    "do_not_call",
+}
+
+
+async def catalog(dsn: str) -> dict[str, list[tuple[object, ...]]]:
+    """Tables, columns, indexes and constraints of the public schema, comparable."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        columns = await conn.fetch(
+            """
+            SELECT table_name, column_name, ordinal_position, data_type, is_nullable,
+                   column_default, numeric_precision, numeric_scale, is_identity
+            FROM information_schema.columns WHERE table_schema = 'public'
+            ORDER BY table_name, ordinal_position
+            """
+        )
+        indexes = await conn.fetch(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = 'public' ORDER BY indexname"
+        )
+        constraints = await conn.fetch(
+            """
+            SELECT c.conrelid::regclass::text, c.conname, c.contype,
+                   pg_get_constraintdef(c.oid)
+            FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+            WHERE n.nspname = 'public' ORDER BY 1, 2
+            """
+        )
+        tables = await conn.fetch(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = 'public' ORDER BY table_name"
+        )
+    finally:
+        await conn.close()
+    return {
+        "tables": [tuple(r) for r in tables],
+        "columns": [tuple(r) for r in columns],
+        "indexes": [tuple(r) for r in indexes],
+        "constraints": [tuple(r) for r in constraints],
+    }
+
+
+async def test_up_then_down_all_then_up_leaves_the_same_schema(fresh_database: str) -> None:
+    dsn = fresh_database
+    await migrate(dsn, "up")
+    first = await catalog(dsn)
+    assert {t for (t,) in first["tables"]} >= OUR_TABLES
+
+    rolled_back = await migrate(dsn, "down", ALL)
+    assert [m.version for m in rolled_back] == [2, 1]
+    assert {t for (t,) in (await catalog(dsn))["tables"]} == {"schema_migrations"}
+
+    await migrate(dsn, "up")
+    assert await catalog(dsn) == first
+
+
+async def test_down_rolls_back_only_the_latest_migration_by_default(fresh_database: str) -> None:
+    dsn = fresh_database
+    await migrate(dsn, "up")
+    rolled_back = await migrate(dsn, "down")
+    assert [m.name for m in rolled_back] == ["do_not_call"]
+    tables = {t for (t,) in (await catalog(dsn))["tables"]}
+    assert "do_not_call" not in tables
+    assert "calls" in tables
+
+
+async def test_up_with_steps_applies_only_that_many(fresh_database: str) -> None:
+    dsn = fresh_database
+    applied = await migrate(dsn, "up", steps=1)
+    assert [m.version for m in applied] == [1]
+    assert [s.applied for s in await status(dsn)] == [True, False]
+    assert await migrate(dsn, "up") != []
+    assert await migrate(dsn, "up") == []
+
+
+async def test_status_lists_applied_and_pending_migrations(fresh_database: str) -> None:
+    dsn = fresh_database
+    never_migrated = await status(dsn)
+    assert [(s.version, s.name, s.applied) for s in never_migrated] == [
+        (1, "call_records", False),
+        (2, "do_not_call", False),
+    ]
+    await migrate(dsn, "up", steps=1)
+    after = await status(dsn)
+    assert after[0].applied and after[0].applied_at is not None
+    assert after[0].checksum_matches is True
+    assert not after[1].applied and after[1].checksum_matches is None
+
+
+async def test_replicas_migrating_at_once_apply_each_migration_exactly_once(
+    fresh_database: str,
+) -> None:
+    dsn = fresh_database
+    results = await asyncio.gather(*(migrate(dsn, "up") for _ in range(4)))
+    applied = sorted(m.version for result in results for m in result)
+    assert applied == [1, 2]
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 2
+    finally:
+        await conn.close()
+
+
+async def test_command_line_applies_reports_and_rolls_back(
+    fresh_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = fresh_database
+    # main() runs its own event loop, so it gets a thread of its own.
+    assert await asyncio.to_thread(main, ["--dsn", dsn, "up"]) == 0
+    assert await asyncio.to_thread(main, ["--dsn", dsn, "status"]) == 0
+    assert await asyncio.to_thread(main, ["--dsn", dsn, "down", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "applied 0001_call_records" in out
+    assert "0002_do_not_call  20" in out  # status shows when it was applied
+    assert "rolled back 0001_call_records" in out
+    assert [s.applied for s in await status(dsn)] == [False, False]
+
+
+def test_a_migration_without_its_down_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "0001_first.up.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match="no .down.sql"):
+        load_migrations(tmp_path)
+
+
+def test_the_shipped_migrations_are_numbered_in_order() -> None:
+    versions = [m.version for m in load_migrations()]
+    assert versions == list(range(1, len(versions) + 1))

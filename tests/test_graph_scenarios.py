@@ -1,0 +1,77 @@
+"""The public caller scenarios, driven through the templated script (the direct path).
+
+Text lines go to `on_text`, key presses to `on_dtmf`, `silence_s: N` is N // 6
+reprompt intervals of `on_silence`, and `hangup` (or the end of the lines) ends
+the call with `on_hangup`. Lines after the agent ends the call are never heard.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from graph.policy import wants_premium
+from graph.script import QualificationScript
+from graph.state import ConversationState
+from switchboard.models import Outcome
+from switchboard.settings import AgentIntegrationSettings, QualificationPolicy
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
+REPROMPT_S = AgentIntegrationSettings().reprompt_after_s
+
+
+def _scenarios() -> list[Path]:
+    return sorted(SCENARIOS.glob("*.yaml")) if SCENARIOS.is_dir() else []
+
+
+def drive(script: QualificationScript, scenario: dict[str, Any]) -> tuple[ConversationState,
+                                                                        Outcome, list[str]]:
+    """Play a scenario's caller against the script; (final state, outcome, agent turns)."""
+    state, reply = script.start(scenario.get("direction", "inbound"))
+    spoken = [reply.text] if reply else []
+    for line in scenario["lines"]:
+        if state.ended:
+            break
+        if isinstance(line, str):
+            state, reply = script.on_text(state, line)
+        elif "dtmf" in line:
+            state, reply = script.on_dtmf(state, str(line["dtmf"]))
+        elif "silence_s" in line:
+            for _ in range(int(line["silence_s"] // REPROMPT_S)):
+                state, reply = script.on_silence(state)
+                spoken.append(reply.text)
+            continue
+        elif line.get("hangup"):
+            break
+        spoken.append(reply.text)
+    return state, script.on_hangup(state), spoken
+
+
+@pytest.fixture
+def script() -> QualificationScript:
+    return QualificationScript(
+        QualificationPolicy(), transfer_number="+15557650100", company_name="Switchboard",
+        agent_name="Alex", today=lambda: date(2025, 3, 12),
+    )
+
+
+@pytest.mark.skipif(not _scenarios(), reason=f"no public scenarios in {SCENARIOS}")
+@pytest.mark.parametrize("path", _scenarios(), ids=lambda path: path.stem)
+def test_public_scenario_reaches_its_expected_outcome_and_facts(
+    script: QualificationScript, path: Path
+) -> None:
+    scenario = yaml.safe_load(path.read_text())
+    expect = scenario["expect"]
+    state, outcome, spoken = drive(script, scenario)
+
+    assert outcome == Outcome(expect["outcome"])
+    for fact in ("budget_usd", "decision_maker", "need", "timeline_months", "meeting_time"):
+        if fact in expect:
+            assert getattr(state.facts, fact) == expect[fact], fact
+    if expect.get("premium"):
+        assert wants_premium(state.facts, script.policy)
+    assert all(text.strip() for text in spoken), "every agent turn says something"

@@ -1,0 +1,545 @@
+"""The templated qualification script: the direct path's state machine, turn by turn."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from datetime import date
+
+import pytest
+
+from graph.script import QualificationScript
+from graph.state import AgentReply, ConversationState
+from switchboard.models import Outcome
+from switchboard.settings import QualificationPolicy
+
+TRANSFER = "+15557650100"
+WEDNESDAY = date(2025, 3, 12)
+
+
+def make_script(transfer_number: str | None = TRANSFER, **policy: float) -> QualificationScript:
+    return QualificationScript(
+        QualificationPolicy(**policy), transfer_number=transfer_number,
+        company_name="Acme Voice", agent_name="Robin", today=lambda: WEDNESDAY,
+    )
+
+
+def converse(script: QualificationScript, lines: Sequence[str], direction: str = "inbound",
+             ) -> tuple[ConversationState, list[AgentReply]]:
+    """Play caller lines ("#1" is a key press, "..." a reprompt interval of silence)."""
+    state, first = script.start(direction)  # type: ignore[arg-type]
+    replies = [first] if first else []
+    for line in lines:
+        if line == "...":
+            state, reply = script.on_silence(state)
+        elif line.startswith("#"):
+            state, reply = script.on_dtmf(state, line[1:])
+        else:
+            state, reply = script.on_text(state, line)
+        replies.append(reply)
+    return state, replies
+
+
+def triggers(replies: Sequence[AgentReply]) -> list[str]:
+    return [trigger for reply in replies for (_, _, trigger) in reply.transitions]
+
+
+QUALIFY_LINES = [
+    "This is Jamie.",
+    "Sure, go ahead.",
+    "We miss a lot of calls when the office is closed.",
+    "About thirty thousand a year.",
+    "Yes, that's me.",
+    "Within two months.",
+]
+
+
+# --- opening ------------------------------------------------------------------------------
+
+
+def test_inbound_the_greeter_greets_discloses_recording_and_asks_who_is_calling() -> None:
+    state, reply = make_script().start("inbound")
+    assert reply is not None
+    assert "Acme Voice" in reply.text and "Robin" in reply.text
+    assert "recorded" in reply.text
+    assert reply.agent == "greeter" and state.asked == "identity"
+    assert reply.transitions == [("start", "greeter", "call_started")]
+
+
+def test_outbound_the_lead_speaks_first() -> None:
+    state, reply = make_script().start("outbound")
+    assert reply is None
+    assert state.current_agent == "start"
+
+
+def test_outbound_the_first_line_gets_the_introduction() -> None:
+    script = make_script()
+    state, _ = script.start("outbound")
+    state, reply = script.on_text(state, "Hello?")
+    assert reply.agent == "greeter"
+    assert "Robin from Acme Voice" in reply.text and "recorded" in reply.text
+    assert reply.transitions == [("start", "greeter", "caller_answered")]
+
+
+def test_outbound_a_lead_who_names_themselves_is_asked_for_a_few_minutes() -> None:
+    script = make_script()
+    state, _ = script.start("outbound")
+    state, reply = script.on_text(state, "Hi, this is Morgan.")
+    assert "Hi Morgan" in reply.text
+    assert state.asked == "permission" and reply.agent == "qualifier"
+
+
+@pytest.mark.parametrize("answered_by", ["machine_start", "machine_end_beep",
+                                         "machine_end_silence", "machine_end_other"])
+def test_an_answering_machine_reported_by_twilio_gets_a_short_message(answered_by: str) -> None:
+    script = make_script()
+    state, reply = script.start("outbound", answered_by=answered_by)
+    assert reply is not None and reply.agent == "voicemail"
+    assert reply.end_call and reply.sentences
+    assert state.outcome is Outcome.VOICEMAIL and script.on_hangup(state) is Outcome.VOICEMAIL
+    assert reply.transitions == [("start", "voicemail", "voicemail_detected")]
+
+
+def test_a_human_reported_by_twilio_speaks_first_as_usual() -> None:
+    _, reply = make_script().start("outbound", answered_by="human")
+    assert reply is None
+
+
+def test_a_voicemail_greeting_as_the_first_line_gets_a_message_and_a_hang_up() -> None:
+    script = make_script()
+    state, replies = converse(
+        script, ["Hi, you've reached Sam. Please leave a message after the beep."], "outbound"
+    )
+    assert replies[-1].agent == "voicemail" and replies[-1].end_call
+    assert script.on_hangup(state) is Outcome.VOICEMAIL
+
+
+def test_a_bare_hello_gets_a_reintroduction_not_the_next_question() -> None:
+    script = make_script()
+    state, replies = converse(script, ["Hello?"])
+    assert replies[-1].agent == "greeter" and state.asked == "identity"
+
+
+# --- qualification ------------------------------------------------------------------------
+
+
+def test_a_full_qualification_moves_through_the_agents_and_books_a_meeting() -> None:
+    script = make_script()
+    state, replies = converse(script, [*QUALIFY_LINES, "Friday at 2pm works.", "No, that's all."])
+    assert triggers(replies) == ["call_started", "caller_identified", "bant_complete",
+                                 "meeting_booked"]
+    assert state.facts.budget_usd == 30_000
+    assert state.facts.decision_maker is True
+    assert state.facts.need == "We miss a lot of calls when the office is closed"
+    assert state.facts.timeline_months == 2
+    assert state.facts.meeting_time == "Friday at 2 PM"
+    assert replies[-1].end_call and replies[-1].agent == "wrap_up"
+    assert script.on_hangup(state) is Outcome.QUALIFIED
+
+
+def test_facts_volunteered_in_one_sentence_skip_their_questions() -> None:
+    script = make_script()
+    state, replies = converse(script, [
+        "I'm Lee, I own the shop. We lose customers because nobody picks up at lunch, and we "
+        "could spend about twenty grand a year on it, ideally within a month.",
+    ])
+    assert replies[-1].agent == "scheduler"
+    assert state.asked == "meeting"
+    assert state.outcome is Outcome.QUALIFIED
+
+
+def test_facts_are_accepted_in_any_order() -> None:
+    script = make_script()
+    state, replies = converse(script, [
+        "This is Kim.", "Yes.",
+        "Before that, our budget is fifty thousand and I'm the CEO.",  # answers need? no
+        "We can't keep up with inbound calls.",
+    ])
+    # budget and authority were volunteered, so only the timeline is left to ask
+    assert state.asked == "timeline"
+    assert "month" in replies[-1].text or "place" in replies[-1].text
+
+
+def test_only_missing_questions_are_asked() -> None:
+    script = make_script()
+    asked = []
+    state, _ = script.start("inbound")
+    for line in ["Jo here.", "Go ahead.", "Our team is drowning in calls, we need help by next "
+                 "quarter."]:
+        state, _ = script.on_text(state, line)
+        asked.append(state.asked)
+    assert asked == ["permission", "need", "budget"] or asked[-1] == "budget"
+    assert state.facts.timeline_months == 6
+
+
+def test_a_budget_below_the_minimum_disqualifies_politely() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:3] + ["Maybe two thousand dollars."])
+    assert replies[-1].agent == "wrap_up" and replies[-1].end_call
+    assert triggers(replies)[-1] == "disqualified"
+    assert script.on_hangup(state) is Outcome.DISQUALIFIED
+
+
+def test_no_budget_disqualifies() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:3] + ["Honestly we have no money for this."])
+    assert replies[-1].end_call
+    assert script.on_hangup(state) is Outcome.DISQUALIFIED
+
+
+def test_no_need_disqualifies() -> None:
+    script = make_script()
+    state, replies = converse(script, ["Pat speaking.", "Okay.", "Not really, we're fine as we are."])
+    assert replies[-1].end_call
+    assert script.on_hangup(state) is Outcome.DISQUALIFIED
+
+
+def test_a_plain_no_to_the_need_question_is_no_need() -> None:
+    script = make_script()
+    state, _ = converse(script, ["Pat speaking.", "Okay.", "No."])
+    assert state.no_need and state.ended
+
+
+def test_a_free_answer_to_the_need_question_is_kept_as_the_need() -> None:
+    script = make_script()
+    state, _ = converse(script, ["Pat speaking.", "Okay.",
+                                 "Mostly our technicians are on jobs and calls pile in."])
+    assert state.facts.need == "Mostly our technicians are on jobs and calls pile in"
+
+
+def test_a_long_timeline_is_nurture_with_a_callback_offer() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:5] + ["Probably not until next year."])
+    assert replies[-1].agent == "wrap_up" and state.asked == "callback"
+    assert not replies[-1].end_call
+    state, reply = script.on_text(state, "Sure, that's fine.")
+    assert reply.end_call
+    assert script.on_hangup(state) is Outcome.NURTURE
+
+
+def test_someone_else_deciding_is_nurture_and_the_questions_go_on() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:4] + ["My boss decides."])
+    assert state.asked == "timeline"  # still worth knowing
+    assert state.facts.decision_maker is False
+    assert script.on_hangup(state) is Outcome.NURTURE
+
+
+def test_yes_and_no_answer_the_authority_question() -> None:
+    script = make_script()
+    state, _ = converse(script, QUALIFY_LINES[:4] + ["No."])
+    assert state.facts.decision_maker is False
+
+
+def test_a_question_not_answered_twice_is_skipped() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:3] + ["Hmm.", "Let's see."])
+    assert "budget" in state.skipped
+    assert state.asked == "authority"
+
+
+def test_an_unsure_answer_moves_on() -> None:
+    script = make_script()
+    state, _ = converse(script, QUALIFY_LINES[:3] + ["I really don't know."])
+    assert state.asked == "authority" and "budget" in state.skipped
+
+
+def test_unknown_budget_ends_with_a_follow_up_offer_not_a_qualification() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:3] + ["No idea.", "Yes.", "In two months."])
+    assert state.asked == "callback" and replies[-1].agent == "wrap_up"
+    state, _ = script.on_text(state, "Sure.")
+    assert script.on_hangup(state) is Outcome.NURTURE
+
+
+# --- objections and callbacks ---------------------------------------------------------------
+
+
+def test_not_interested_gets_one_short_rebuttal() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Ari.", "I'm not interested."])
+    assert replies[-1].agent == "objection_handler"
+    assert triggers(replies)[-1] == "objection"
+    assert not replies[-1].end_call
+
+
+def test_a_second_refusal_wraps_up() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Ari.", "I'm not interested.", "No thanks."])
+    assert replies[-1].agent == "wrap_up" and replies[-1].end_call
+    assert triggers(replies)[-1] == "objection_unresolved"
+    assert script.on_hangup(state) is Outcome.DISQUALIFIED
+
+
+def test_a_caller_won_over_by_the_rebuttal_is_qualified_as_usual() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Ari.", "Not interested.", "Okay, go on then."])
+    assert replies[-1].agent == "qualifier" and state.asked == "need"
+    assert triggers(replies)[-1] == "objection_resolved"
+    assert not state.declined
+
+
+def test_declining_the_questions_counts_as_an_objection() -> None:
+    script = make_script()
+    _, replies = converse(script, ["This is Ari.", "No."])
+    assert replies[-1].agent == "objection_handler"
+
+
+def test_a_callback_with_a_time_ends_the_call_as_nurture() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Bo.", "Can you call me back next quarter?"])
+    assert replies[-1].end_call and replies[-1].agent == "wrap_up"
+    assert triggers(replies)[-1] == "callback_requested"
+    assert script.on_hangup(state) is Outcome.NURTURE
+
+
+def test_a_bad_time_asks_when_to_call_back() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Bo.", "Sorry, it's not a good time."])
+    assert state.asked == "callback_time" and not replies[-1].end_call
+    state, reply = script.on_text(state, "Try tomorrow afternoon.")
+    assert reply.end_call
+    assert script.on_hangup(state) is Outcome.NURTURE
+
+
+# --- opting out and asking for a person -----------------------------------------------------
+
+
+@pytest.mark.parametrize("lines", [
+    [],  # at the greeting
+    ["This is Val."],  # asked for permission
+    QUALIFY_LINES[:4],  # in the middle of qualifying
+    QUALIFY_LINES,  # the scheduler is proposing a meeting
+    [*QUALIFY_LINES, "Yes."],  # wrapping up after booking
+])
+@pytest.mark.parametrize("opt_out", ["Take me off your list.", "#9"])
+def test_opting_out_ends_the_call_from_any_state_and_wins(lines: list[str], opt_out: str) -> None:
+    script = make_script()
+    state, replies = converse(script, [*lines, opt_out])
+    assert replies[-1].end_call and replies[-1].agent == "wrap_up"
+    handoffs = replies[-1].transitions
+    assert handoffs == [] if len(replies) > 1 and replies[-2].agent == "wrap_up" else (
+        handoffs[-1][2] == "opt_out"
+    )
+    assert state.outcome is Outcome.OPTED_OUT
+    assert script.on_hangup(state) is Outcome.OPTED_OUT
+
+
+@pytest.mark.parametrize("ask", ["Can I speak to a real person?", "#0"])
+def test_asking_for_a_person_transfers_when_a_number_is_set(ask: str) -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Max.", ask])
+    reply = replies[-1]
+    assert reply.transfer and reply.agent == "handoff"
+    assert reply.transitions == [("qualifier", "handoff", "human_requested")]
+    assert state.ended
+    assert script.on_hangup(state) is Outcome.TRANSFERRED
+
+
+def test_without_a_transfer_number_a_callback_is_offered() -> None:
+    script = make_script(transfer_number=None)
+    state, replies = converse(script, ["This is Max.", "Let me talk to a human."])
+    assert not replies[-1].transfer and not replies[-1].end_call
+    assert replies[-1].agent == "handoff" and state.asked == "callback"
+    assert state.outcome is Outcome.NURTURE
+    state, reply = script.on_text(state, "Yes please.")
+    assert reply.end_call
+    assert script.on_hangup(state) is Outcome.NURTURE
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+
+def test_the_scheduler_proposes_the_next_business_day() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES)
+    assert state.proposed_meeting == "Thursday at 10 AM"
+    assert "Thursday at ten in the morning" in replies[-1].text
+
+
+def test_pressing_one_accepts_the_proposed_time() -> None:
+    script = make_script()
+    state, replies = converse(script, [*QUALIFY_LINES, "#1"])
+    assert state.facts.meeting_time == "Thursday at 10 AM" and state.meeting_confirmed
+    assert replies[-1].agent == "wrap_up" and state.asked == "anything_else"
+
+
+def test_declining_the_proposed_time_asks_for_another() -> None:
+    script = make_script()
+    state, _ = converse(script, [*QUALIFY_LINES, "No, that doesn't work."])
+    assert state.asked == "meeting_time"
+    state, reply = script.on_text(state, "How about Monday morning?")
+    assert state.facts.meeting_time == "Monday morning"
+    assert "Monday morning" in reply.text
+
+
+def test_a_time_given_after_booking_moves_the_meeting() -> None:
+    script = make_script()
+    state, replies = converse(script, [*QUALIFY_LINES, "#1", "Actually, Friday afternoon is better."])
+    assert state.facts.meeting_time == "Friday afternoon"
+    assert not replies[-1].end_call
+
+
+def test_qualified_stays_qualified_when_the_caller_hangs_up_before_booking() -> None:
+    script = make_script()
+    state, _ = converse(script, QUALIFY_LINES)
+    assert state.facts.meeting_time is None
+    assert script.on_hangup(state) is Outcome.QUALIFIED
+
+
+# --- silence, repeats and small talk ------------------------------------------------------
+
+
+def test_silence_reprompts_with_the_pending_question() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Noa.", "..."])
+    assert "still there" in replies[-1].text
+    assert "two minutes" in replies[-1].text
+    assert state.reprompts == 1 and not replies[-1].end_call
+
+
+def test_after_three_unanswered_reprompts_the_call_ends_abandoned() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Noa.", "...", "...", "..."])
+    assert not any(reply.end_call for reply in replies)
+    state, reply = script.on_silence(state)
+    assert reply.end_call and reply.transitions[-1][2] == "no_response"
+    assert script.on_hangup(state) is Outcome.ABANDONED
+
+
+def test_speaking_resets_the_reprompt_count() -> None:
+    script = make_script()
+    state, _ = converse(script, ["This is Noa.", "...", "...", "Sorry, yes.", "...", "..."])
+    assert state.reprompts == 2 and not state.ended
+
+
+def test_max_reprompts_comes_from_the_script() -> None:
+    script = QualificationScript(QualificationPolicy(), transfer_number=None,
+                                 company_name="Acme", agent_name="Robin", max_reprompts=1)
+    state, _ = script.start("inbound")
+    state, first = script.on_silence(state)
+    state, second = script.on_silence(state)
+    assert not first.end_call and second.end_call
+
+
+def test_an_outbound_lead_who_stays_silent_hears_the_introduction() -> None:
+    script = make_script()
+    state, _ = script.start("outbound")
+    state, reply = script.on_silence(state)
+    assert reply.agent == "greeter" and "Robin" in reply.text and "recorded" in reply.text
+
+
+def test_silence_after_qualifying_keeps_the_call_qualified() -> None:
+    script = make_script()
+    state, _ = converse(script, [*QUALIFY_LINES, "...", "...", "...", "..."])
+    assert state.ended
+    assert script.on_hangup(state) is Outcome.QUALIFIED
+
+
+def test_asking_to_repeat_repeats_the_pending_question() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:3] + ["Sorry, can you repeat that?"])
+    assert state.asked == "budget"
+    assert "budget" in replies[-1].text
+
+
+def test_asking_what_this_is_about_gets_an_answer_and_the_question_again() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Noa.", "What is this about?"])
+    assert "Acme Voice" in replies[-1].text
+    assert state.asked == "permission"
+
+
+def test_asking_if_we_are_a_bot_is_answered_honestly() -> None:
+    script = make_script()
+    _, replies = converse(script, ["Wait, am I talking to a robot?"])
+    assert "AI" in replies[-1].text
+
+
+def test_hold_on_keeps_the_question_pending() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:3] + ["Hold on a second."])
+    assert state.asked == "budget" and state.attempts == 0
+    assert "take your time" in replies[-1].text
+
+
+# --- the state machine's contract -----------------------------------------------------------
+
+
+def test_events_after_the_call_ended_change_nothing() -> None:
+    script = make_script()
+    state, _ = converse(script, ["Stop calling me."])
+    for event in (lambda s: script.on_text(s, "hello?"), lambda s: script.on_dtmf(s, "1"),
+                  script.on_silence):
+        after, reply = event(state)
+        assert after == state and reply.sentences == [] and not reply.end_call
+
+
+def test_inputs_are_never_mutated() -> None:
+    script = make_script()
+    state, _ = converse(script, QUALIFY_LINES[:3])
+    snapshot = state.model_copy(deep=True)
+    script.on_text(state, "About thirty thousand a year.")
+    script.on_silence(state)
+    script.on_dtmf(state, "9")
+    assert state == snapshot
+
+
+def test_the_state_survives_a_json_checkpoint() -> None:
+    script = make_script()
+    state, _ = converse(script, QUALIFY_LINES[:4])
+    restored = ConversationState.model_validate_json(state.model_dump_json())
+    assert restored == state
+    _, direct = script.on_text(state, "Yes, I decide.")
+    _, replayed = script.on_text(restored, "Yes, I decide.")
+    assert direct == replayed
+
+
+def test_the_outcome_reached_is_recorded_in_the_state() -> None:
+    script = make_script()
+    state, _ = converse(script, QUALIFY_LINES[:5])
+    assert state.outcome is None
+    state, _ = script.on_text(state, "Within two months.")
+    assert state.outcome is Outcome.QUALIFIED
+
+
+_CALLER_LINES = [
+    "Hello?", "Who is this?", "Yes, this is Dana.", "Sure.", "No.", "Not interested.",
+    "We miss calls after hours.", "We don't really have that problem.",
+    "About fifty thousand a year.", "five grand a month", "Maybe two thousand.",
+    "We have no budget.", "I'm the owner.", "My boss decides.", "Within three months.",
+    "Next year.", "Tuesday at 10am.", "Thursday afternoon is fine.", "What?",
+    "Call me back next week.", "It's not a good time.", "What is this about?", "Are you a bot?",
+    "Hold on.", "How much does it cost?", "That's all, thanks.", "Bye.", "I don't know.",
+    "#1", "#2", "#5", "...", "...", "...",
+]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_every_reply_is_short_plain_speech_with_numbers_as_words(seed: int) -> None:
+    """Random walks through the script: whatever the caller does, replies stay speakable."""
+    rng = random.Random(seed)
+    for transfer in (TRANSFER, None):
+        script = make_script(transfer_number=transfer)
+        direction = rng.choice(["inbound", "outbound"])
+        state, reply = script.start(direction)  # type: ignore[arg-type]
+        replies = [reply] if reply else []
+        for _ in range(25):
+            if state.ended:
+                break
+            line = rng.choice(_CALLER_LINES)
+            if line == "...":
+                state, reply = script.on_silence(state)
+            elif line.startswith("#"):
+                state, reply = script.on_dtmf(state, line[1:])
+            else:
+                state, reply = script.on_text(state, line)
+            replies.append(reply)
+            assert reply.sentences or state.ended, f"silent reply to {line!r}"
+        for reply in replies:
+            text = reply.text
+            assert len(text.split()) <= 45, text
+            assert not re.search(r"\d", text), text
+            assert not re.search(r"[*_#`\[\]]", text), text
+        assert script.on_hangup(state) in Outcome

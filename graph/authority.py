@@ -80,6 +80,11 @@ _SOMEONE_ELSE = compile_all(
     r"\bi am not (?:really )?(?:the|a) (?:decision maker|one who decides|one who makes|"
     r"person who decides|one in charge|person in charge|boss|owner|buyer)\b",
     r"\babove my pay ?grade\b",
+    r"\b(?:not the (?:right|best|correct) person|wrong person)\b",
+    r"\byou (?:would|will|should|might|may|probably|really|actually)? ?(?:want|need|have) to "
+    r"(?:talk|speak) (?:to|with) (?:our|my|the)\b",
+    r"\byou (?:would|will|should|might|may)? ?(?:want|need) (?:our|my|the) (?:owner|boss|manager|"
+    r"office manager|director|ceo|president|partner|partners|founder|gm|general manager|head)\b",
     r"\bmy (?:boss|manager|supervisor) is the (?:owner|ceo|decision maker|one who decides|"
     r"founder|president|one who signs)\b",
     r"\b(?:need|needs|would need|have to get|would have to get|require|requires|must get|"
@@ -118,6 +123,9 @@ _CALLER_DECIDES = compile_all(
     r"\bi (?:own|run|started|founded|co founded) (?:the|this|my|our) (?:company|business|firm|"
     r"shop|practice|agency|store|place|clinic|office|team|department|restaurant|salon)\b",
     r"\b(?:it|this) is my (?:company|business|firm|shop|practice|agency|store)\b",
+    r"\bi (?:handle|do|run|manage|oversee|am in charge of|am responsible for|own|control) "
+    r"(?:all )?(?:the |our )?(?:purchasing|buying|procurement|vendor (?:selection|decisions)|"
+    r"budget|budgets|spending|software decisions|tech decisions)\b",
     r"\bi am the (?:one|person|guy|woman|man|lady) (?:who|that) (?:signs|approves|decides|"
     r"makes the (?:decisions?|call)|pays|controls|holds|owns|has the final say|calls the shots|"
     r"writes the checks|pays the bills)\b",

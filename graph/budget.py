@@ -132,34 +132,42 @@ def _is_money(tokens: Sequence[str], number: Number, context: bool, expecting: b
     return context or expecting or number.value >= 1000
 
 
+def _ranges(tokens: Sequence[str], numbers: list[Number]) -> list[Number]:
+    """Numbers with ranges merged into their low end: "twenty to thirty thousand" is
+    one figure, 20,000, spanning all four words."""
+    merged: list[Number] = []
+    index = 0
+    while index < len(numbers):
+        number = numbers[index]
+        following = numbers[index + 1] if index + 1 < len(numbers) else None
+        joiner = tokens[number.end] if number.end < len(tokens) else ""
+        is_range = following is not None and following.start == number.end + 1 and (
+            joiner in ("to", "or")
+            or (joiner == "and" and number.start > 0 and tokens[number.start - 1] == "between")
+        )
+        if is_range and following is not None:
+            low = number.value
+            if number.scale == 1 and following.scale > 1 and low < 1000:
+                low *= following.scale  # the first figure shares the second's scale
+            merged.append(Number(low, number.start, following.end, following.scale))
+            index += 2
+        else:
+            merged.append(number)
+            index += 1
+    return merged
+
+
 def _amounts(sentence: Sentence, expecting: bool) -> list[float]:
+    """Every amount of money in a sentence, per year, in the order said."""
     tokens = sentence.tokens
     context = bool(_BUDGET_CONTEXT.search(sentence.text))
     if _REVENUE.search(sentence.text) and not context:
         return []
-    numbers = find_numbers(tokens)
     amounts: list[float] = []
-    skip_next = False
-    for index, number in enumerate(numbers):
-        if skip_next:
-            skip_next = False
-            continue
-        following = numbers[index + 1] if index + 1 < len(numbers) else None
-        low, end = number.value, number.end
-        joined = following is not None and following.start == number.end + 1 and (
-            tokens[number.end] in ("to", "or", "and")
-        )
-        if joined and following is not None:
-            # "twenty to thirty thousand": the first figure shares the second's scale
-            if number.scale == 1 and following.scale > 1 and number.value < 1000:
-                low = number.value * following.scale
-            number = Number(low, number.start, following.end, following.scale)
-            end = following.end
-            skip_next = True
-        if not _is_money(tokens, Number(low, number.start, end, number.scale), context, expecting):
-            continue
-        currency_end = _currency_after(tokens, Number(low, number.start, end)) or end
-        amounts.append(low * _per_year(tokens, number.start, currency_end))
+    for number in _ranges(tokens, find_numbers(tokens)):
+        if _is_money(tokens, number, context, expecting):
+            currency_end = _currency_after(tokens, number) or number.end
+            amounts.append(number.value * _per_year(tokens, number.start, currency_end))
     return amounts
 
 

@@ -32,8 +32,9 @@ _OPT_OUT = compile_all(
     rf"\b(?:do not|never|please do not|please never) (?:ever )?{_CONTACT_VERB} {_ME}"
     rf"{_REFUSAL_TAIL}",
     rf"\bnever {_CONTACT_VERB} {_ME} again\b",
-    rf"\b(?:stop|quit|cease) {_CONTACT_VERB}(?:ing)?(?: {_ME})?\b",
-    r"\b(?:stop|quit) (?:calling|contacting|ringing|phoning|texting|bothering)\b",
+    # "the phones never stop ringing" is a busy office, not a refusal
+    rf"(?<!never )(?<!not )\b(?:stop|quit|cease) {_CONTACT_VERB}(?:ing)? {_ME}\b",
+    r"(?<!never )(?<!not )\b(?:stop|quit) (?:calling|contacting|phoning|texting|bothering)\b",
     r"\b(?:do not|no|dnc|d n c) call (?:list|registry|register)\b",
     r"\bunsubscribe\b",
     r"\bopt(?:ing)? (?:me |us )?out\b",
@@ -76,7 +77,8 @@ _HUMAN = compile_all(
     r"\b(?:i want|i would like|give me|get me|i need|i would prefer|i prefer|i demand) "
     r"(?:a |an |to get a )?(?:real |live |actual )(?:person|human|agent|representative|one)\b",
     r"\b(?:i want|i would like|give me|get me|i demand) (?:a |an )?"
-    r"(?:human|person|representative|operator|live agent)\b",
+    r"(?:human|person|representative|operator|agent|live agent|real agent|rep)\b"
+    r"(?! (?:to|that|who|which|for|answering|handling)\b)",
     r"^(?:um |uh |hi |hello )?(?:representative|operator|agent|human|a human|a person|"
     r"live agent|real person|customer service|speak to (?:a |an )?(?:agent|person|human))"
     r"(?: please)?$",
@@ -244,7 +246,9 @@ _YES = compile_all(
     r"(?<!\bwe are )(?<!\bi am )(?<!\bwe are all )\b(?:okay|all right)\b",
     r"\b(?:that is|it is|that sounds|that would be|that is all|is|are|would be) "
     r"(?:fine|good|great|perfect|right|correct|true|okay|ok|ideal|wonderful)\b",
-    r"\b(?:that is|it is) (?:me|us)\b",
+    r"\b(?:that is|it is|that would be|that will be|it would be|it will be|that is going to be|"
+    r"that is gonna be) (?:me|myself|us|yours truly)\b",
+    r"^(?:um |uh |oh |well )?(?:me|myself|yours truly|me myself)$",
     r"\bi have (?:a (?:few|couple of|couple) (?:minutes|moments|seconds)|(?:some )?time|"
     r"a minute|a moment|a sec|a second)\b",
     r"^(?:um |uh |oh |well |hi |hello )?(?:i guess|i suppose|correct|exactly|indeed|perfect|"
@@ -258,7 +262,7 @@ _YES = compile_all(
 _NO_FOLLOWERS = (
     r"thanks|thank|i|we|that|it|not|sorry|no|nope|you|this|there|but|actually|sir|maam|"
     r"man|well|just|unfortunately|please|way|never|definitely|absolutely|really|nothing|none|"
-    r"i am|we are|at|the answer|longer"
+    r"i am|we are|longer"
 )
 _NO = compile_all(
     rf"\bno\b(?=$| (?:{_NO_FOLLOWERS})\b)",

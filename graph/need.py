@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from graph.text import Sentence, compile_all, negated_before
+from graph.text import Sentence, compile_all, negated_before, normalize
 
 _OBJECTS = (
     r"(?:leads?|calls?|customers?|clients?|deals?|sales|business|opportunit(?:y|ies)|revenue|"
@@ -48,6 +48,10 @@ _NEED = compile_all(
     r"(?:ringing|coming)|non ?stop calls|(?:receptionist|assistant|admin|secretary|staff|"
     r"front desk person|office manager|dispatcher|sales rep|rep) (?:just )?(?:quit|left)|"
     r"(?:can not|could not|hard to|struggle to) (?:hire|find (?:good )?(?:staff|people|help)))\b",
+    # calls that go nowhere
+    r"\b(?:calls?|leads?|inquiries|enquiries|messages|voice mails?) (?:\w+ ){0,4}?(?:go|goes|going|"
+    r"get|gets|getting|went|are|end up|sit) (?:nowhere|unanswered|missed|lost|ignored|dropped|"
+    r"to voice mail|cold|to waste|unreturned|in a pile|for days)\b",
     # unhappy with what they have
     r"\b(?:(?:they|it|that|the service|the system|our current \w+|our \w+ service) "
     r"(?:are|is) (?:really |pretty |so |just )?(?:terrible|awful|bad|useless|expensive|"
@@ -71,8 +75,10 @@ _NEED = compile_all(
     r"a solution|an? (?:system|tool|service|solution|way|answering|receptionist)|"
     r"\w+ing))\b(?! (?:to )?(?:check|ask|talk|run|think|discuss|consult|decide|get approval|"
     r"go|leave|hang|call you|wait|know|see|confirm|review|speak|clear|sleep|more time|"
-    r"time|approval|permission|sign off|a minute|a moment|a second|you|human|person|"
-    r"representative|operator|be called|be removed|off)\b)",
+    r"time|approval|permission|sign off|a minute|a moment|a second|you|be called|be removed|off|"
+    # "I want a person" asks for one; "we need a person to answer the phones" is a need
+    r"(?:a |an |to talk to a |to speak to a )?(?:real |live )?(?:human|person|representative|"
+    r"operator|agent)(?! (?:to|that|who|which|for|answering|handling)\b))\b)",
     # agreeing it is their problem
     r"\b(?:that is|that would be|that sounds|it is|this is|that is definitely|that is exactly) "
     r"(?:exactly |definitely |really |totally |pretty much |basically )?(?:our|my|the) "
@@ -150,6 +156,19 @@ def tidy_need(raw: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _need_clauses(raw: str) -> str:
+    """The part of a sentence that states the need: from its first clause with a need
+    in it to its last ("..., budget around 40k and I'm the COO" is left out)."""
+    clauses = [c for c in re.split(r"[,;:]|\s[-\u2013\u2014]\s", raw) if c.strip()]
+    stating = [
+        index for index, clause in enumerate(clauses)
+        if _last_position(_NEED, normalize(clause), check_negation=True) is not None
+    ]
+    if not stating:
+        return raw
+    return ",".join(clauses[stating[0]:stating[-1] + 1])
+
+
 def _last_position(patterns: tuple[re.Pattern[str], ...], text: str, *,
                    check_negation: bool) -> int | None:
     last = None
@@ -178,7 +197,7 @@ def read_need(sentences: Sequence[Sentence], *, expecting: bool = False) -> tupl
         if positive is None and negative is None:
             continue
         if negative is None or (positive is not None and positive > negative):
-            need, no_need = tidy_need(sentence.raw), False
+            need, no_need = tidy_need(_need_clauses(sentence.raw)), False
         else:
             need, no_need = None, True
     return need, no_need

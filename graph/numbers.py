@@ -99,7 +99,8 @@ class _Reader:
         self.pos += count
         return True
 
-    def step(self, token: str) -> bool:  # noqa: C901 - one branch per kind of word
+    def step(self, token: str) -> bool:
+        """Consume `token` if it continues the number; one branch per kind of word."""
         small = self.last in ("unit", "teen", "ten", "digit", "frac")
         if _DIGITS.match(token):
             if self.last in (None, "and") or (self.last == "scale" and self.current == 0):

@@ -8,6 +8,7 @@ decides what to say next; `graph.script` does.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 
 from graph.meeting import speak_meeting_time
@@ -204,3 +205,37 @@ class Replies:
 
     def silence_goodbye(self) -> list[str]:
         return ["I'll let you go for now.", "Feel free to call us back any time. Goodbye."]
+
+    # --- all of it --------------------------------------------------------------------
+
+    def every_sentence(self) -> list[str]:
+        """Every sentence these templates can say, once each, for sample values where a
+        template takes one (a recogniser's language model is trained on them)."""
+        said: list[str] = [
+            *self.greeting(), *self.introduction(None), *self.reintroduction(), *self.purpose(),
+            *self.ai_disclosure(), *self.nice_to_meet(None), *self.not_caught(),
+            *self.repeat(), *self.opted_out(), *self.transferring(), *self.no_one_to_transfer(),
+            *self.voicemail(), *self.callback_declined(), *self.rebuttal(), *self.declined(),
+            *self.strong_fit(None), *self.meeting_deferred(), *self.specialist_will_answer(),
+            *self.good_question(), *self.take_your_time(), *self.what_else(),
+            *self.goodbye(None), *self.still_there(1), *self.still_there(2),
+            *self.hello_silence(), *self.silence_goodbye(),
+        ]
+        for asked in QUESTIONS:
+            said += [*self.question(asked), *self.question(asked, short=True),
+                     *self.rephrase(asked)]
+        for budget in (False, True):
+            said += self.disqualified(None, budget=budget)
+        for reason in ("long_timeline", "not_decision_maker", None):
+            said += self.nurture(reason)
+        for known in (True, False):
+            said += self.callback_agreed(None, when_known=known)
+        for learned in ({"need"}, {"budget"}, {"authority"}, {"timeline"}, {"need", "budget"}):
+            for decides in (True, False):
+                said += self.acknowledge(learned, budget=50_000, decides=decides)
+        for day in calendar.day_name[:5]:
+            for when in (f"{day} at 10 AM", f"{day} morning", f"{day} afternoon"):
+                said += [*self.question("meeting", proposed=when),
+                         *self.question("meeting", short=True, proposed=when),
+                         *self.booked(when), *self.moved(when)]
+        return list(dict.fromkeys(said))

@@ -40,7 +40,9 @@ from graph.state import BANT_QUESTIONS, AgentReply, ConversationState, Question
 from graph.text import normalize
 from graph.understanding import Understanding, understand, understand_dtmf
 from switchboard.models import AgentName, Direction, Outcome
-from switchboard.settings import QualificationPolicy
+from switchboard.settings import QualificationPolicy, VoiceAgentIntegrationConfig
+
+__all__ = ["AgentReply", "ConversationState", "QualificationScript", "all_prompts"]
 
 _QUALIFYING_AGENTS = ("start", "greeter", "qualifier", "objection_handler")
 # A bare greeting or "who is this?" answers nothing; the greeter introduces
@@ -130,13 +132,13 @@ class QualificationScript:
             return state, AgentReply(agent=state.current_agent)
         expecting = state.asked if state.asked in _EXPECTING else None
         heard = understand(text, today=self.today(), expecting=expecting)
-        return self._respond(state, heard, text)
+        return self.on_understanding(state, heard, text)
 
     def on_dtmf(self, state: ConversationState, digit: str) -> tuple[ConversationState, AgentReply]:
         """The caller pressed a key: 1 yes, 2 no, 0 a person, 9 stop calling me."""
         if state.ended:
             return state, AgentReply(agent=state.current_agent)
-        return self._respond(state, understand_dtmf(digit), "")
+        return self.on_understanding(state, understand_dtmf(digit))
 
     def on_silence(self, state: ConversationState) -> tuple[ConversationState, AgentReply]:
         """One reprompt interval passed in silence: reprompt, or end the call when
@@ -170,8 +172,12 @@ class QualificationScript:
 
     # --- one caller turn --------------------------------------------------------------
 
-    def _respond(self, state: ConversationState, heard: Understanding,
-                 text: str) -> tuple[ConversationState, AgentReply]:
+    def on_understanding(self, state: ConversationState, heard: Understanding,
+                         text: str = "") -> tuple[ConversationState, AgentReply]:
+        """Answer a caller turn already understood (by `understand`, or by an LLM that
+        fills the same `Understanding`); `text` is the line as said, if any."""
+        if state.ended:
+            return state, AgentReply(agent=state.current_agent)
         turn = _Turn(state)
         current = turn.state
         current.reprompts = 0
@@ -181,7 +187,8 @@ class QualificationScript:
             turn.move("wrap_up", "opt_out")
             turn.say(self.replies.opted_out())
             turn.end()
-        elif heard.voicemail_greeting and current.current_agent == "start":
+        elif heard.voicemail_greeting and current.direction == "outbound" and current.turns == 1:
+            # an answering machine's greeting is the first thing an outbound call hears
             self._leave_voicemail(turn, speak=True)
         elif heard.wants_human:
             self._hand_off(turn)
@@ -218,7 +225,7 @@ class QualificationScript:
             self._qualify(turn, heard, text, fresh=True)
             return
         if heard.asks_purpose or name:
-            turn.say(self.replies.purpose())
+            self._pitch(turn)
         if name:
             turn.move("qualifier", "caller_identified")
             self._ask(turn, "permission")
@@ -236,7 +243,7 @@ class QualificationScript:
             current.attempts += 1
             turn.say(self.replies.reintroduction())
             if heard.asks_purpose:
-                turn.say(self.replies.purpose())
+                self._pitch(turn)
             self._ask(turn, "identity", short=True, keep_attempts=True)
             return
         turn.move("qualifier", "caller_identified" if current.caller_name else "caller_responded")
@@ -248,7 +255,7 @@ class QualificationScript:
             return
         turn.say(self.replies.nice_to_meet(current.caller_name))
         if heard.asks_purpose:
-            turn.say(self.replies.purpose())
+            self._pitch(turn)
         self._ask(turn, "permission")
 
     def _on_qualifier(self, turn: _Turn, heard: Understanding, text: str) -> None:
@@ -267,14 +274,21 @@ class QualificationScript:
         ):
             self._object(turn)
             return
+        if heard.closing and not learned:
+            turn.move("wrap_up", "caller_closing")
+            turn.say(self.replies.goodbye(current.caller_name))
+            turn.end()
+            return
         if current.asked == "permission" and not learned and not fresh:
             if heard.affirmative is None and (heard.asks_purpose or heard.asks_question):
-                turn.say(self.replies.purpose() if heard.asks_purpose
-                         else self.replies.good_question())
+                if heard.asks_purpose:
+                    self._pitch(turn)
+                else:
+                    turn.say(self.replies.good_question())
                 self._ask(turn, "permission", keep_attempts=True)
                 return
-            if heard.asks_purpose:
-                turn.say(self.replies.purpose())
+            if heard.asks_purpose and not current.pitched:
+                self._pitch(turn)  # they said yes already: once is enough
             # anything but a refusal lets us go on; a caller who talks is listening
         elif (current.asked in BANT_QUESTIONS and not learned and not fresh
               and self._unanswered(turn, heard)):
@@ -288,7 +302,7 @@ class QualificationScript:
         asked = current.asked
         assert asked is not None
         if heard.asks_purpose:
-            turn.say(self.replies.purpose())
+            self._pitch(turn)
             self._ask(turn, asked, keep_attempts=True)
             return True
         current.attempts += 1
@@ -309,6 +323,7 @@ class QualificationScript:
             return set()
         facts = current.facts
         before = facts.model_copy()
+        before_no = (current.no_need, current.no_budget)
         asked = current.asked
         if heard.role:
             current.role = heard.role
@@ -332,26 +347,25 @@ class QualificationScript:
         elif asked == "need" and facts.need is None and not current.no_need:
             if bare_no:
                 current.no_need = True
-            elif self._free_answer(heard, text):
+            elif not heard.has_bant and self._free_answer(heard, text):
                 facts.need = tidy_need(text)
         elif asked == "budget" and bare_no and facts.budget_usd is None:
             current.no_budget = True
-        learned = {
+        return {
             name for name, changed in (
-                ("need", facts.need != before.need or (current.no_need and asked == "need")),
-                ("budget", facts.budget_usd != before.budget_usd),
+                ("need", facts.need != before.need or current.no_need != before_no[0]),
+                ("budget", facts.budget_usd != before.budget_usd
+                 or current.no_budget != before_no[1]),
                 ("authority", facts.decision_maker != before.decision_maker),
                 ("timeline", facts.timeline_months != before.timeline_months),
             ) if changed
         }
-        if current.no_budget and asked == "budget":
-            learned.add("budget")
-        return learned
 
     @staticmethod
     def _free_answer(heard: Understanding, text: str) -> bool:
         """A substantive answer to the open need question is the need, in their words."""
-        if heard.affirmative is False or heard.unsure or heard.asks_purpose or heard.not_interested:
+        if (heard.affirmative is False or heard.unsure or heard.asks_purpose or heard.not_interested
+                or heard.asks_question or heard.closing):
             return False
         return len(text.split()) >= _MIN_NEED_WORDS and not text.strip().endswith("?")
 
@@ -359,11 +373,12 @@ class QualificationScript:
         """After taking in facts: wrap up, book, or ask the next missing question."""
         current = turn.state
         facts = current.facts
-        if current.no_need or current.no_budget or budget_below_minimum(facts, self.policy):
+        short_of_money = current.no_budget or budget_below_minimum(facts, self.policy)
+        if current.no_need or short_of_money:
             turn.move("wrap_up", "disqualified")
-            budget = current.no_budget or budget_below_minimum(facts, self.policy)
-            turn.say(self.replies.disqualified(current.caller_name, budget=budget and not
-                                               current.no_need))
+            turn.say(self.replies.disqualified(
+                current.caller_name, budget=short_of_money and not current.no_need
+            ))
             turn.end()
             return
         ack = self.replies.acknowledge(learned, budget=facts.budget_usd,
@@ -434,7 +449,10 @@ class QualificationScript:
         if current.attempts >= _MAX_ATTEMPTS:
             self._object(turn)
             return
-        turn.say(self.replies.not_caught())
+        if heard.asks_purpose or heard.asks_question:
+            self._pitch(turn)
+        else:
+            turn.say(self.replies.not_caught())
         self._ask(turn, "objection", short=True, keep_attempts=True)
 
     def _callback(self, turn: _Turn, heard: Understanding) -> None:
@@ -555,6 +573,10 @@ class QualificationScript:
 
     # --- helpers ----------------------------------------------------------------------
 
+    def _pitch(self, turn: _Turn) -> None:
+        turn.say(self.replies.purpose())
+        turn.state.pitched = True
+
     def _ask(self, turn: _Turn, question: Question, *, short: bool = False,
              keep_attempts: bool = False, speak: bool = True) -> None:
         current = turn.state
@@ -572,3 +594,10 @@ class QualificationScript:
         current = turn.state
         current.outcome = reached_outcome(current.facts, self.policy, current.signals())
         return current, turn.reply()
+
+
+def all_prompts(settings: VoiceAgentIntegrationConfig) -> list[str]:
+    """Every sentence the script's agents can say with these settings' company and agent
+    names: what callers hear, and so the words their answers echo."""
+    integration = settings.agent_integration
+    return Replies(company=integration.company_name, agent=integration.agent_name).every_sentence()

@@ -57,6 +57,7 @@ class ConversationState(BaseModel):
     proposed_meeting: str | None = None
     meeting_confirmed: bool = False
     last_question: str | None = None  # the pending question as spoken, for repeats
+    pitched: bool = False  # we have said what we do
 
     def signals(self) -> CallSignals:
         return CallSignals(

@@ -131,6 +131,18 @@ def _join_spelled_letters(tokens: list[str]) -> list[str]:
     return out
 
 
+# Recognisers confuse "two"/"four" with "to"/"too"/"for"; only where a quantity must
+# follow ("in to months", "about for thousand") is the number restored.
+_HOMOPHONES = (
+    (re.compile(r"\b(in|within|next|about|around|over|the next|than|like) (?:to|too)"
+                r"(?= (?:days|weeks|months|quarters|years)\b)"), r"\1 two"),
+    (re.compile(r"\b(about|around|maybe|roughly|like|spend|spending|approximately) (?:to|too)"
+                r"(?= (?:hundred|thousand|million|grand)\b)"), r"\1 two"),
+    (re.compile(r"\b(about|around|maybe|roughly|like|spend|spending|approximately|in|within) "
+                r"for(?= (?:hundred|thousand|million|grand|weeks|months|years)\b)"), r"\1 four"),
+)
+
+
 def normalize(text: str) -> str:
     """Lowercase words, numbers and times in one canonical spacing; no punctuation."""
     text = text.translate(_QUOTES).lower()
@@ -143,7 +155,10 @@ def normalize(text: str) -> str:
     text = re.sub(r"(?<!\d)[.:]|[.:](?!\d)", " ", text)  # keep 2.5 and 9:30 only
     text = text.replace("'", "")
     tokens = [_BARE.get(token, token) for token in text.split()]
-    return " ".join(_join_spelled_letters(" ".join(tokens).split()))
+    text = " ".join(_join_spelled_letters(" ".join(tokens).split()))
+    for pattern, replacement in _HOMOPHONES:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -157,16 +172,6 @@ def split_sentences(text: str) -> list[Sentence]:
         if normal:
             sentences.append(Sentence(raw=part.strip(), text=normal))
     return sentences
-
-
-def any_match(patterns: tuple[re.Pattern[str], ...], text: str) -> re.Match[str] | None:
-    """The earliest match of any pattern in text."""
-    best: re.Match[str] | None = None
-    for pattern in patterns:
-        match = pattern.search(text)
-        if match and (best is None or match.start() < best.start()):
-            best = match
-    return best
 
 
 def compile_all(*patterns: str) -> tuple[re.Pattern[str], ...]:

@@ -54,28 +54,28 @@ def test_words_that_are_not_a_number_read_as_none(text: str) -> None:
 
 
 def test_consecutive_tens_are_separate_numbers_like_a_spoken_year() -> None:
-    values = [n.value for n in find_numbers("twenty twenty six".split())]
+    values = [n.value for n in find_numbers(["twenty", "twenty", "six"])]
     assert values == [20, 26]
 
 
 def test_a_trailing_and_belongs_to_the_sentence() -> None:
-    numbers = find_numbers("fifty thousand and we are done".split())
+    numbers = find_numbers(["fifty", "thousand", "and", "we", "are", "done"])
     assert [(n.value, n.end) for n in numbers] == [(50_000, 2)]
 
 
 def test_articles_count_as_one_only_when_asked_for() -> None:
-    tokens = "in a month or two".split()
+    tokens = ["in", "a", "month", "or", "two"]
     assert [n.value for n in find_numbers(tokens)] == [2]
     assert [n.value for n in find_numbers(tokens, articles=True)] == [1, 2]
 
 
 def test_half_a_year_is_half_of_one_unit() -> None:
-    (number,) = find_numbers("half a year".split(), articles=True)
+    (number,) = find_numbers(["half", "a", "year"], articles=True)
     assert number.value == 0.5 and number.end == 2
 
 
 def test_the_scale_of_a_number_is_reported_for_ranges() -> None:
-    low, high = find_numbers("twenty to thirty thousand".split())
+    low, high = find_numbers(["twenty", "to", "thirty", "thousand"])
     assert (low.scale, high.scale) == (1, 1000)
 
 

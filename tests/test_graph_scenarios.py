@@ -7,6 +7,7 @@ the call with `on_hangup`. Lines after the agent ends the call are never heard.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,13 @@ def _scenarios() -> list[Path]:
     return sorted(SCENARIOS.glob("*.yaml")) if SCENARIOS.is_dir() else []
 
 
-def drive(script: QualificationScript, scenario: dict[str, Any]) -> tuple[ConversationState,
-                                                                        Outcome, list[str]]:
+def as_recognised(line: str) -> str:
+    """A line as a speech recogniser gives it: lower case, no punctuation."""
+    return re.sub(r"[^\w\s']", "", line).lower()
+
+
+def drive(script: QualificationScript, scenario: dict[str, Any], *,
+          recognised: bool = False) -> tuple[ConversationState, Outcome, list[str]]:
     """Play a scenario's caller against the script; (final state, outcome, agent turns)."""
     state, reply = script.start(scenario.get("direction", "inbound"))
     spoken = [reply.text] if reply else []
@@ -37,7 +43,7 @@ def drive(script: QualificationScript, scenario: dict[str, Any]) -> tuple[Conver
         if state.ended:
             break
         if isinstance(line, str):
-            state, reply = script.on_text(state, line)
+            state, reply = script.on_text(state, as_recognised(line) if recognised else line)
         elif "dtmf" in line:
             state, reply = script.on_dtmf(state, str(line["dtmf"]))
         elif "silence_s" in line:
@@ -60,13 +66,14 @@ def script() -> QualificationScript:
 
 
 @pytest.mark.skipif(not _scenarios(), reason=f"no public scenarios in {SCENARIOS}")
+@pytest.mark.parametrize("recognised", [False, True], ids=["typed", "recognised"])
 @pytest.mark.parametrize("path", _scenarios(), ids=lambda path: path.stem)
 def test_public_scenario_reaches_its_expected_outcome_and_facts(
-    script: QualificationScript, path: Path
+    script: QualificationScript, path: Path, recognised: bool
 ) -> None:
     scenario = yaml.safe_load(path.read_text())
     expect = scenario["expect"]
-    state, outcome, spoken = drive(script, scenario)
+    state, outcome, spoken = drive(script, scenario, recognised=recognised)
 
     assert outcome == Outcome(expect["outcome"])
     for fact in ("budget_usd", "decision_maker", "need", "timeline_months", "meeting_time"):

@@ -9,10 +9,11 @@ from datetime import date
 
 import pytest
 
-from graph.script import QualificationScript
+from graph.script import QualificationScript, all_prompts
 from graph.state import AgentReply, ConversationState
+from graph.understanding import Understanding
 from switchboard.models import Outcome
-from switchboard.settings import QualificationPolicy
+from switchboard.settings import QualificationPolicy, load_settings
 
 TRANSFER = "+15557650100"
 WEDNESDAY = date(2025, 3, 12)
@@ -151,25 +152,27 @@ def test_facts_volunteered_in_one_sentence_skip_their_questions() -> None:
 
 def test_facts_are_accepted_in_any_order() -> None:
     script = make_script()
-    state, replies = converse(script, [
+    state, _ = converse(script, [
         "This is Kim.", "Yes.",
-        "Before that, our budget is fifty thousand and I'm the CEO.",  # answers need? no
+        "Before that, our budget is fifty thousand and I'm the CEO.",  # asked about the need
         "We can't keep up with inbound calls.",
     ])
     # budget and authority were volunteered, so only the timeline is left to ask
     assert state.asked == "timeline"
-    assert "month" in replies[-1].text or "place" in replies[-1].text
+    assert state.facts.budget_usd == 50_000 and state.facts.decision_maker is True
 
 
 def test_only_missing_questions_are_asked() -> None:
     script = make_script()
     asked = []
     state, _ = script.start("inbound")
-    for line in ["Jo here.", "Go ahead.", "Our team is drowning in calls, we need help by next "
-                 "quarter."]:
+    for line in ["Jo here.", "Go ahead.",
+                 "Our team is drowning in calls, we need help by next quarter.",
+                 "Around forty thousand.", "Yes."]:
         state, _ = script.on_text(state, line)
         asked.append(state.asked)
-    assert asked == ["permission", "need", "budget"] or asked[-1] == "budget"
+    # the timeline came with the need, so it is never asked
+    assert asked == ["permission", "need", "budget", "authority", "meeting"]
     assert state.facts.timeline_months == 6
 
 
@@ -190,7 +193,8 @@ def test_no_budget_disqualifies() -> None:
 
 def test_no_need_disqualifies() -> None:
     script = make_script()
-    state, replies = converse(script, ["Pat speaking.", "Okay.", "Not really, we're fine as we are."])
+    state, replies = converse(script, ["Pat speaking.", "Okay.",
+                                       "Not really, we're fine as we are."])
     assert replies[-1].end_call
     assert script.on_hangup(state) is Outcome.DISQUALIFIED
 
@@ -376,7 +380,8 @@ def test_declining_the_proposed_time_asks_for_another() -> None:
 
 def test_a_time_given_after_booking_moves_the_meeting() -> None:
     script = make_script()
-    state, replies = converse(script, [*QUALIFY_LINES, "#1", "Actually, Friday afternoon is better."])
+    state, replies = converse(script, [*QUALIFY_LINES, "#1",
+                                       "Actually, Friday afternoon is better."])
     assert state.facts.meeting_time == "Friday afternoon"
     assert not replies[-1].end_call
 
@@ -543,3 +548,46 @@ def test_every_reply_is_short_plain_speech_with_numbers_as_words(seed: int) -> N
             assert not re.search(r"\d", text), text
             assert not re.search(r"[*_#`\[\]]", text), text
         assert script.on_hangup(state) in Outcome
+
+
+def test_an_understanding_from_elsewhere_drives_the_same_script() -> None:
+    """The LangGraph agents may understand a line with an LLM and reuse the script."""
+    script = make_script()
+    state, _ = converse(script, QUALIFY_LINES[:3])
+    state, reply = script.on_understanding(state, Understanding(budget_usd=80_000))
+    assert state.facts.budget_usd == 80_000 and state.asked == "authority"
+    assert "eighty thousand dollars" in reply.text
+
+
+def test_all_prompts_lists_what_the_agents_say_with_the_configured_names() -> None:
+    settings = load_settings(agent_integration={"company_name": "Acme Voice",
+                                                "agent_name": "Robin"})
+    prompts = all_prompts(settings)
+    assert "Thanks for calling Acme Voice, this is Robin." in prompts
+    assert "Roughly what budget do you have for this each year?" in prompts
+    assert len(prompts) == len(set(prompts))
+    assert not any(re.search(r"\d", prompt) for prompt in prompts)
+
+
+def test_every_sentence_of_an_unnamed_call_is_among_the_prompts() -> None:
+    script = make_script()
+    _, replies = converse(script, ["Yes.", "Sure.", "We miss calls.", "About fifty thousand.",
+                                   "Yes.", "Within a month.", "#1", "No, that's all."])
+    settings = load_settings(agent_integration={"company_name": "Acme Voice",
+                                                "agent_name": "Robin"})
+    prompts = set(all_prompts(settings))
+    assert [s for reply in replies for s in reply.sentences if s not in prompts] == []
+
+
+def test_another_fact_in_answer_to_the_need_question_is_not_taken_as_the_need() -> None:
+    script = make_script()
+    state, _ = converse(script, ["Pat speaking.", "Okay.", "I'm the owner of the company."])
+    assert state.facts.need is None and state.facts.decision_maker is True
+    assert state.asked == "need"
+
+
+def test_a_caller_who_says_goodbye_mid_qualification_is_let_go() -> None:
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:3] + ["Okay, thanks, bye."])
+    assert replies[-1].end_call and triggers(replies)[-1] == "caller_closing"
+    assert script.on_hangup(state) is Outcome.ABANDONED

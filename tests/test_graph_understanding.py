@@ -518,6 +518,8 @@ def test_things_that_are_not_opt_outs(text: str) -> None:
         "let me speak to a human",
         "get me a representative",
         "get me to an agent",
+        "get me an agent",
+        "get me an operator",
         "transfer me",
         "is there someone I can talk to",
         "I want to talk to a person",
@@ -682,7 +684,9 @@ def test_several_facts_in_one_sentence_are_all_read() -> None:
 
 
 def test_recogniser_output_reads_like_typed_text() -> None:
-    typed = heard("Our budget is about $40,000 a year, and it's my call. We need it within 2 months.")
+    typed = heard(
+        "Our budget is about $40,000 a year, and it's my call. We need it within 2 months."
+    )
     spoken = heard(
         "our budget is about forty thousand dollars a year and its my call we need it within two "
         "months"
@@ -717,3 +721,154 @@ def test_other_keys_mean_nothing_but_are_kept() -> None:
 def test_understanding_is_immutable() -> None:
     with pytest.raises(AttributeError):
         heard("yes").affirmative = False  # type: ignore[misc]
+
+
+# --- what recognisers and real callers add -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "months", "usd"),
+    [
+        ("we want it in to months", 2, None),
+        ("we could spend about for thousand a month", None, 48_000),
+    ],
+)
+def test_misrecognised_number_words_are_restored_where_a_quantity_must_follow(
+    text: str, months: float | None, usd: float | None
+) -> None:
+    understanding = heard(text)
+    assert understanding.timeline_months == months
+    assert understanding.budget_usd == usd
+
+
+def test_waiting_for_months_is_not_a_misrecognised_four() -> None:
+    assert heard("we have been waiting for months").timeline_months is None
+
+
+@pytest.mark.parametrize(
+    ("text", "when"),
+    [
+        ("Can you call me back next quarter?", "next quarter"),
+        ("call me back in a few months", "in a few months"),
+        ("try me tomorrow afternoon", "tomorrow"),
+        ("call me later", None),
+    ],
+)
+def test_when_to_call_back_is_kept_as_said(text: str, when: str | None) -> None:
+    understanding = heard(text)
+    assert understanding.callback_later is True
+    assert understanding.callback_when == when
+
+
+def test_a_name_is_not_read_from_call_me_back() -> None:
+    assert heard("call me back in a few months").caller_name is None
+    assert heard("call me Sam").caller_name == "Sam"
+
+
+def test_money_the_business_makes_is_not_a_budget() -> None:
+    assert heard("we have about a million dollars in revenue").budget_usd is None
+    both = heard("we make two million a year and could spend fifty thousand on this")
+    assert both.budget_usd == 50_000
+
+
+def test_the_need_leaves_out_clauses_about_other_things() -> None:
+    understanding = heard(
+        "We're looking for a better way to handle after hours calls, budget around 40k and I'm "
+        "the COO"
+    )
+    assert understanding.need == "We're looking for a better way to handle after hours calls"
+    assert understanding.budget_usd == 40_000 and understanding.decision_maker is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we already use an answering service but they are terrible",
+        "our receptionist quit and the phones ring off the hook",
+        "we use voicemail and nobody checks it",
+        "the front desk can't get to the phone when they're with patients",
+    ],
+)
+def test_dissatisfaction_and_strain_are_needs(text: str) -> None:
+    understanding = heard(text)
+    assert understanding.need and not understanding.no_need
+    assert understanding.voicemail_greeting is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["we have a call center already and it works great", "We don't get that many calls honestly."],
+)
+def test_being_well_served_is_no_need(text: str) -> None:
+    assert heard(text).no_need is True
+
+
+def test_hold_on_and_questions_of_the_callers_own() -> None:
+    assert heard("Hold on a second.").asks_to_wait is True
+    assert heard("How much does it cost?").asks_question is True
+    assert heard("how much does it cost").asks_question is True
+    assert heard("We lose leads.").asks_question is False
+
+
+def test_a_busy_office_is_not_an_opt_out() -> None:
+    understanding = heard("the phones never stop ringing")
+    assert understanding.opt_out is False
+    assert understanding.need
+
+
+@pytest.mark.parametrize(
+    ("text", "decides"),
+    [
+        ("I'm not the right person for this, you'd want our office manager.", False),
+        ("you would have to talk to the owner", False),
+        ("I'm the operations manager, but the owner signs off.", False),
+        ("I handle purchasing for the company.", True),
+        ("I'm the one who signs the checks", True),
+        ("that would be up to our regional director", False),
+        ("i am the marketing manager and my boss is the owner", False),
+    ],
+)
+def test_more_ways_of_saying_who_decides(text: str, decides: bool) -> None:
+    assert heard(text).decision_maker is decides
+
+
+@pytest.mark.parametrize("text", ["That would be me.", "Me.", "yep that's me"])
+def test_that_is_me_answers_yes(text: str) -> None:
+    assert heard(text).affirmative is True
+
+
+@pytest.mark.parametrize(
+    ("text", "months"),
+    [
+        ("We need it by end of month.", 1),
+        ("ideally yesterday", 1),
+        ("this needs to happen this month", 1),
+        ("we were thinking january", 10),
+        ("Sometime in the next six months.", 6),
+        ("A couple of weeks.", 0.5),
+    ],
+)
+def test_more_timelines(text: str, months: float) -> None:
+    assert heard(text).timeline_months == pytest.approx(months)
+
+
+@pytest.mark.parametrize(
+    ("text", "when"),
+    [
+        ("i can do friday after lunch", "Friday afternoon"),
+        ("friday lunchtime works", "Friday at lunchtime"),
+        ("Could we do 2:30 on Friday?", "Friday at 2:30 PM"),
+        ("Thursday at 14:30", "Thursday at 2:30 PM"),
+        ("at 4 oclock", "4 PM"),
+    ],
+)
+def test_more_meeting_times(text: str, when: str) -> None:
+    assert heard(text).meeting_time == when
+
+
+@pytest.mark.parametrize(
+    "text", ["we want a person to answer our phones", "I want an agent that answers calls"]
+)
+def test_wanting_someone_to_do_the_job_is_a_need_not_a_transfer(text: str) -> None:
+    understanding = heard(text)
+    assert understanding.need and understanding.wants_human is False

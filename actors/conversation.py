@@ -200,7 +200,8 @@ class ConversationProcessor(FrameProcessor):
         mark = f"turn-{self._turn_counter}"
         await self.push_frame(LLMFullResponseStartFrame())
         for sentence in reply.sentences:
-            self._usage.tts_characters += len(sentence)
+            if self._mode == "audio":
+                self._usage.tts_characters += len(sentence)
             await self.push_frame(TextFrame(text=sentence))
         await self.push_frame(LLMFullResponseEndFrame())
         await self.push_frame(OutputTransportMessageFrame(message=self._turn_end_message(mark)))

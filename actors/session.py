@@ -10,13 +10,13 @@ record is closed through the outbox and the actor exits within seconds.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from dataclasses import dataclass
 
 import ray
 import redis.asyncio as aioredis
-from loguru import logger
 from pipecat.frames.frames import EndFrame, OutputTransportMessageFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.workers.runner import WorkerRunner
@@ -38,6 +38,9 @@ from graph.script import all_prompts
 from switchboard.models import CallMode, CallSession, CallStatus, Direction
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import get_settings
+
+# Stdlib logging: Ray pickles this class by value, and a loguru logger cannot be pickled.
+logger = logging.getLogger("ray")
 
 # An ingress that has not pulled for this long is gone (its replica died): the
 # caller's socket went with it, so the call is over.

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 
-from loguru import logger
 from ray.actor import ActorHandle
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+logger = logging.getLogger("ray.serve")
 
 # Close codes: 1000 normal, 1003 unsupported data, 1008 policy, 1009 too big, 1011 error.
 CLOSE_NORMAL = 1000

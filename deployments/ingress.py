@@ -18,10 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 
 import asyncpg
-from loguru import logger
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from ray.serve.metrics import Counter, Gauge, Histogram
@@ -45,6 +45,8 @@ from deployments.stream_tokens import PendingCall, StreamTokens
 from deployments.twilio_stream import StreamProtocolError, TwilioStreamGuard
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import get_settings
+
+logger = logging.getLogger("ray.serve")
 
 # How long a new stream may take to send `connected` and `start`.
 START_TIMEOUT_S = 10.0

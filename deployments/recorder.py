@@ -10,10 +10,10 @@ restarts it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 
-from loguru import logger
 from ray import serve
 
 from db.migrate import migrate
@@ -21,6 +21,8 @@ from db.pool import create_pool
 from db.recorder import Recorder
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import get_settings
+
+logger = logging.getLogger("ray.serve")
 
 
 @serve.deployment

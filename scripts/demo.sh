@@ -10,7 +10,7 @@ PORT=${SWITCHBOARD_PORT:-8000}
 echo "demo: starting Switchboard on port $PORT (log: .switchboard/serve.log)"
 .venv/bin/switchboard serve >.switchboard/serve.log 2>&1 &
 SERVER=$!
-trap 'kill -INT $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 240); do
   if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
   if ! kill -0 $SERVER 2>/dev/null; then

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -119,8 +120,34 @@ def _wait_ready(base_url: str, process: subprocess.Popen) -> bool:
     return False
 
 
+def _stop_on_signals() -> None:
+    # A background job of a script starts with SIGINT ignored; we want Ctrl-C and
+    # SIGTERM alike to stop everything we started.
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _restore_sigint() -> None:
+    """In the `serve run` child: take SIGINT again, so it shuts Ray down cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _stop_serve(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def serve(config_path: str) -> int:
     load_settings()  # a bad setting stops here, named
+    _stop_on_signals()
     env = dict(os.environ)
     stoppers: list[Callable[[], None]] = []
     try:
@@ -139,8 +166,12 @@ def serve(config_path: str) -> int:
         if ran:
             _say(f"migrated the schema up: {', '.join(m.name for m in ran)}")
         serve_bin = str(Path(sys.executable).with_name("serve"))
-        process = subprocess.Popen([serve_bin, "run", _effective_config(config_path)], env=env)
-        stoppers.insert(0, process.terminate)
+        process = subprocess.Popen(
+            [serve_bin, "run", _effective_config(config_path)],
+            env=env,
+            preexec_fn=_restore_sigint,
+        )
+        stoppers.insert(0, lambda: _stop_serve(process))
         base_url = f"http://{settings.host}:{settings.port}"
         _write_runtime(
             base_url=base_url,

@@ -123,7 +123,7 @@ def run_switchboard(workdir: Path, **extra_env: str):
         )
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
+            os.kill(process.pid, signal.SIGTERM)
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:

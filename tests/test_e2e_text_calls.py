@@ -1,0 +1,128 @@
+"""Against a real `serve run`: calls in text mode reach their outcomes, and the call
+report holds what the caller said and what the agents did."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import httpx
+import pytest
+import websockets
+
+from switchboard.caller import run_call
+from switchboard.scenario import load_scenario, parse_scenario
+from tests.e2e import SCENARIOS, RunningSwitchboard
+
+SCENARIO_FILES = sorted(SCENARIOS.glob("*.yaml")) if SCENARIOS.exists() else []
+FACT_KEYS = ("budget_usd", "decision_maker", "timeline_months")
+
+
+async def _text_call(switchboard: RunningSwitchboard, scenario):
+    return await run_call(
+        scenario,
+        base_url=switchboard.base_url,
+        text=True,
+        json_path=None,
+        auth_token=switchboard.auth_token,
+        api_token=switchboard.api_token,
+        account_sid=switchboard.account_sid,
+        out=io.StringIO(),
+    )
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.stem)
+async def test_public_scenario_reaches_its_outcome_in_text_mode(
+    switchboard: RunningSwitchboard, path
+) -> None:
+    scenario = load_scenario(path)
+    result = await _text_call(switchboard, scenario)
+    report = await switchboard.report(result.call_sid)
+    expect = scenario.expect
+    assert report["status"] == "completed"
+    assert report["outcome"] == expect.outcome, switchboard.log_tail()
+    for key in FACT_KEYS:
+        wanted = getattr(expect, key)
+        if wanted is not None:
+            assert report["facts"][key] == wanted, key
+    assert report["transitions"][0]["from_agent"] == "start"
+    spoken = [line for line in scenario.lines if isinstance(line, str)]
+    recorded = [turn["user_text"] for turn in report["turns"]]
+    assert [line for line in spoken if line in recorded] == spoken[: len(recorded)]
+
+
+async def test_report_of_a_call_carries_turns_transitions_and_cost(
+    switchboard: RunningSwitchboard,
+) -> None:
+    scenario = parse_scenario(
+        {
+            "name": "report-shape",
+            "from": "+15551234567",
+            "to": "+15557650000",
+            "lines": [
+                "Hi, Jordan here.",
+                "Sure.",
+                "We miss calls at night and lose customers.",
+                "About seventy five k a year.",
+                "I am the owner.",
+                "Next month.",
+                {"dtmf": "1"},
+                "Nope, that's everything.",
+            ],
+        }
+    )
+    result = await _text_call(switchboard, scenario)
+    report = await switchboard.report(result.call_sid)
+    assert report["outcome"] == "qualified"
+    assert report["qualification_score"] == 1.0
+    assert report["facts"]["budget_usd"] == 75000
+    assert report["facts"]["meeting_time"]
+    agents = [t["to_agent"] for t in report["transitions"]]
+    assert agents[0] == "greeter" and "scheduler" in agents
+    assert all(turn["latency_ms"] is not None for turn in report["turns"])
+    assert any(turn["user_text"] == "[pressed 1]" for turn in report["turns"])
+    assert set(report["cost_breakdown"]) == {"telephony", "stt", "llm", "tts"}
+    assert report["cost_usd"] == pytest.approx(sum(report["cost_breakdown"].values()), abs=1e-4)
+    assert report["fallback_turns"] == 0 and report["recovered"] == 0
+
+
+async def test_call_api_needs_the_bearer_token(switchboard: RunningSwitchboard) -> None:
+    async with httpx.AsyncClient(base_url=switchboard.base_url) as client:
+        missing = await client.get("/v1/calls/CA123")
+        wrong = await client.get("/v1/calls/CA123", headers={"Authorization": "Bearer nope"})
+        unknown = await client.get(
+            "/v1/calls/CA123", headers={"Authorization": f"Bearer {switchboard.api_token}"}
+        )
+    assert missing.status_code == 401 and wrong.status_code == 401
+    assert unknown.status_code == 404
+
+
+async def test_text_stream_without_the_token_is_refused(switchboard: RunningSwitchboard) -> None:
+    url = switchboard.base_url.replace("http", "ws") + "/v1/text/stream"
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(url):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+async def test_bad_text_message_closes_only_that_call(switchboard: RunningSwitchboard) -> None:
+    url = switchboard.base_url.replace("http", "ws") + "/v1/text/stream"
+    headers = {"Authorization": f"Bearer {switchboard.api_token}"}
+    async with (
+        websockets.connect(url, additional_headers=headers) as good,
+        websockets.connect(url, additional_headers=headers) as bad,
+    ):
+        for ws, sid in ((good, "CAgoodtext0001"), (bad, "CAbadtext00001")):
+            await ws.send(
+                json.dumps({"event": "start", "callSid": sid, "from": "+1555", "to": "+1"})
+            )
+        await bad.send("{this is not json")
+        await bad.wait_closed()
+        assert bad.close_code == 1008 and "not JSON" in bad.close_reason
+        # The other call goes on: it still gets the greeting and answers.
+        await good.send(json.dumps({"event": "text", "text": "Hi, this is Alex."}))
+        events: list[dict] = []
+        # The greeting's turn, then the answer's.
+        while sum(e["event"] == "turn_end" for e in events) < 2:
+            events.append(json.loads(await good.recv()))
+        assert [e for e in events if e["event"] == "agent"][-1]["text"]

@@ -37,6 +37,7 @@ class SessionPool:
         self._refill_needed = asyncio.Event()
         self._refill_task: asyncio.Task | None = None
         self.warm_ms: list[float] = []
+        self.spawned = 0
 
     def start(self) -> None:
         self._refill_needed.set()
@@ -73,6 +74,7 @@ class SessionPool:
         if self._memory_mb:
             options["memory"] = self._memory_mb * 1024 * 1024
         handle = CallSessionActor.options(**options).remote(name)
+        self.spawned += 1
         return PooledSession(name, handle, warm=False)
 
     async def _refill_forever(self) -> None:

@@ -27,12 +27,12 @@ class CallRegistry:
     def _live(self) -> str:
         return f"{self._prefix}:calls:live"
 
-    async def bind(self, call_sid: str, actor_name: str, *, node: str = "") -> None:
+    async def bind(self, call_sid: str, actor_name: str, *, node: str = "", pid: int = 0) -> None:
         now = time.time()
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 self._key(call_sid),
-                mapping={"actor": actor_name, "node": node, "bound_at": now},
+                mapping={"actor": actor_name, "node": node, "pid": pid, "bound_at": now},
             )
             pipe.hincrby(self._key(call_sid), "generation", 1)
             pipe.expire(self._key(call_sid), self._ttl_s)

@@ -183,7 +183,12 @@ class CallSessionActor:
         async def _on_peer_gone(_transport) -> None:
             await self._on_caller_hangup()
 
-        await self._registry.bind(start.call_sid, self._name)
+        await self._registry.bind(
+            start.call_sid,
+            self._name,
+            node=ray.get_runtime_context().get_node_id(),
+            pid=os.getpid(),
+        )
         await self._journal.started()
         self._run_task = asyncio.create_task(self._run())
         self._watch_task = asyncio.create_task(self._watch_ingress())

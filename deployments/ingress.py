@@ -314,5 +314,10 @@ class TwilioIngress:
         if self._pool.ready_count == 0 and self._pool.size > 0:
             return JSONResponse({"status": "warming"}, status_code=503)
         return JSONResponse(
-            {"status": "ok", "active_calls": self._active_calls, "warm": self._pool.ready_count}
+            {
+                "status": "ok",
+                "active_calls": self._active_calls,
+                "warm": self._pool.ready_count,
+                "sessions_spawned": self._pool.spawned,
+            }
         )

@@ -95,9 +95,16 @@ def run_switchboard(workdir: Path, **extra_env: str):
     log_path = workdir / "serve.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("switchboard")), "serve",
-             "--config", str(ROOT / "serve_config.yaml")],
-            cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).with_name("switchboard")),
+                "serve",
+                "--config",
+                str(ROOT / "serve_config.yaml"),
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     base_url = f"http://127.0.0.1:{port}"

@@ -133,18 +133,45 @@ class PrivatePostgres:
         self.tmpdir.mkdir(parents=True, exist_ok=True)
         if not self._initialized:
             subprocess.run(
-                [str(self.bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-                 "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
-                check=True, capture_output=True, **self._as_owner(),
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
+                check=True,
+                capture_output=True,
+                **self._as_owner(),
             )
             self._initialized = True
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
-                [str(self.bin / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
-                 "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-                 # A test server: durability against OS crashes does not matter.
-                 "-c", "fsync=off", "-c", "full_page_writes=off"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    str(self.bin / "postgres"),
+                    "-D",
+                    str(self.data_dir),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "unix_socket_directories=",
+                    # A test server: durability against OS crashes does not matter.
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "full_page_writes=off",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 **self._as_owner(),
             )
         _RUNNING.add(self._process)
@@ -195,13 +222,28 @@ class PrivateRedis:
             raise RuntimeError("redis-server is not installed")
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
-                [server, "--port", str(self.port), "--bind", "127.0.0.1",
-                 "--dir", str(self.dir), "--save", "", "--daemonize", "no",
-                 "--appendonly", "yes" if self.appendonly else "no",
-                 # Like the production setting the budget counters need, but never lose a
-                 # write even to kill -9, so a test's restart is deterministic.
-                 "--appendfsync", "always"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    server,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(self.dir),
+                    "--save",
+                    "",
+                    "--daemonize",
+                    "no",
+                    "--appendonly",
+                    "yes" if self.appendonly else "no",
+                    # Like the production setting the budget counters need, but never lose a
+                    # write even to kill -9, so a test's restart is deterministic.
+                    "--appendfsync",
+                    "always",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         _RUNNING.add(self._process)
         _wait(self._answers, self._process, self.log, "redis-server")

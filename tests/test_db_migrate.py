@@ -13,7 +13,11 @@ from db.migrate import ALL, MigrationError, load_migrations, main, migrate, stat
 pytest_plugins = ["tests.db_fixtures"]
 
 OUR_TABLES = {
-    "calls", "turns", "agent_transitions", "tier_escalation_events", "call_status_events",
+    "calls",
+    "turns",
+    "agent_transitions",
+    "tier_escalation_events",
+    "call_status_events",
     "do_not_call",
 }
 

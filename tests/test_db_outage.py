@@ -45,14 +45,21 @@ async def wait_until_final(pool: asyncpg.Pool, call_sid: str, within_s: float) -
 async def end_call(outbox: Outbox, session: CallSession) -> None:
     await outbox.call_ended(
         session.model_copy(update={"status": CallStatus.COMPLETED, "outcome": Outcome.NURTURE}),
-        facts=CallFacts(need="triage"), qualification_score=0.25, cost_usd=0.01,
+        facts=CallFacts(need="triage"),
+        qualification_score=0.25,
+        cost_usd=0.01,
         cost_breakdown={"telephony": 0.01},
     )
 
 
 def turn(seq: int) -> TurnRecord:
-    return TurnRecord(seq=seq, user_text=f"line {seq}", agent_text=f"answer {seq}",
-                      agent="qualifier", latency_ms=500.0)
+    return TurnRecord(
+        seq=seq,
+        user_text=f"line {seq}",
+        agent_text=f"answer {seq}",
+        agent="qualifier",
+        latency_ms=500.0,
+    )
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ async def finished_call(outbox: Outbox, started_at: float, outcome: Outcome) -> 
     await outbox.call_started(session)
     await outbox.call_ended(
         session.model_copy(update={"status": CallStatus.COMPLETED, "outcome": outcome}),
-        facts=CallFacts(), qualification_score=0.0, cost_usd=0.002,
+        facts=CallFacts(),
+        qualification_score=0.0,
+        cost_usd=0.002,
         cost_breakdown={"telephony": 0.002},
     )
     return call_sid
@@ -68,9 +70,7 @@ async def test_an_opt_out_recorded_through_the_outbox_blocks_the_number(
     await outbox.do_not_call(number, call_sid)  # said twice: one entry
     assert await recorder.drain_once() == 2
     assert await is_do_not_call(db_pool, number)
-    rows = await db_pool.fetch(
-        "SELECT source_call_sid FROM do_not_call WHERE number = $1", number
-    )
+    rows = await db_pool.fetch("SELECT source_call_sid FROM do_not_call WHERE number = $1", number)
     assert [r["source_call_sid"] for r in rows] == [call_sid]
 
 

@@ -40,33 +40,68 @@ def iso(seconds: float) -> str:
 
 
 FACTS = CallFacts(
-    budget_usd=50_000, decision_maker=True, need="faster support triage", timeline_months=3,
+    budget_usd=50_000,
+    decision_maker=True,
+    need="faster support triage",
+    timeline_months=3,
     meeting_time="Tuesday 10am",
 )
 TRANSITIONS = [
     AgentTransition(from_agent="start", to_agent="greeter", timestamp=T0, trigger="call_started"),
     AgentTransition(
-        from_agent="greeter", to_agent="qualifier", timestamp=T0 + 5, trigger="caller_engaged",
+        from_agent="greeter",
+        to_agent="qualifier",
+        timestamp=T0 + 5,
+        trigger="caller_engaged",
         transition_duration_ms=3.5,
     ),
     AgentTransition(
-        from_agent="qualifier", to_agent="scheduler", timestamp=T0 + 30, trigger="qualified",
-        context_preserved=False, transition_duration_ms=4.25,
+        from_agent="qualifier",
+        to_agent="scheduler",
+        timestamp=T0 + 30,
+        trigger="qualified",
+        context_preserved=False,
+        transition_duration_ms=4.25,
     ),
 ]
 TURNS = [
-    TurnRecord(seq=0, user_text="Yes, this is Dana.", agent_text="Hi Dana!", agent="greeter",
-               latency_ms=420.0, at=T0 + 4),
-    TurnRecord(seq=1, user_text="About fifty thousand a year.", agent_text="Great.",
-               agent="qualifier", latency_ms=610.5, fallback=True, at=T0 + 20),
-    TurnRecord(seq=2, user_text="Tuesday works.", agent_text="Booked for Tuesday 10am.",
-               agent="scheduler", latency_ms=None, at=T0 + 40),
+    TurnRecord(
+        seq=0,
+        user_text="Yes, this is Dana.",
+        agent_text="Hi Dana!",
+        agent="greeter",
+        latency_ms=420.0,
+        at=T0 + 4,
+    ),
+    TurnRecord(
+        seq=1,
+        user_text="About fifty thousand a year.",
+        agent_text="Great.",
+        agent="qualifier",
+        latency_ms=610.5,
+        fallback=True,
+        at=T0 + 20,
+    ),
+    TurnRecord(
+        seq=2,
+        user_text="Tuesday works.",
+        agent_text="Booked for Tuesday 10am.",
+        agent="scheduler",
+        latency_ms=None,
+        at=T0 + 40,
+    ),
 ]
 TIERS = [
-    TierDecision(tier="premium", at=T0 + 21, trigger="budget>=50000", approved=False,
-                 reason="daily budget exhausted"),
-    TierDecision(tier="premium", at=T0 + 31, trigger="score>=0.75", approved=True,
-                 reason="within caps"),
+    TierDecision(
+        tier="premium",
+        at=T0 + 21,
+        trigger="budget>=50000",
+        approved=False,
+        reason="daily budget exhausted",
+    ),
+    TierDecision(
+        tier="premium", at=T0 + 31, trigger="score>=0.75", approved=True, reason="within caps"
+    ),
 ]
 ERRORS = ["orchestrator timeout on turn 1", "tts retried"]
 COST = {"telephony": 0.0085, "stt": 0.006, "llm": 0.0021, "tts": 0.0009}
@@ -74,8 +109,13 @@ COST = {"telephony": 0.0085, "stt": 0.006, "llm": 0.0021, "tts": 0.0009}
 
 def session(call_sid: str, **changes: object) -> CallSession:
     base = CallSession(
-        call_sid=call_sid, direction="outbound", mode="text", from_number="+15557650000",
-        to_number="+15551230001", started_at=T0, workflow_context_id=f"wf-{call_sid}",
+        call_sid=call_sid,
+        direction="outbound",
+        mode="text",
+        from_number="+15557650000",
+        to_number="+15551230001",
+        started_at=T0,
+        workflow_context_id=f"wf-{call_sid}",
     )
     return base.model_copy(update=changes)
 
@@ -90,17 +130,29 @@ async def record_whole_call(outbox: Outbox, call_sid: str) -> None:
     for seq, decision in enumerate(TIERS):
         await outbox.tier_decision(call_sid, seq, decision)
     await outbox.call_updated(
-        call_sid, current_agent="scheduler", facts=FACTS, qualification_score=1.0,
-        outcome=Outcome.QUALIFIED, tier="premium",
+        call_sid,
+        current_agent="scheduler",
+        facts=FACTS,
+        qualification_score=1.0,
+        outcome=Outcome.QUALIFIED,
+        tier="premium",
     )
     await outbox.error(call_sid, ERRORS[0])
     await outbox.call_ended(
         session(
-            call_sid, status=CallStatus.COMPLETED, outcome=Outcome.QUALIFIED,
-            current_agent="scheduler", tier="premium", fallback_turns=1, recovered=1,
+            call_sid,
+            status=CallStatus.COMPLETED,
+            outcome=Outcome.QUALIFIED,
+            current_agent="scheduler",
+            tier="premium",
+            fallback_turns=1,
+            recovered=1,
             errors=ERRORS,
         ),
-        facts=FACTS, qualification_score=1.0, cost_usd=sum(COST.values()), cost_breakdown=COST,
+        facts=FACTS,
+        qualification_score=1.0,
+        cost_usd=sum(COST.values()),
+        cost_breakdown=COST,
     )
 
 
@@ -111,28 +163,43 @@ def expected_report(call_sid: str) -> dict[str, object]:
         "outcome": "qualified",
         "qualification_score": 1.0,
         "facts": {
-            "budget_usd": 50_000.0, "decision_maker": True, "need": "faster support triage",
-            "timeline_months": 3.0, "meeting_time": "Tuesday 10am",
+            "budget_usd": 50_000.0,
+            "decision_maker": True,
+            "need": "faster support triage",
+            "timeline_months": 3.0,
+            "meeting_time": "Tuesday 10am",
         },
         "current_agent": "scheduler",
         "transitions": [
             {
-                "from_agent": t.from_agent, "to_agent": t.to_agent, "trigger": t.trigger,
-                "timestamp": iso(t.timestamp), "transition_duration_ms": t.transition_duration_ms,
+                "from_agent": t.from_agent,
+                "to_agent": t.to_agent,
+                "trigger": t.trigger,
+                "timestamp": iso(t.timestamp),
+                "transition_duration_ms": t.transition_duration_ms,
                 "context_preserved": t.context_preserved,
             }
             for t in TRANSITIONS
         ],
         "tier_history": [
-            {"tier": d.tier, "at": iso(d.at), "trigger": d.trigger, "approved": d.approved,
-             "reason": d.reason}
+            {
+                "tier": d.tier,
+                "at": iso(d.at),
+                "trigger": d.trigger,
+                "approved": d.approved,
+                "reason": d.reason,
+            }
             for d in TIERS
         ],
         "cost_usd": round(sum(COST.values()), 6),
         "cost_breakdown": COST,
         "turns": [
-            {"user_text": t.user_text, "agent_text": t.agent_text, "agent": t.agent,
-             "latency_ms": t.latency_ms}
+            {
+                "user_text": t.user_text,
+                "agent_text": t.agent_text,
+                "agent": t.agent,
+                "latency_ms": t.latency_ms,
+            }
             for t in TURNS
         ],
         "fallback_turns": 1,
@@ -243,14 +310,21 @@ async def test_an_old_snapshot_delivered_late_does_not_overwrite_the_final_state
 ) -> None:
     stream = outbox_key(redis_prefix)
     await outbox.call_updated(
-        call_sid, current_agent="qualifier", facts=CallFacts(need="triage"),
-        qualification_score=0.25, outcome=None, tier="economy",
+        call_sid,
+        current_agent="qualifier",
+        facts=CallFacts(need="triage"),
+        qualification_score=0.25,
+        outcome=None,
+        tier="economy",
     )
     await outbox.call_ended(
-        session(call_sid, status=CallStatus.COMPLETED, outcome=Outcome.NURTURE,
-                current_agent="wrap_up"),
-        facts=CallFacts(need="triage", timeline_months=12), qualification_score=0.5,
-        cost_usd=0.01, cost_breakdown=COST,
+        session(
+            call_sid, status=CallStatus.COMPLETED, outcome=Outcome.NURTURE, current_agent="wrap_up"
+        ),
+        facts=CallFacts(need="triage", timeline_months=12),
+        qualification_score=0.5,
+        cost_usd=0.01,
+        cost_breakdown=COST,
     )
     await redis_client.xgroup_create(stream, GROUP, id="0", mkstream=True)
     # A recorder takes the snapshot and stalls; another one applies the call's end.
@@ -269,16 +343,27 @@ async def test_an_old_snapshot_delivered_late_does_not_overwrite_the_final_state
 
 
 async def test_a_newer_snapshot_wins_whatever_order_they_are_applied_in(
-    outbox: Outbox, db_pool: asyncpg.Pool, redis_client: redis.Redis, redis_prefix: str,
+    outbox: Outbox,
+    db_pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    redis_prefix: str,
     call_sid: str,
 ) -> None:
     older = await outbox.call_updated(
-        call_sid, current_agent="greeter", facts=CallFacts(), qualification_score=0,
-        outcome=None, tier="economy",
+        call_sid,
+        current_agent="greeter",
+        facts=CallFacts(),
+        qualification_score=0,
+        outcome=None,
+        tier="economy",
     )
     newer = await outbox.call_updated(
-        call_sid, current_agent="qualifier", facts=CallFacts(budget_usd=20_000),
-        qualification_score=0.25, outcome=None, tier="economy",
+        call_sid,
+        current_agent="qualifier",
+        facts=CallFacts(budget_usd=20_000),
+        qualification_score=0.25,
+        outcome=None,
+        tier="economy",
     )
     entries = dict(await redis_client.xrange(outbox_key(redis_prefix)))
     for entry_id in (newer, older):
@@ -351,8 +436,13 @@ async def test_a_call_twilio_could_not_connect_is_recorded_as_failed_once(
     redis_prefix: str,
     call_sid: str,
 ) -> None:
-    params = {"CallSid": call_sid, "CallStatus": "no-answer", "Direction": "outbound-api",
-              "From": "+15557650000", "To": "+15551230002"}
+    params = {
+        "CallSid": call_sid,
+        "CallStatus": "no-answer",
+        "Direction": "outbound-api",
+        "From": "+15557650000",
+        "To": "+15551230002",
+    }
     entry_id = await outbox.status_callback(call_sid, "no-answer", params)
     [(_, fields)] = await redis_client.xrange(outbox_key(redis_prefix))
     assert await recorder.drain_once() == 1
@@ -364,7 +454,9 @@ async def test_a_call_twilio_could_not_connect_is_recorded_as_failed_once(
     report = await call_report(db_pool, call_sid)
     assert report is not None
     assert (report["status"], report["direction"], report["to"]) == (
-        "failed", "outbound", "+15551230002"
+        "failed",
+        "outbound",
+        "+15551230002",
     )
     assert report["ended_at"] is not None
     stored = await db_pool.fetch(
@@ -386,7 +478,10 @@ async def test_a_completed_status_callback_does_not_finish_the_report_before_the
 
 
 async def test_the_same_error_delivered_twice_is_listed_once(
-    outbox: Outbox, db_pool: asyncpg.Pool, redis_client: redis.Redis, redis_prefix: str,
+    outbox: Outbox,
+    db_pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    redis_prefix: str,
     call_sid: str,
 ) -> None:
     entry_id = await outbox.error(call_sid, "stt stalled")
@@ -408,12 +503,17 @@ async def test_two_recorders_at_once_keep_the_call_counters_exact(
     for call_sid in call_sids:
         for seq in range(2):
             await outbox.transition(
-                call_sid, seq, AgentTransition(from_agent="greeter", to_agent="qualifier",
-                                               trigger=f"step {seq}")
+                call_sid,
+                seq,
+                AgentTransition(from_agent="greeter", to_agent="qualifier", trigger=f"step {seq}"),
             )
         for seq in range(2):
-            await outbox.turn(call_sid, TurnRecord(seq=seq, user_text="hm", agent_text="ok",
-                                                   agent="qualifier", fallback=True))
+            await outbox.turn(
+                call_sid,
+                TurnRecord(
+                    seq=seq, user_text="hm", agent_text="ok", agent="qualifier", fallback=True
+                ),
+            )
     recorders = [
         Recorder(db_pool, redis_client, redis_prefix, f"recorder-{n}", batch_size=1)
         for n in range(2)

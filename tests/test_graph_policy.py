@@ -18,8 +18,9 @@ from switchboard.models import CallFacts, Outcome
 from switchboard.settings import QualificationPolicy
 
 POLICY = QualificationPolicy()
-QUALIFIED = CallFacts(budget_usd=50_000, decision_maker=True, need="We miss calls",
-                      timeline_months=3)
+QUALIFIED = CallFacts(
+    budget_usd=50_000, decision_maker=True, need="We miss calls", timeline_months=3
+)
 
 
 def test_each_criterion_met_adds_a_quarter_to_the_score() -> None:
@@ -38,14 +39,19 @@ def test_each_criterion_met_adds_a_quarter_to_the_score() -> None:
 @pytest.mark.parametrize(
     ("facts", "missing"),
     [
-        (CallFacts(budget_usd=9_999, decision_maker=True, need="x", timeline_months=1),
-         ("budget",)),
-        (CallFacts(budget_usd=20_000, decision_maker=False, need="x", timeline_months=1),
-         ("authority",)),
-        (CallFacts(budget_usd=20_000, decision_maker=True, need="", timeline_months=1),
-         ("need",)),
-        (CallFacts(budget_usd=20_000, decision_maker=True, need="x", timeline_months=6.5),
-         ("timeline",)),
+        (
+            CallFacts(budget_usd=9_999, decision_maker=True, need="x", timeline_months=1),
+            ("budget",),
+        ),
+        (
+            CallFacts(budget_usd=20_000, decision_maker=False, need="x", timeline_months=1),
+            ("authority",),
+        ),
+        (CallFacts(budget_usd=20_000, decision_maker=True, need="", timeline_months=1), ("need",)),
+        (
+            CallFacts(budget_usd=20_000, decision_maker=True, need="x", timeline_months=6.5),
+            ("timeline",),
+        ),
         (CallFacts(), ("budget", "authority", "need", "timeline")),
     ],
 )
@@ -73,8 +79,7 @@ def test_settings_change_the_thresholds() -> None:
         (CallFacts(), False),
     ],
 )
-def test_premium_is_wanted_at_a_high_score_or_a_big_budget(facts: CallFacts,
-                                                            premium: bool) -> None:
+def test_premium_is_wanted_at_a_high_score_or_a_big_budget(facts: CallFacts, premium: bool) -> None:
     assert wants_premium(facts, POLICY) is premium
 
 
@@ -108,8 +113,9 @@ def test_nurture_reasons(facts: CallFacts, signals: CallSignals, reason: str | N
 
 
 def test_opting_out_wins_over_everything() -> None:
-    every_signal = CallSignals(opted_out=True, transferred=True, voicemail=True,
-                               callback_requested=True)
+    every_signal = CallSignals(
+        opted_out=True, transferred=True, voicemail=True, callback_requested=True
+    )
     assert final_outcome(QUALIFIED, POLICY, every_signal) is Outcome.OPTED_OUT
 
 

@@ -34,8 +34,9 @@ def as_recognised(line: str) -> str:
     return re.sub(r"[^\w\s']", "", line).lower()
 
 
-def drive(script: QualificationScript, scenario: dict[str, Any], *,
-          recognised: bool = False) -> tuple[ConversationState, Outcome, list[str]]:
+def drive(
+    script: QualificationScript, scenario: dict[str, Any], *, recognised: bool = False
+) -> tuple[ConversationState, Outcome, list[str]]:
     """Play a scenario's caller against the script; (final state, outcome, agent turns)."""
     state, reply = script.start(scenario.get("direction", "inbound"))
     spoken = [reply.text] if reply else []
@@ -60,8 +61,11 @@ def drive(script: QualificationScript, scenario: dict[str, Any], *,
 @pytest.fixture
 def script() -> QualificationScript:
     return QualificationScript(
-        QualificationPolicy(), transfer_number="+15557650100", company_name="Switchboard",
-        agent_name="Alex", today=lambda: date(2025, 3, 12),
+        QualificationPolicy(),
+        transfer_number="+15557650100",
+        company_name="Switchboard",
+        agent_name="Alex",
+        today=lambda: date(2025, 3, 12),
     )
 
 

@@ -21,13 +21,19 @@ WEDNESDAY = date(2025, 3, 12)
 
 def make_script(transfer_number: str | None = TRANSFER, **policy: float) -> QualificationScript:
     return QualificationScript(
-        QualificationPolicy(**policy), transfer_number=transfer_number,
-        company_name="Acme Voice", agent_name="Robin", today=lambda: WEDNESDAY,
+        QualificationPolicy(**policy),
+        transfer_number=transfer_number,
+        company_name="Acme Voice",
+        agent_name="Robin",
+        today=lambda: WEDNESDAY,
     )
 
 
-def converse(script: QualificationScript, lines: Sequence[str], direction: str = "inbound",
-             ) -> tuple[ConversationState, list[AgentReply]]:
+def converse(
+    script: QualificationScript,
+    lines: Sequence[str],
+    direction: str = "inbound",
+) -> tuple[ConversationState, list[AgentReply]]:
     """Play caller lines ("#1" is a key press, "..." a reprompt interval of silence)."""
     state, first = script.start(direction)  # type: ignore[arg-type]
     replies = [first] if first else []
@@ -91,8 +97,9 @@ def test_outbound_a_lead_who_names_themselves_is_asked_for_a_few_minutes() -> No
     assert state.asked == "permission" and reply.agent == "qualifier"
 
 
-@pytest.mark.parametrize("answered_by", ["machine_start", "machine_end_beep",
-                                         "machine_end_silence", "machine_end_other"])
+@pytest.mark.parametrize(
+    "answered_by", ["machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other"]
+)
 def test_an_answering_machine_reported_by_twilio_gets_a_short_message(answered_by: str) -> None:
     script = make_script()
     state, reply = script.start("outbound", answered_by=answered_by)
@@ -128,8 +135,12 @@ def test_a_bare_hello_gets_a_reintroduction_not_the_next_question() -> None:
 def test_a_full_qualification_moves_through_the_agents_and_books_a_meeting() -> None:
     script = make_script()
     state, replies = converse(script, [*QUALIFY_LINES, "Friday at 2pm works.", "No, that's all."])
-    assert triggers(replies) == ["call_started", "caller_identified", "bant_complete",
-                                 "meeting_booked"]
+    assert triggers(replies) == [
+        "call_started",
+        "caller_identified",
+        "bant_complete",
+        "meeting_booked",
+    ]
     assert state.facts.budget_usd == 30_000
     assert state.facts.decision_maker is True
     assert state.facts.need == "We miss a lot of calls when the office is closed"
@@ -141,10 +152,13 @@ def test_a_full_qualification_moves_through_the_agents_and_books_a_meeting() -> 
 
 def test_facts_volunteered_in_one_sentence_skip_their_questions() -> None:
     script = make_script()
-    state, replies = converse(script, [
-        "I'm Lee, I own the shop. We lose customers because nobody picks up at lunch, and we "
-        "could spend about twenty grand a year on it, ideally within a month.",
-    ])
+    state, replies = converse(
+        script,
+        [
+            "I'm Lee, I own the shop. We lose customers because nobody picks up at lunch, and we "
+            "could spend about twenty grand a year on it, ideally within a month.",
+        ],
+    )
     assert replies[-1].agent == "scheduler"
     assert state.asked == "meeting"
     assert state.outcome is Outcome.QUALIFIED
@@ -152,11 +166,15 @@ def test_facts_volunteered_in_one_sentence_skip_their_questions() -> None:
 
 def test_facts_are_accepted_in_any_order() -> None:
     script = make_script()
-    state, _ = converse(script, [
-        "This is Kim.", "Yes.",
-        "Before that, our budget is fifty thousand and I'm the CEO.",  # asked about the need
-        "We can't keep up with inbound calls.",
-    ])
+    state, _ = converse(
+        script,
+        [
+            "This is Kim.",
+            "Yes.",
+            "Before that, our budget is fifty thousand and I'm the CEO.",  # asked about the need
+            "We can't keep up with inbound calls.",
+        ],
+    )
     # budget and authority were volunteered, so only the timeline is left to ask
     assert state.asked == "timeline"
     assert state.facts.budget_usd == 50_000 and state.facts.decision_maker is True
@@ -166,9 +184,13 @@ def test_only_missing_questions_are_asked() -> None:
     script = make_script()
     asked = []
     state, _ = script.start("inbound")
-    for line in ["Jo here.", "Go ahead.",
-                 "Our team is drowning in calls, we need help by next quarter.",
-                 "Around forty thousand.", "Yes."]:
+    for line in [
+        "Jo here.",
+        "Go ahead.",
+        "Our team is drowning in calls, we need help by next quarter.",
+        "Around forty thousand.",
+        "Yes.",
+    ]:
         state, _ = script.on_text(state, line)
         asked.append(state.asked)
     # the timeline came with the need, so it is never asked
@@ -193,8 +215,9 @@ def test_no_budget_disqualifies() -> None:
 
 def test_no_need_disqualifies() -> None:
     script = make_script()
-    state, replies = converse(script, ["Pat speaking.", "Okay.",
-                                       "Not really, we're fine as we are."])
+    state, replies = converse(
+        script, ["Pat speaking.", "Okay.", "Not really, we're fine as we are."]
+    )
     assert replies[-1].end_call
     assert script.on_hangup(state) is Outcome.DISQUALIFIED
 
@@ -207,8 +230,9 @@ def test_a_plain_no_to_the_need_question_is_no_need() -> None:
 
 def test_a_free_answer_to_the_need_question_is_kept_as_the_need() -> None:
     script = make_script()
-    state, _ = converse(script, ["Pat speaking.", "Okay.",
-                                 "Mostly our technicians are on jobs and calls pile in."])
+    state, _ = converse(
+        script, ["Pat speaking.", "Okay.", "Mostly our technicians are on jobs and calls pile in."]
+    )
     assert state.facts.need == "Mostly our technicians are on jobs and calls pile in"
 
 
@@ -310,21 +334,26 @@ def test_a_bad_time_asks_when_to_call_back() -> None:
 # --- opting out and asking for a person -----------------------------------------------------
 
 
-@pytest.mark.parametrize("lines", [
-    [],  # at the greeting
-    ["This is Val."],  # asked for permission
-    QUALIFY_LINES[:4],  # in the middle of qualifying
-    QUALIFY_LINES,  # the scheduler is proposing a meeting
-    [*QUALIFY_LINES, "Yes."],  # wrapping up after booking
-])
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [],  # at the greeting
+        ["This is Val."],  # asked for permission
+        QUALIFY_LINES[:4],  # in the middle of qualifying
+        QUALIFY_LINES,  # the scheduler is proposing a meeting
+        [*QUALIFY_LINES, "Yes."],  # wrapping up after booking
+    ],
+)
 @pytest.mark.parametrize("opt_out", ["Take me off your list.", "#9"])
 def test_opting_out_ends_the_call_from_any_state_and_wins(lines: list[str], opt_out: str) -> None:
     script = make_script()
     state, replies = converse(script, [*lines, opt_out])
     assert replies[-1].end_call and replies[-1].agent == "wrap_up"
     handoffs = replies[-1].transitions
-    assert handoffs == [] if len(replies) > 1 and replies[-2].agent == "wrap_up" else (
-        handoffs[-1][2] == "opt_out"
+    assert (
+        handoffs == []
+        if len(replies) > 1 and replies[-2].agent == "wrap_up"
+        else (handoffs[-1][2] == "opt_out")
     )
     assert state.outcome is Outcome.OPTED_OUT
     assert script.on_hangup(state) is Outcome.OPTED_OUT
@@ -380,8 +409,9 @@ def test_declining_the_proposed_time_asks_for_another() -> None:
 
 def test_a_time_given_after_booking_moves_the_meeting() -> None:
     script = make_script()
-    state, replies = converse(script, [*QUALIFY_LINES, "#1",
-                                       "Actually, Friday afternoon is better."])
+    state, replies = converse(
+        script, [*QUALIFY_LINES, "#1", "Actually, Friday afternoon is better."]
+    )
     assert state.facts.meeting_time == "Friday afternoon"
     assert not replies[-1].end_call
 
@@ -420,8 +450,13 @@ def test_speaking_resets_the_reprompt_count() -> None:
 
 
 def test_max_reprompts_comes_from_the_script() -> None:
-    script = QualificationScript(QualificationPolicy(), transfer_number=None,
-                                 company_name="Acme", agent_name="Robin", max_reprompts=1)
+    script = QualificationScript(
+        QualificationPolicy(),
+        transfer_number=None,
+        company_name="Acme",
+        agent_name="Robin",
+        max_reprompts=1,
+    )
     state, _ = script.start("inbound")
     state, first = script.on_silence(state)
     state, second = script.on_silence(state)
@@ -475,8 +510,11 @@ def test_hold_on_keeps_the_question_pending() -> None:
 def test_events_after_the_call_ended_change_nothing() -> None:
     script = make_script()
     state, _ = converse(script, ["Stop calling me."])
-    for event in (lambda s: script.on_text(s, "hello?"), lambda s: script.on_dtmf(s, "1"),
-                  script.on_silence):
+    for event in (
+        lambda s: script.on_text(s, "hello?"),
+        lambda s: script.on_dtmf(s, "1"),
+        script.on_silence,
+    ):
         after, reply = event(state)
         assert after == state and reply.sentences == [] and not reply.end_call
 
@@ -510,14 +548,40 @@ def test_the_outcome_reached_is_recorded_in_the_state() -> None:
 
 
 _CALLER_LINES = [
-    "Hello?", "Who is this?", "Yes, this is Dana.", "Sure.", "No.", "Not interested.",
-    "We miss calls after hours.", "We don't really have that problem.",
-    "About fifty thousand a year.", "five grand a month", "Maybe two thousand.",
-    "We have no budget.", "I'm the owner.", "My boss decides.", "Within three months.",
-    "Next year.", "Tuesday at 10am.", "Thursday afternoon is fine.", "What?",
-    "Call me back next week.", "It's not a good time.", "What is this about?", "Are you a bot?",
-    "Hold on.", "How much does it cost?", "That's all, thanks.", "Bye.", "I don't know.",
-    "#1", "#2", "#5", "...", "...", "...",
+    "Hello?",
+    "Who is this?",
+    "Yes, this is Dana.",
+    "Sure.",
+    "No.",
+    "Not interested.",
+    "We miss calls after hours.",
+    "We don't really have that problem.",
+    "About fifty thousand a year.",
+    "five grand a month",
+    "Maybe two thousand.",
+    "We have no budget.",
+    "I'm the owner.",
+    "My boss decides.",
+    "Within three months.",
+    "Next year.",
+    "Tuesday at 10am.",
+    "Thursday afternoon is fine.",
+    "What?",
+    "Call me back next week.",
+    "It's not a good time.",
+    "What is this about?",
+    "Are you a bot?",
+    "Hold on.",
+    "How much does it cost?",
+    "That's all, thanks.",
+    "Bye.",
+    "I don't know.",
+    "#1",
+    "#2",
+    "#5",
+    "...",
+    "...",
+    "...",
 ]
 
 
@@ -560,8 +624,9 @@ def test_an_understanding_from_elsewhere_drives_the_same_script() -> None:
 
 
 def test_all_prompts_lists_what_the_agents_say_with_the_configured_names() -> None:
-    settings = load_settings(agent_integration={"company_name": "Acme Voice",
-                                                "agent_name": "Robin"})
+    settings = load_settings(
+        agent_integration={"company_name": "Acme Voice", "agent_name": "Robin"}
+    )
     prompts = all_prompts(settings)
     assert "Thanks for calling Acme Voice, this is Robin." in prompts
     assert "Roughly what budget do you have for this each year?" in prompts
@@ -571,10 +636,22 @@ def test_all_prompts_lists_what_the_agents_say_with_the_configured_names() -> No
 
 def test_every_sentence_of_an_unnamed_call_is_among_the_prompts() -> None:
     script = make_script()
-    _, replies = converse(script, ["Yes.", "Sure.", "We miss calls.", "About fifty thousand.",
-                                   "Yes.", "Within a month.", "#1", "No, that's all."])
-    settings = load_settings(agent_integration={"company_name": "Acme Voice",
-                                                "agent_name": "Robin"})
+    _, replies = converse(
+        script,
+        [
+            "Yes.",
+            "Sure.",
+            "We miss calls.",
+            "About fifty thousand.",
+            "Yes.",
+            "Within a month.",
+            "#1",
+            "No, that's all.",
+        ],
+    )
+    settings = load_settings(
+        agent_integration={"company_name": "Acme Voice", "agent_name": "Robin"}
+    )
     prompts = set(all_prompts(settings))
     assert [s for reply in replies for s in reply.sentences if s not in prompts] == []
 

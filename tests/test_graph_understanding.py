@@ -432,10 +432,27 @@ def test_next_week_is_a_meeting_time_only_as_an_answer() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "yes", "Yeah.", "yep", "sure", "Go ahead.", "okay", "ok", "sounds good", "absolutely",
-        "that works", "I guess so", "I guess so, what is this about?", "Yes, speaking.",
-        "Sure, I have a few minutes.", "of course", "Sorry, I was distracted. Yes, go on.",
-        "uh huh", "yeah that's right", "no problem", "i do", "fine",
+        "yes",
+        "Yeah.",
+        "yep",
+        "sure",
+        "Go ahead.",
+        "okay",
+        "ok",
+        "sounds good",
+        "absolutely",
+        "that works",
+        "I guess so",
+        "I guess so, what is this about?",
+        "Yes, speaking.",
+        "Sure, I have a few minutes.",
+        "of course",
+        "Sorry, I was distracted. Yes, go on.",
+        "uh huh",
+        "yeah that's right",
+        "no problem",
+        "i do",
+        "fine",
     ],
 )
 def test_yes_in_its_many_forms(text: str) -> None:
@@ -445,9 +462,21 @@ def test_yes_in_its_many_forms(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "no", "No.", "nope", "not really", "no thanks", "No thank you.", "not now",
-        "no, that is all, thank you", "I am not interested", "nah", "definitely not",
-        "I don't think so", "not at the moment", "we're good", "i do not",
+        "no",
+        "No.",
+        "nope",
+        "not really",
+        "no thanks",
+        "No thank you.",
+        "not now",
+        "no, that is all, thank you",
+        "I am not interested",
+        "nah",
+        "definitely not",
+        "I don't think so",
+        "not at the moment",
+        "we're good",
+        "i do not",
     ],
 )
 def test_no_in_its_many_forms(text: str) -> None:
@@ -618,8 +647,16 @@ def test_people_are_not_answering_machines(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["that's all, thank you", "bye", "Goodbye!", "nothing else", "No, that is all. Thank you.",
-     "that will be it", "have a good day", "ok talk soon"],
+    [
+        "that's all, thank you",
+        "bye",
+        "Goodbye!",
+        "nothing else",
+        "No, that is all. Thank you.",
+        "that will be it",
+        "have a good day",
+        "ok talk soon",
+    ],
 )
 def test_closing_the_call(text: str) -> None:
     assert heard(text).closing is True
@@ -627,15 +664,31 @@ def test_closing_the_call(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["sorry, can you repeat that", "what?", "pardon?", "Sorry?", "say that again",
-     "i didn't catch that", "you're breaking up", "come again?"],
+    [
+        "sorry, can you repeat that",
+        "what?",
+        "pardon?",
+        "Sorry?",
+        "say that again",
+        "i didn't catch that",
+        "you're breaking up",
+        "come again?",
+    ],
 )
 def test_asking_us_to_repeat(text: str) -> None:
     assert heard(text).repeat_request is True
 
 
-@pytest.mark.parametrize("text", ["what is this about", "What is this about?", "who is this",
-                                  "Hello, who is calling?", "why are you calling me"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what is this about",
+        "What is this about?",
+        "who is this",
+        "Hello, who is calling?",
+        "why are you calling me",
+    ],
+)
 def test_asking_who_we_are_or_why_we_call(text: str) -> None:
     assert heard(text).asks_purpose is True
 
@@ -659,8 +712,10 @@ def test_the_callers_name(text: str, name: str) -> None:
     assert heard(text).caller_name == name
 
 
-@pytest.mark.parametrize("text", ["Yes, speaking.", "this is about our account",
-                                  "I'm swamped", "i am busy", "it is my call"])
+@pytest.mark.parametrize(
+    "text",
+    ["Yes, speaking.", "this is about our account", "I'm swamped", "i am busy", "it is my call"],
+)
 def test_no_name_where_none_was_said(text: str) -> None:
     assert heard(text).caller_name is None
 

@@ -30,8 +30,12 @@ def _start(sequence: int = 2) -> str:
 
 def _media(sequence: int, payload: str = "//8=") -> str:
     return json.dumps(
-        {"event": "media", "sequenceNumber": str(sequence), "streamSid": STREAM,
-         "media": {"payload": payload}}
+        {
+            "event": "media",
+            "sequenceNumber": str(sequence),
+            "streamSid": STREAM,
+            "media": {"payload": payload},
+        }
     )
 
 
@@ -45,8 +49,11 @@ def _started_guard() -> TwilioStreamGuard:
 def test_a_well_formed_stream_passes_in_order() -> None:
     guard = _started_guard()
     guard.check(_media(3))
-    guard.check(json.dumps({"event": "dtmf", "sequenceNumber": "4", "streamSid": STREAM,
-                            "dtmf": {"digit": "1"}}))
+    guard.check(
+        json.dumps(
+            {"event": "dtmf", "sequenceNumber": "4", "streamSid": STREAM, "dtmf": {"digit": "1"}}
+        )
+    )
     guard.check(json.dumps({"event": "stop", "sequenceNumber": "5", "streamSid": STREAM}))
     assert guard.stream_sid == STREAM
 

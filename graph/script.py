@@ -27,6 +27,8 @@ import re
 from collections.abc import Callable
 from datetime import date, timedelta
 
+from pydantic import BaseModel, Field
+
 from graph.need import tidy_need
 from graph.policy import (
     budget_below_minimum,
@@ -42,7 +44,10 @@ from graph.understanding import Understanding, understand, understand_dtmf
 from switchboard.models import AgentName, Direction, Outcome
 from switchboard.settings import QualificationPolicy, VoiceAgentIntegrationConfig
 
-__all__ = ["AgentReply", "ConversationState", "QualificationScript", "all_prompts"]
+__all__ = [
+    "AgentPart", "AgentReply", "ConversationState", "QualificationScript", "ScriptReply",
+    "all_prompts",
+]
 
 _QUALIFYING_AGENTS = ("start", "greeter", "qualifier", "objection_handler")
 # A bare greeting or "who is this?" answers nothing; the greeter introduces
@@ -57,6 +62,20 @@ _MAX_ATTEMPTS = 2  # tries at one question before moving on
 _EXPECTING = (*BANT_QUESTIONS, "meeting", "meeting_time")
 
 
+class AgentPart(BaseModel):
+    """The sentences one agent speaks within a step; the LangGraph agents voice their own."""
+
+    agent: str
+    sentences: list[str] = Field(default_factory=list)
+
+
+class ScriptReply(AgentReply):
+    """An `AgentReply` that also tells which agent says which sentences: `parts[0]` is the
+    agent that held the call when the step began, `parts[i + 1]` the `to` of `transitions[i]`."""
+
+    parts: list[AgentPart] = Field(default_factory=list)
+
+
 class _Turn:
     """One step of the script: the state being changed and the reply being built."""
 
@@ -64,6 +83,8 @@ class _Turn:
         self.state = state.model_copy(deep=True)
         self.sentences: list[str] = []
         self.transitions: list[tuple[str, str, str]] = []
+        # who said what: one part per agent that held the call during this step
+        self.parts: list[AgentPart] = [AgentPart(agent=self.state.current_agent)]
         self.end_call = False
         self.transfer = False
 
@@ -71,22 +92,25 @@ class _Turn:
         if agent != self.state.current_agent:
             self.transitions.append((self.state.current_agent, agent, trigger))
             self.state.current_agent = agent
+            self.parts.append(AgentPart(agent=agent))
 
     def say(self, sentences: list[str]) -> None:
         self.sentences.extend(sentences)
+        self.parts[-1].sentences.extend(sentences)
 
     def end(self) -> None:
         self.state.ended = True
         self.state.asked = None
         self.end_call = True
 
-    def reply(self) -> AgentReply:
-        return AgentReply(
+    def reply(self) -> ScriptReply:
+        return ScriptReply(
             sentences=self.sentences,
             agent=self.state.current_agent,
             end_call=self.end_call,
             transfer=self.transfer,
             transitions=self.transitions,
+            parts=self.parts,
         )
 
 
@@ -130,9 +154,12 @@ class QualificationScript:
         """The caller said `text`."""
         if state.ended:
             return state, AgentReply(agent=state.current_agent)
+        return self.on_understanding(state, self.read_line(state, text), text)
+
+    def read_line(self, state: ConversationState, text: str) -> Understanding:
+        """The deterministic reading of a caller line, framed by the pending question."""
         expecting = state.asked if state.asked in _EXPECTING else None
-        heard = understand(text, today=self.today(), expecting=expecting)
-        return self.on_understanding(state, heard, text)
+        return understand(text, today=self.today(), expecting=expecting)
 
     def on_dtmf(self, state: ConversationState, digit: str) -> tuple[ConversationState, AgentReply]:
         """The caller pressed a key: 1 yes, 2 no, 0 a person, 9 stop calling me."""

@@ -10,7 +10,28 @@ from __future__ import annotations
 
 import re
 
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _ORDINAL_WORDS = {
     "one": "first",
@@ -133,11 +154,13 @@ def spoken_words(text: str) -> list[str]:
     """
     text = text.replace("\u2019", "'").replace("&", " and ").replace("+", " plus ")
     text = _CLOCK.sub(
-        lambda m: " "
-        + number_words(int(m.group(1)))
-        + ("" if m.group(2) == "00" else " " + _minutes(int(m.group(2))))
-        + _ampm(m.group(3))
-        + " ",
+        lambda m: (
+            " "
+            + number_words(int(m.group(1)))
+            + ("" if m.group(2) == "00" else " " + _minutes(int(m.group(2))))
+            + _ampm(m.group(3))
+            + " "
+        ),
         text,
     )
     text = _HOUR_AMPM.sub(lambda m: " " + number_words(int(m.group(1))) + _ampm(m.group(2)), text)

@@ -15,8 +15,7 @@ async def synthesize_ulaw(text: str) -> bytes:
 
     from actors.speech.espeak import synthesize
 
-    # eSpeak runs as a subprocess; keep the event loop free while it does.
-    pcm = await asyncio.to_thread(synthesize, text, sample_rate=SAMPLE_RATE)
+    pcm = await synthesize(text, sample_rate=SAMPLE_RATE)
     return await pcm_to_ulaw(pcm, SAMPLE_RATE, SAMPLE_RATE, create_file_resampler())
 
 

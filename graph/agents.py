@@ -1,0 +1,280 @@
+"""The voice agents: the router and the seven agent nodes of `graph.workflow`.
+
+What each agent decides is the qualification script's (`graph.script`), so the
+graph and the direct path behave alike by construction: one feature, one place.
+The agent holding the call takes the caller's turn through the script (understanding
+the line with rules, and with the LLM when one is configured); the script tells
+which agents the turn passes through and what each says (`ScriptReply.parts`).
+Each agent voices its own part and hands the call on with `Command(goto=...)`,
+recording an `AgentTransition`; the receiving agent times the handoff and checks
+the conversation arrived intact (`context_preserved`). The agent that holds the
+call at the end of the turn writes the reply: templates without an LLM; with one,
+the LLM rephrases the turn in that agent's voice and streams it sentence by
+sentence. Disclosures, goodbyes, transfers and voicemail messages are said as
+written. Sentences are also sent to LangGraph's custom stream as they are ready.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from langgraph.config import get_stream_writer
+from langgraph.graph import END
+from langgraph.types import Command
+
+from graph.llm import LLMError, TieredLLM, TurnContext, combine
+from graph.script import AgentPart, AgentReply, ConversationState, QualificationScript
+from graph.workflow import ROUTER, Hop, VoiceState
+from switchboard.models import AgentTransition, Outcome, Tier, now
+from switchboard.settings import VoiceAgentIntegrationConfig
+
+# What each agent does, told to the LLM that writes in its voice.
+AGENT_ROLES: dict[str, str] = {
+    "greeter": "you greet the caller, say the call may be recorded and learn who they are.",
+    "qualifier": "you learn the caller's need, budget, who decides and their timeline, "
+                 "asking only for what is still missing.",
+    "objection_handler": "you answer the caller's hesitation once, briefly and kindly.",
+    "scheduler": "you propose a meeting with a specialist and confirm a time.",
+    "handoff": "you put the caller through to a person, or offer a call back.",
+    "wrap_up": "you close the call politely, confirming what happens next.",
+    "voicemail": "you leave a short message on an answering machine.",
+}
+# Turns whose words carry the recording disclosure: said exactly as written.
+_OPENING_TRIGGERS = frozenset({"call_started", "caller_silent", "caller_answered",
+                               "voicemail_detected"})
+_HISTORY_TURNS = 6
+
+
+@dataclass
+class _Step:
+    """The script's answer to the caller's turn, and what understanding it cost."""
+
+    conversation: ConversationState
+    reply: AgentReply
+    tokens: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def _digest(conversation: ConversationState | None) -> str:
+    """A fingerprint of the conversation, to check a handoff delivered it unchanged."""
+    data = conversation.model_dump_json() if conversation is not None else ""
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def _parts(reply: AgentReply) -> list[AgentPart]:
+    parts = getattr(reply, "parts", None)
+    return parts or [AgentPart(agent=reply.agent, sentences=reply.sentences)]
+
+
+def _hops(reply: AgentReply) -> list[Hop]:
+    """The handoffs of a script step, each with the sentences of the agent taking over."""
+    parts = _parts(reply)
+    return [
+        Hop(from_agent=source, to_agent=target, trigger=trigger,
+            sentences=parts[index + 1].sentences if index + 1 < len(parts) else [])
+        for index, (source, target, trigger) in enumerate(reply.transitions)
+    ]
+
+
+def _add_tokens(total: dict[str, int], tier: Tier, tokens: int) -> dict[str, int]:
+    if not tokens:
+        return total
+    return {**total, tier: total.get(tier, 0) + tokens}
+
+
+def _describe(event: dict[str, str]) -> str:
+    kind, text = event["kind"], event.get("text", "")
+    return {"dtmf": f"[pressed {text}]", "silence": "[silence]"}.get(kind, text)
+
+
+class VoiceAgents:
+    """The nodes of the workflow, sharing one script and, optionally, one LLM."""
+
+    def __init__(
+        self,
+        settings: VoiceAgentIntegrationConfig,
+        *,
+        llm: TieredLLM | None = None,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        integration = settings.agent_integration
+        self.settings = settings
+        self.llm = llm
+        self.script = QualificationScript(
+            settings.qualification,
+            transfer_number=settings.transfer_number,
+            company_name=integration.company_name,
+            agent_name=integration.agent_name,
+            max_reprompts=integration.max_reprompts,
+            today=today,
+        )
+
+    # --- the router -------------------------------------------------------------------
+
+    async def route(self, state: VoiceState) -> Command:
+        """Send the caller's turn to the agent holding the call; open the call first."""
+        event = state["event"]
+        conversation = state.get("conversation")
+        fresh: dict[str, Any] = {
+            "hops": [], "draft": [], "verbatim": False, "sentences": [], "end_call": False,
+            "transfer": False, "transitions": [], "tokens": {}, "errors": [],
+            "outcome": conversation.outcome if conversation else None,
+        }
+        if event["kind"] == "hangup":
+            if conversation is None:
+                return Command(goto=END, update={**fresh, "outcome": Outcome.ABANDONED})
+            ended = conversation.model_copy(update={"ended": True})
+            return Command(goto=END, update={
+                **fresh, "conversation": ended, "outcome": self.script.final_outcome(ended)})
+        if conversation is None:
+            conversation, opening = self.script.start(
+                state.get("direction", "inbound"), answered_by=state.get("answered_by"))
+            if event["kind"] == "start":
+                step = _Step(conversation, opening or AgentReply(agent="start"))
+                return await self._carry_on(ROUTER, "start", {**state, **fresh}, step)
+            # no start event came (a session restored mid-call): the call is open now
+        elif event["kind"] == "start":
+            return Command(goto=END, update=fresh)  # a repeated start changes nothing
+        if conversation.ended:
+            return Command(goto=END, update={**fresh, "conversation": conversation})
+        if conversation.current_agent == "start":  # no agent holds the call yet
+            step = await self._take_turn({**state, **fresh}, conversation)
+            return await self._carry_on(ROUTER, "start", {**state, **fresh}, step)
+        return Command(goto=conversation.current_agent,
+                       update={**fresh, "conversation": conversation})
+
+    # --- the agents -------------------------------------------------------------------
+
+    def node(self, name: str) -> Callable[[VoiceState], Awaitable[Command]]:
+        """The node of agent `name`."""
+
+        async def agent(state: VoiceState) -> Command:
+            hops = state.get("hops") or []
+            if hops and hops[0]["to_agent"] == name:  # handed the call during this turn
+                return await self._arrive(name, state, hops)
+            step = await self._take_turn(state, state["conversation"])  # type: ignore[arg-type]
+            return await self._carry_on(name, name, state, step)
+
+        agent.__name__ = name
+        agent.__qualname__ = f"VoiceAgents.{name}"
+        return agent
+
+    async def _take_turn(self, state: VoiceState, conversation: ConversationState) -> _Step:
+        """The caller's event answered by the script, the line read by rules and LLM."""
+        event = state["event"]
+        if event["kind"] == "dtmf":
+            return _Step(*self.script.on_dtmf(conversation, event["text"]))
+        if event["kind"] == "silence":
+            return _Step(*self.script.on_silence(conversation))
+        text = event["text"]
+        heard = self.script.read_line(conversation, text)
+        tokens: dict[str, int] = {}
+        errors: list[str] = []
+        if self.llm is not None and text.strip() and not conversation.ended:
+            tier: Tier = state.get("tier", "economy")
+            try:
+                extracted, used = await self.llm.extract(
+                    tier, text, self._context(conversation.current_agent, state, conversation))
+                heard = combine(heard, extracted,
+                                expecting_meeting=conversation.asked in ("meeting",
+                                                                         "meeting_time"))
+                tokens = _add_tokens(tokens, tier, used)
+            except LLMError as exc:
+                errors.append(str(exc))  # the rules' reading stands
+        new, reply = self.script.on_understanding(conversation, heard, text)
+        return _Step(new, reply, tokens, errors)
+
+    async def _carry_on(self, node: str, speaker: str, state: VoiceState,
+                        step: _Step) -> Command:
+        """After taking the turn: say our part, then hand on or finish the turn."""
+        reply = step.reply
+        own = _parts(reply)[0].sentences if _parts(reply)[0].agent == speaker else []
+        verbatim = (state["event"]["kind"] not in ("text", "dtmf") or reply.end_call
+                    or reply.transfer or any(t in _OPENING_TRIGGERS for _, _, t in reply.transitions))
+        update: dict[str, Any] = {
+            "conversation": step.conversation,
+            "end_call": reply.end_call,
+            "transfer": reply.transfer,
+            "verbatim": verbatim,
+            "tokens": {**state.get("tokens", {}), **step.tokens},
+            "errors": [*state.get("errors", []), *step.errors],
+            "outcome": step.conversation.outcome,
+        }
+        return await self._pass(speaker, {**state, **update}, own, _hops(reply), update)
+
+    async def _arrive(self, name: str, state: VoiceState, hops: list[Hop]) -> Command:
+        """Take over the call mid-turn: time the handoff, check the context, say our part."""
+        hop = hops[0]
+        transitions = list(state.get("transitions", []))
+        if transitions and transitions[-1].to_agent == name:
+            transitions[-1] = transitions[-1].model_copy(update={
+                "transition_duration_ms": round((time.time() - state["handoff_at"]) * 1000, 3),
+                "context_preserved": _digest(state.get("conversation"))
+                == state.get("handoff_digest"),
+            })
+        update: dict[str, Any] = {"transitions": transitions}
+        return await self._pass(name, {**state, **update}, hop["sentences"], hops[1:], update)
+
+    async def _pass(self, name: str, state: VoiceState, own: list[str], pending: list[Hop],
+                    update: dict[str, Any]) -> Command:
+        """Add our sentences to the turn; hand on to the next agent, or write the reply."""
+        draft = [*state.get("draft", []), *own]
+        if pending:
+            hop = pending[0]
+            transition = AgentTransition(from_agent=name if name != ROUTER else "start",
+                                         to_agent=hop["to_agent"], trigger=hop["trigger"],
+                                         timestamp=now())
+            return Command(goto=hop["to_agent"], update={
+                **update, "hops": pending, "draft": draft,
+                "transitions": [*state.get("transitions", []), transition],
+                "handoff_at": time.time(), "handoff_digest": _digest(state.get("conversation")),
+            })
+        sentences, tokens, errors = await self._speak(name, state, draft)
+        event = state["event"]
+        history = list(state.get("history", []))
+        if sentences or event["kind"] != "start":
+            history = [*history, {"caller": _describe(event), "agent": " ".join(sentences)}]
+        return Command(goto=END, update={
+            **update, "hops": [], "draft": draft, "sentences": sentences,
+            "tokens": tokens, "errors": errors, "history": history[-_HISTORY_TURNS:],
+        })
+
+    async def _speak(self, name: str, state: VoiceState, draft: list[str]
+                     ) -> tuple[list[str], dict[str, int], list[str]]:
+        """The turn's reply, in the voice of the agent holding the call."""
+        write = get_stream_writer()
+        tokens = dict(state.get("tokens", {}))
+        errors = list(state.get("errors", []))
+        conversation = state.get("conversation")
+        if self.llm is not None and draft and not state.get("verbatim") and conversation:
+            tier: Tier = state.get("tier", "economy")
+            try:
+                written = await self.llm.write_reply(
+                    tier, line=state["event"].get("text", ""), draft=draft,
+                    context=self._context(name, state, conversation),
+                    on_sentence=lambda sentence: write({"sentence": sentence, "agent": name}),
+                )
+            except LLMError as exc:
+                errors.append(str(exc))  # the templates speak instead
+            else:
+                if written.error:
+                    errors.append(written.error)
+                return written.sentences, _add_tokens(tokens, tier, written.tokens), errors
+        for sentence in draft:
+            write({"sentence": sentence, "agent": name})
+        return draft, tokens, errors
+
+    def _context(self, agent: str, state: VoiceState, conversation: ConversationState
+                 ) -> TurnContext:
+        return TurnContext(
+            agent=agent,
+            role=AGENT_ROLES.get(agent, "you open the call."),
+            pending_question=conversation.last_question if conversation.asked else None,
+            facts=conversation.facts.model_dump(exclude_none=True),
+            history=list(state.get("history", [])),
+        )

@@ -1,0 +1,100 @@
+"""The LangGraph workflow of voice agents: one invocation answers one caller turn.
+
+    START ─▶ router ─Command─▶ <the agent holding the call> ─Command─▶ <next agent> … ─▶ END
+
+The router reads the turn's caller event and sends it to the agent that holds the
+call (`conversation.current_agent`); before any agent holds it, the router itself
+opens the call, as the `start` of the transitions. An agent that hands the call on
+returns `Command(goto=<next agent>, update=...)` and records an `AgentTransition`;
+the agent that holds the call when the turn ends writes the reply. The nodes live
+in `graph.agents`; this module owns the state and the wiring.
+
+The graph is checkpointed with `thread_id` = CallSid (`graph.checkpointer`), so the
+next turn may run on any replica.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, TypedDict
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from graph.state import ConversationState
+from switchboard.models import AgentName, AgentTransition, Direction, Outcome, Tier
+
+if TYPE_CHECKING:
+    from graph.agents import VoiceAgents
+
+ROUTER = "router"
+AGENTS: tuple[AgentName, ...] = (
+    "greeter", "qualifier", "objection_handler", "scheduler", "handoff", "wrap_up", "voicemail",
+)
+
+EventKind = Literal["start", "text", "dtmf", "silence", "hangup"]
+
+
+class CallerTurn(TypedDict):
+    """What the caller did this turn: the call started, they spoke (`text`), pressed a
+    key (`text` is the digit), stayed silent for a reprompt interval, or hung up."""
+
+    kind: EventKind
+    text: str
+
+
+class Hop(TypedDict):
+    """A handoff still to happen this turn, and what the agent taking over says."""
+
+    from_agent: str
+    to_agent: str
+    trigger: str
+    sentences: list[str]
+
+
+class VoiceState(TypedDict, total=False):
+    """The graph's state. Input keys are set by the orchestrator on every turn; the
+    conversation and history persist between turns; the rest is this turn's result,
+    reset by the router."""
+
+    # input, every turn
+    call_id: str
+    direction: Direction
+    answered_by: str | None
+    tier: Tier
+    event: CallerTurn
+
+    # carried from turn to turn
+    conversation: ConversationState | None
+    history: list[dict[str, str]]  # the last few exchanges, for the LLM's context
+
+    # this turn
+    hops: list[Hop]  # handoffs still to happen
+    draft: list[str]  # what the agents decided to say, before the last one voices it
+    verbatim: bool  # the turn's words are said as written (disclosures, goodbyes)
+    sentences: list[str]  # what the caller hears
+    end_call: bool
+    transfer: bool
+    transitions: list[AgentTransition]
+    tokens: dict[str, int]  # LLM tokens spent this turn, by tier
+    errors: list[str]  # what went wrong and was covered (an LLM that failed)
+    outcome: Outcome | None  # reached so far; the final outcome once the caller hangs up
+    handoff_at: float  # wall clock of the last handoff, for its duration
+    handoff_digest: str  # fingerprint of the conversation handed over
+
+
+def build_workflow(agents: VoiceAgents) -> StateGraph:
+    """The graph of `agents`' nodes, not yet compiled."""
+    builder = StateGraph(VoiceState)
+    destinations = (*AGENTS, END)
+    builder.add_node(ROUTER, agents.route, destinations=destinations)
+    for name in AGENTS:
+        builder.add_node(name, agents.node(name), destinations=destinations)
+    builder.add_edge(START, ROUTER)
+    return builder
+
+
+def compile_workflow(agents: VoiceAgents,
+                     checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    """The runnable workflow, checkpointed by `checkpointer` (thread_id = CallSid)."""
+    return build_workflow(agents).compile(checkpointer=checkpointer, name="voice_agents")

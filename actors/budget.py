@@ -26,6 +26,9 @@ commitment leaves room for one more reservation under `daily_budget_usd`:
 - an admin's `force_tier` wins over all of this and pins the tier for the rest of the
   call (a forced grant still reserves, and may take the day past its budget).
 
+A day is a UTC date. Costs count on the day they are recorded; a hold stays with the day
+of its grant, so a call running past midnight does not take from the new day's budget.
+
 Every decision is appended to the outbox (`Outbox.tier_decision`) with the call's next
 decision seq from Redis, and so becomes a row of `tier_escalation_events`. The counters
 change before the append: if the process dies between the two, the decision holds but
@@ -427,21 +430,24 @@ class BudgetLedger:
         fields = ("tier", "pinned", "ended", "held", "seq", "c_telephony", "c_stt", "c_tts",
                   "c_llm_economy", "c_llm_premium")
         values = await self._redis.hmget(self._call_key(call_sid), fields)
-        raw = {name: _text(v) if v is not None else None for name, v in zip(fields, values)}
-        micros = {name: int(raw[name] or 0) for name in fields[3:]}
+        raw = {
+            name: _text(v) if v is not None else None
+            for name, v in zip(fields, values, strict=True)
+        }
+        number = {name: int(raw[name] or 0) for name in fields[3:]}
         return CallBudget(
             call_sid=call_sid,
             tier=raw["tier"] or "economy",  # type: ignore[arg-type]
             pinned=raw["pinned"] == "1",
             ended=raw["ended"] == "1",
-            held=micros_to_usd(micros["held"]),
-            decisions=micros["seq"],
+            held=micros_to_usd(number["held"]),
+            decisions=number["seq"],
             cost=CallCost.from_micros(
-                telephony=micros["c_telephony"],
-                stt=micros["c_stt"],
-                tts=micros["c_tts"],
-                llm_economy=micros["c_llm_economy"],
-                llm_premium=micros["c_llm_premium"],
+                telephony=number["c_telephony"],
+                stt=number["c_stt"],
+                tts=number["c_tts"],
+                llm_economy=number["c_llm_economy"],
+                llm_premium=number["c_llm_premium"],
             ),
         )
 

@@ -26,7 +26,7 @@ from actors.transport import CallLink, CallLinkParams, CallLinkTransport
 TWILIO_SAMPLE_RATE = 8000
 # How long the caller must be quiet before a turn is over. Long enough for a breath
 # between phrases, short enough that the agent answers promptly.
-END_OF_TURN_SILENCE_S = 0.7
+END_OF_TURN_SILENCE_S = 0.5
 
 
 class TextReplySender(FrameProcessor):

@@ -200,7 +200,11 @@ class CallSessionActor:
 
     async def collect(self, max_wait_s: float = 0.5) -> list[str] | None:
         """Messages for the peer; None when the call is over and nothing is left."""
-        return await self._link.collect(max_wait_s)
+        messages = await self._link.collect(max_wait_s)
+        if messages is None:
+            # The ingress has everything: nothing keeps this actor any longer.
+            asyncio.get_running_loop().call_later(0.1, self._exit_now)
+        return messages
 
     async def peer_gone(self) -> None:
         """The ingress lost the peer's socket."""
@@ -271,7 +275,6 @@ class CallSessionActor:
         if self._ended.is_set():
             return
         self._ended.set()
-        self._link.close()
         session.status = CallStatus.COMPLETED
         session.outcome = self._responder.final_outcome()
         self._usage.call_seconds = time.time() - session.started_at
@@ -286,6 +289,8 @@ class CallSessionActor:
             await self._checkpoints.delete(session.call_sid)
         except Exception:
             logger.exception(f"{self._name}: could not close the record of {session.call_sid}")
+        # Only now may the ingress close the socket and let this actor go.
+        self._link.close()
         logger.info(f"{self._name}: call {session.call_sid} ended: {session.outcome}")
         asyncio.get_running_loop().call_later(DRAIN_GRACE_S, self._exit_now)
 

@@ -8,10 +8,11 @@ which agents the turn passes through and what each says (`ScriptReply.parts`).
 Each agent voices its own part and hands the call on with `Command(goto=...)`,
 recording an `AgentTransition`; the receiving agent times the handoff and checks
 the conversation arrived intact (`context_preserved`). The agent that holds the
-call at the end of the turn writes the reply: templates without an LLM; with one,
-the LLM rephrases the turn in that agent's voice and streams it sentence by
-sentence. Disclosures, goodbyes, transfers and voicemail messages are said as
-written. Sentences are also sent to LangGraph's custom stream as they are ready.
+call at the end of the turn has the last word: its template without an LLM; with
+one, the LLM writes that part in the agent's voice, streamed sentence by sentence.
+Openings (the recording disclosure), goodbyes, transfers and voicemail messages are
+said as written. Every sentence goes to LangGraph's custom stream as soon as it is
+ready, so speech starts on the first one.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from langgraph.types import Command
 
 from graph.llm import LLMError, TieredLLM, TurnContext, combine
 from graph.script import AgentPart, AgentReply, ConversationState, QualificationScript
-from graph.workflow import ROUTER, Hop, VoiceState
+from graph.workflow import Hop, VoiceState
 from switchboard.models import AgentTransition, Outcome, Tier, now
 from switchboard.settings import VoiceAgentIntegrationConfig
 
@@ -81,10 +82,17 @@ def _hops(reply: AgentReply) -> list[Hop]:
     ]
 
 
-def _add_tokens(total: dict[str, int], tier: Tier, tokens: int) -> dict[str, int]:
+def _add_tokens(total: dict[str, int], tier: str, tokens: int) -> dict[str, int]:
     if not tokens:
         return total
     return {**total, tier: total.get(tier, 0) + tokens}
+
+
+def _sum_tokens(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
+    total = dict(first)
+    for tier, tokens in second.items():
+        total = _add_tokens(total, tier, tokens)
+    return total
 
 
 def _describe(event: dict[str, str]) -> str:
@@ -121,7 +129,7 @@ class VoiceAgents:
         event = state["event"]
         conversation = state.get("conversation")
         fresh: dict[str, Any] = {
-            "hops": [], "draft": [], "verbatim": False, "sentences": [], "end_call": False,
+            "hops": [], "verbatim": False, "sentences": [], "end_call": False,
             "transfer": False, "transitions": [], "tokens": {}, "errors": [],
             "outcome": conversation.outcome if conversation else None,
         }
@@ -136,7 +144,7 @@ class VoiceAgents:
                 state.get("direction", "inbound"), answered_by=state.get("answered_by"))
             if event["kind"] == "start":
                 step = _Step(conversation, opening or AgentReply(agent="start"))
-                return await self._carry_on(ROUTER, "start", {**state, **fresh}, step)
+                return await self._carry_on("start", {**state, **fresh}, step, fresh)
             # no start event came (a session restored mid-call): the call is open now
         elif event["kind"] == "start":
             return Command(goto=END, update=fresh)  # a repeated start changes nothing
@@ -144,7 +152,7 @@ class VoiceAgents:
             return Command(goto=END, update={**fresh, "conversation": conversation})
         if conversation.current_agent == "start":  # no agent holds the call yet
             step = await self._take_turn({**state, **fresh}, conversation)
-            return await self._carry_on(ROUTER, "start", {**state, **fresh}, step)
+            return await self._carry_on("start", {**state, **fresh}, step, fresh)
         return Command(goto=conversation.current_agent,
                        update={**fresh, "conversation": conversation})
 
@@ -158,7 +166,7 @@ class VoiceAgents:
             if hops and hops[0]["to_agent"] == name:  # handed the call during this turn
                 return await self._arrive(name, state, hops)
             step = await self._take_turn(state, state["conversation"])  # type: ignore[arg-type]
-            return await self._carry_on(name, name, state, step)
+            return await self._carry_on(name, state, step)
 
         agent.__name__ = name
         agent.__qualname__ = f"VoiceAgents.{name}"
@@ -189,19 +197,22 @@ class VoiceAgents:
         new, reply = self.script.on_understanding(conversation, heard, text)
         return _Step(new, reply, tokens, errors)
 
-    async def _carry_on(self, node: str, speaker: str, state: VoiceState,
-                        step: _Step) -> Command:
-        """After taking the turn: say our part, then hand on or finish the turn."""
+    async def _carry_on(self, speaker: str, state: VoiceState, step: _Step,
+                        reset: dict[str, Any] | None = None) -> Command:
+        """After taking the turn: say our part, then hand on or finish the turn.
+        `reset`: the router's fresh turn values, when the router itself took the turn."""
         reply = step.reply
-        own = _parts(reply)[0].sentences if _parts(reply)[0].agent == speaker else []
-        verbatim = (state["event"]["kind"] not in ("text", "dtmf") or reply.end_call
-                    or reply.transfer or any(t in _OPENING_TRIGGERS for _, _, t in reply.transitions))
+        first = _parts(reply)[0]
+        own = first.sentences if first.agent == speaker else []
         update: dict[str, Any] = {
+            **(reset or {}),
             "conversation": step.conversation,
             "end_call": reply.end_call,
             "transfer": reply.transfer,
-            "verbatim": verbatim,
-            "tokens": {**state.get("tokens", {}), **step.tokens},
+            # no caller line to answer, or words that must be exact: no rewriting
+            "verbatim": state["event"]["kind"] not in ("text", "dtmf") or reply.end_call
+            or reply.transfer,
+            "tokens": _sum_tokens(state.get("tokens", {}), step.tokens),
             "errors": [*state.get("errors", []), *step.errors],
             "outcome": step.conversation.outcome,
         }
@@ -218,56 +229,62 @@ class VoiceAgents:
                 == state.get("handoff_digest"),
             })
         update: dict[str, Any] = {"transitions": transitions}
+        if hop["trigger"] in _OPENING_TRIGGERS:  # our words carry the recording disclosure
+            update["verbatim"] = True
         return await self._pass(name, {**state, **update}, hop["sentences"], hops[1:], update)
 
     async def _pass(self, name: str, state: VoiceState, own: list[str], pending: list[Hop],
                     update: dict[str, Any]) -> Command:
-        """Add our sentences to the turn; hand on to the next agent, or write the reply."""
-        draft = [*state.get("draft", []), *own]
-        if pending:
+        """Say our part of the turn; then hand on to the next agent, or end the turn."""
+        said = list(state.get("sentences", []))
+        if pending:  # not the last agent this turn: our part is said as written, now
+            write = get_stream_writer()
+            for sentence in own:
+                write({"sentence": sentence, "agent": name})
             hop = pending[0]
-            transition = AgentTransition(from_agent=name if name != ROUTER else "start",
-                                         to_agent=hop["to_agent"], trigger=hop["trigger"],
-                                         timestamp=now())
+            transition = AgentTransition(from_agent=name, to_agent=hop["to_agent"],
+                                         trigger=hop["trigger"], timestamp=now())
             return Command(goto=hop["to_agent"], update={
-                **update, "hops": pending, "draft": draft,
+                **update, "hops": pending, "sentences": [*said, *own],
                 "transitions": [*state.get("transitions", []), transition],
                 "handoff_at": time.time(), "handoff_digest": _digest(state.get("conversation")),
             })
-        sentences, tokens, errors = await self._speak(name, state, draft)
+        spoken, tokens, errors = await self._speak(name, state, own)
+        sentences = [*said, *spoken]
         event = state["event"]
         history = list(state.get("history", []))
         if sentences or event["kind"] != "start":
             history = [*history, {"caller": _describe(event), "agent": " ".join(sentences)}]
         return Command(goto=END, update={
-            **update, "hops": [], "draft": draft, "sentences": sentences,
-            "tokens": tokens, "errors": errors, "history": history[-_HISTORY_TURNS:],
+            **update, "hops": [], "sentences": sentences, "tokens": tokens, "errors": errors,
+            "history": history[-_HISTORY_TURNS:],
         })
 
-    async def _speak(self, name: str, state: VoiceState, draft: list[str]
+    async def _speak(self, name: str, state: VoiceState, own: list[str]
                      ) -> tuple[list[str], dict[str, int], list[str]]:
-        """The turn's reply, in the voice of the agent holding the call."""
+        """The last agent's part of the turn: the template, or the LLM's words for it."""
         write = get_stream_writer()
         tokens = dict(state.get("tokens", {}))
         errors = list(state.get("errors", []))
         conversation = state.get("conversation")
-        if self.llm is not None and draft and not state.get("verbatim") and conversation:
+        if self.llm is not None and own and not state.get("verbatim") and conversation:
             tier: Tier = state.get("tier", "economy")
             try:
                 written = await self.llm.write_reply(
-                    tier, line=state["event"].get("text", ""), draft=draft,
+                    tier, line=state["event"].get("text", ""), draft=own,
+                    said=list(state.get("sentences", [])),
                     context=self._context(name, state, conversation),
                     on_sentence=lambda sentence: write({"sentence": sentence, "agent": name}),
                 )
             except LLMError as exc:
-                errors.append(str(exc))  # the templates speak instead
+                errors.append(str(exc))  # the template speaks instead
             else:
                 if written.error:
                     errors.append(written.error)
                 return written.sentences, _add_tokens(tokens, tier, written.tokens), errors
-        for sentence in draft:
+        for sentence in own:
             write({"sentence": sentence, "agent": name})
-        return draft, tokens, errors
+        return own, tokens, errors
 
     def _context(self, agent: str, state: VoiceState, conversation: ConversationState
                  ) -> TurnContext:

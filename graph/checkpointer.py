@@ -18,7 +18,8 @@ hash tag, so a thread's keys share one Redis Cluster slot and one MULTI):
 
 Channel values are stored once per version, as LangGraph's Postgres and in-memory
 savers do, so a checkpoint costs only the channels that changed. Values go through
-`self.serde` (`dumps_typed` / `loads_typed`), as the base class asks.
+`self.serde` (`dumps_typed` / `loads_typed`), as the base class asks; by default a
+strict serializer that revives only the types the graph's state declares.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from langgraph.checkpoint.base import (
     get_checkpoint_metadata,
     writes_sort_key,
 )
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 T = TypeVar("T")
 
@@ -102,7 +104,10 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         ttl_s: int = 3600,
         serde: SerializerProtocol | None = None,
     ) -> None:
-        super().__init__(serde=serde)
+        # Strict by default: only LangGraph's safe types and the types a compiled
+        # graph's state schema declares (it adds them with `with_allowlist`) are
+        # revived from Redis, never an arbitrary class named in a stored value.
+        super().__init__(serde=serde or JsonPlusSerializer(allowed_msgpack_modules=None))
         if redis.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("RedisCheckpointSaver needs a client with decode_responses=False")
         if ttl_s <= 0:

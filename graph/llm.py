@@ -5,10 +5,10 @@ Owns talking to any OpenAI-compatible chat-completions endpoint
 the call is escalated. Two calls per caller line:
 
 - `extract` — what the line says, as JSON that must match `Extraction`'s schema
-  (`response_format` json_schema, strict). `combine` merges it with the
-  deterministic reading: the rules win where they are sure, the LLM fills what they
-  missed, and everything it says is checked (a meeting time must be one our
-  scheduler can read, amounts and months must be sane);
+  (`response_format` json_schema, strict). `combine` checks it and merges it with
+  the deterministic reading: what the LLM reads counts once checked (a meeting
+  time must be one our scheduler can read, amounts and months must be sane), the
+  rules fill whatever it missed, and an opt-out either of them heard counts;
 - `write_reply` — the agent's words for the turn, streamed; sentences are handed
   on as they complete and shaped for the ear (`graph.voice`).
 
@@ -107,47 +107,51 @@ EXTRACTION_SCHEMA = strict_schema(Extraction)
 
 def combine(rules: Understanding, extracted: Extraction, *, expecting_meeting: bool = False
             ) -> Understanding:
-    """The rules' reading of a line, completed by the LLM's.
+    """The LLM's reading of a line, checked, with the rules' reading behind it.
 
-    Values the rules found stand; the LLM fills the gaps, each value checked first.
-    A yes/no act either reader heard counts (an opt-out the rules missed is still an
-    opt-out)."""
+    With an LLM configured it is the reader: each value it reports counts once it
+    passes a check (a sane amount or number of months, a meeting time our scheduler
+    can read and say back, something that looks like a first name); where it reports
+    nothing, or fails a check, the rules' value stands. A conversational act either
+    reader heard counts: an opt-out the LLM missed is still an opt-out."""
 
     def sane(value: float | None, top: float) -> float | None:
         return value if value is not None and 0 <= value <= top else None
 
-    meeting = rules.meeting_time
-    if meeting is None and extracted.meeting_time:
+    meeting = None
+    if extracted.meeting_time:
         # only a time our scheduler can read and say back is a meeting time
         meeting = read_meeting_time(caller_sentences(extracted.meeting_time),
                                     expecting=expecting_meeting)
-    need = rules.need
-    if need is None and extracted.need and not rules.no_need:
+    meeting = meeting or rules.meeting_time
+    need = None
+    if extracted.need and not extracted.no_need:
         need = " ".join(extracted.need.split()[:_MAX_NEED_WORDS]).strip(" .") or None
-    name = rules.caller_name
-    if name is None and extracted.caller_name and _NAME.match(extracted.caller_name.strip()):
-        name = extracted.caller_name.strip()
-    budget = rules.budget_usd if rules.budget_usd is not None else sane(
-        extracted.budget_usd, _MAX_BUDGET_USD)
-    timeline = rules.timeline_months if rules.timeline_months is not None else sane(
-        extracted.timeline_months, _MAX_TIMELINE_MONTHS)
+    need = need or rules.need
+    name = extracted.caller_name.strip() if extracted.caller_name else None
+    name = name if name and _NAME.match(name) else rules.caller_name
+    budget = sane(extracted.budget_usd, _MAX_BUDGET_USD)
+    budget = budget if budget is not None else rules.budget_usd
+    timeline = sane(extracted.timeline_months, _MAX_TIMELINE_MONTHS)
+    timeline = timeline if timeline is not None else rules.timeline_months
     opt_out = rules.opt_out or extracted.opt_out
     callback = (rules.callback_later or extracted.callback_later) and not opt_out
     return Understanding(
         budget_usd=budget,
         no_budget=(rules.no_budget or extracted.no_budget) and budget is None,
-        decision_maker=(rules.decision_maker if rules.decision_maker is not None
-                        else extracted.decision_maker),
-        role=rules.role or extracted.role,
+        decision_maker=(extracted.decision_maker if extracted.decision_maker is not None
+                        else rules.decision_maker),
+        role=extracted.role or rules.role,
         need=need,
         no_need=(rules.no_need or extracted.no_need) and need is None,
         timeline_months=timeline,
         meeting_time=meeting,
-        affirmative=rules.affirmative if rules.affirmative is not None else extracted.affirmative,
+        affirmative=(extracted.affirmative if extracted.affirmative is not None
+                     else rules.affirmative),
         opt_out=opt_out,
         wants_human=(rules.wants_human or extracted.wants_human) and not opt_out,
         callback_later=callback,
-        callback_when=(rules.callback_when or extracted.callback_when) if callback else None,
+        callback_when=(extracted.callback_when or rules.callback_when) if callback else None,
         not_interested=rules.not_interested or extracted.not_interested,
         voicemail_greeting=rules.voicemail_greeting or extracted.voicemail_greeting,
         closing=rules.closing or extracted.closing,
@@ -261,9 +265,11 @@ class TieredLLM:
         line: str,
         draft: list[str],
         context: TurnContext,
+        said: list[str] | None = None,
         on_sentence: Callable[[str], None] | None = None,
     ) -> WrittenReply:
-        """The agent's words for a turn, in its own voice, saying what `draft` says.
+        """The agent's words for a turn, in its own voice, saying what `draft` says
+        (`said`: what other agents already said this turn).
 
         Sentences go to `on_sentence` as soon as each is complete and shaped. The
         word limit holds except that a closing question is always said; a reply that
@@ -297,6 +303,7 @@ class TieredLLM:
                 "recent_turns": context.history,
                 "known_facts": context.facts,
                 "caller_said": line,
+                "already_said_this_turn": " ".join(said or []),
                 "draft_reply": " ".join(draft),
             })},
         ]

@@ -22,7 +22,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from graph.state import ConversationState
-from switchboard.models import AgentName, AgentTransition, Direction, Outcome, Tier
+from switchboard.models import AgentName, AgentTransition, CallFacts, Direction, Outcome, Tier
 
 if TYPE_CHECKING:
     from graph.agents import VoiceAgents
@@ -70,9 +70,8 @@ class VoiceState(TypedDict, total=False):
 
     # this turn
     hops: list[Hop]  # handoffs still to happen
-    draft: list[str]  # what the agents decided to say, before the last one voices it
-    verbatim: bool  # the turn's words are said as written (disclosures, goodbyes)
-    sentences: list[str]  # what the caller hears
+    verbatim: bool  # the last agent's words are said as written (disclosures, goodbyes)
+    sentences: list[str]  # what the caller hears, in order, agent after agent
     end_call: bool
     transfer: bool
     transitions: list[AgentTransition]
@@ -86,15 +85,26 @@ class VoiceState(TypedDict, total=False):
 def build_workflow(agents: VoiceAgents) -> StateGraph:
     """The graph of `agents`' nodes, not yet compiled."""
     builder = StateGraph(VoiceState)
-    destinations = (*AGENTS, END)
-    builder.add_node(ROUTER, agents.route, destinations=destinations)
+    builder.add_node(ROUTER, agents.route, destinations=(*AGENTS, END))
     for name in AGENTS:
-        builder.add_node(name, agents.node(name), destinations=destinations)
+        others = tuple(agent for agent in AGENTS if agent != name)
+        builder.add_node(name, agents.node(name), destinations=(*others, END))
     builder.add_edge(START, ROUTER)
     return builder
+
+
+# The classes the state holds, which the checkpointer may revive from Redis. LangGraph
+# derives this list from the schema only under LANGGRAPH_STRICT_MSGPACK; we always
+# deserialize strictly, so we name them (a test checks a turn round-trips).
+STATE_TYPES: tuple[tuple[str, str], ...] = tuple(
+    (cls.__module__, cls.__name__)
+    for cls in (ConversationState, CallFacts, AgentTransition, Outcome)
+)
 
 
 def compile_workflow(agents: VoiceAgents,
                      checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
     """The runnable workflow, checkpointed by `checkpointer` (thread_id = CallSid)."""
+    if checkpointer is not None:
+        checkpointer = checkpointer.with_allowlist(STATE_TYPES)
     return build_workflow(agents).compile(checkpointer=checkpointer, name="voice_agents")

@@ -87,22 +87,31 @@ local call_ttl, day_ttl = ARGV[3], ARGV[4]
 local cap, budget = num(ARGV[5]), num(ARGV[6])
 local parts = {'telephony', 'stt', 'tts', 'llm_economy', 'llm_premium'}
 
+-- Price everything before writing anything: a script that fails half-way keeps the
+-- writes it made. The call's cumulative units are priced, so many small updates cost
+-- exactly what one update of their sum would: rounding happens once per call and part.
+local priced = {}
+for i, part in ipairs(parts) do
+  local base = 6 + (i - 1) * 3
+  local delta = num(ARGV[base + 1])
+  if delta > 0 then
+    local units = num(redis.call('HGET', call, 'u_' .. part)) + delta
+    priced[part] = {units, cost(units, num(ARGV[base + 2]), num(ARGV[base + 3]))}
+  end
+end
+
 -- an update seen before (a retried request) changes nothing
 local status = 'duplicate'
 local downgrade, seq = '', -1
 if redis.call('SADD', applied, ARGV[2]) == 1 then
   status = 'ok'
   local total, premium = 0, 0
-  for i, part in ipairs(parts) do
-    local base = 6 + (i - 1) * 3
-    local delta = num(ARGV[base + 1])
-    if delta > 0 then
-      -- price the call's cumulative units, so many small updates cost exactly what one
-      -- update of their sum would: rounding happens once per call and part
-      local units = num(redis.call('HGET', call, 'u_' .. part)) + delta
+  for _, part in ipairs(parts) do
+    local entry = priced[part]
+    if entry then
       local old = num(redis.call('HGET', call, 'c_' .. part))
-      local new = cost(units, num(ARGV[base + 2]), num(ARGV[base + 3]))
-      redis.call('HSET', call, 'u_' .. part, int(units), 'c_' .. part, int(new))
+      local new = entry[2]
+      redis.call('HSET', call, 'u_' .. part, int(entry[1]), 'c_' .. part, int(new))
       redis.call('HINCRBY', today, 'c_' .. part, int(new - old))
       total = total + new - old
       if part == 'llm_premium' then premium = new - old end

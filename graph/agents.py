@@ -149,12 +149,11 @@ class VoiceAgents:
         elif event["kind"] == "start":
             return Command(goto=END, update=fresh)  # a repeated start changes nothing
         if conversation.ended:
-            return Command(goto=END, update={**fresh, "conversation": conversation})
+            return Command(goto=END, update=fresh)
         if conversation.current_agent == "start":  # no agent holds the call yet
             step = await self._take_turn({**state, **fresh}, conversation)
             return await self._carry_on("start", {**state, **fresh}, step, fresh)
-        return Command(goto=conversation.current_agent,
-                       update={**fresh, "conversation": conversation})
+        return Command(goto=conversation.current_agent, update=fresh)
 
     # --- the agents -------------------------------------------------------------------
 
@@ -271,7 +270,7 @@ class VoiceAgents:
             tier: Tier = state.get("tier", "economy")
             try:
                 written = await self.llm.write_reply(
-                    tier, line=state["event"].get("text", ""), draft=own,
+                    tier, line=_describe(state["event"]), draft=own,
                     said=list(state.get("sentences", [])),
                     context=self._context(name, state, conversation),
                     on_sentence=lambda sentence: write({"sentence": sentence, "agent": name}),

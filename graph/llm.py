@@ -19,6 +19,7 @@ broken LLM costs a caller nothing but phrasing.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -40,6 +41,7 @@ from switchboard.settings import VoiceAgentIntegrationConfig
 _MAX_BUDGET_USD = 1e10
 _MAX_TIMELINE_MONTHS = 120
 _MAX_NEED_WORDS = 25
+_MIN_PART_WORDS = 12  # an agent speaking after others still gets room for a question
 _NAME = re.compile(r"^[A-Z][a-zA-Z'-]{1,30}$")
 
 
@@ -243,17 +245,18 @@ class TieredLLM:
             })},
         ]
         try:
-            response = await self.client.chat.completions.create(
-                model=self.model(tier),
-                messages=messages,  # type: ignore[arg-type]
-                response_format={"type": "json_schema", "json_schema": {
-                    "name": "caller_turn", "strict": True, "schema": EXTRACTION_SCHEMA}},
-                temperature=0,
-                timeout=self.extract_timeout_s,
-            )
+            async with asyncio.timeout(self.extract_timeout_s):
+                response = await self.client.chat.completions.create(
+                    model=self.model(tier),
+                    messages=messages,  # type: ignore[arg-type]
+                    response_format={"type": "json_schema", "json_schema": {
+                        "name": "caller_turn", "strict": True, "schema": EXTRACTION_SCHEMA}},
+                    temperature=0,
+                    timeout=self.extract_timeout_s,
+                )
             content = response.choices[0].message.content or ""
             extraction = Extraction.model_validate_json(content)
-        except (OpenAIError, httpx.HTTPError, ValidationError, IndexError) as exc:
+        except (OpenAIError, httpx.HTTPError, TimeoutError, ValidationError, IndexError) as exc:
             raise LLMError(f"extract: {type(exc).__name__}: {exc}") from exc
         tokens = response.usage.total_tokens if response.usage else 0
         return extraction, tokens
@@ -275,14 +278,16 @@ class TieredLLM:
         word limit holds except that a closing question is always said; a reply that
         forgot the draft's question gets the draft's question."""
         reply = WrittenReply()
+        # the turn's word limit, less what other agents already said this turn
+        limit = max(self.max_words - sum(len(s.split()) for s in said or []), _MIN_PART_WORDS)
         spoken_words = 0
         held: list[str] = []
 
         def speak(raw: str) -> None:
             nonlocal spoken_words
-            for sentence in optimize_sentences(raw, self.max_words):
+            for sentence in optimize_sentences(raw, limit):
                 words = len(sentence.split())
-                if spoken_words + words > self.max_words:
+                if spoken_words + words > limit:
                     held.append(sentence)  # over the limit: only a closing question may go
                     continue
                 spoken_words += words
@@ -298,7 +303,7 @@ class TieredLLM:
                 "what it says and nothing more: no new facts, prices or promises. End with "
                 "the draft's question if it has one. Short sentences, plain words, no "
                 "lists, no markdown, no links, numbers in words, at most "
-                f"{self.max_words} words.")},
+                f"{limit} words.")},
             {"role": "user", "content": json.dumps({
                 "recent_turns": context.history,
                 "known_facts": context.facts,
@@ -309,24 +314,26 @@ class TieredLLM:
         ]
         splitter = SentenceStream()
         try:
-            stream = await self.client.chat.completions.create(
-                model=self.model(tier),
-                messages=messages,  # type: ignore[arg-type]
-                stream=True,
-                stream_options={"include_usage": True},
-                temperature=0.4,
-                max_tokens=self.max_words * 3,
-                timeout=self.reply_timeout_s,
-            )
-            async for chunk in stream:
-                if chunk.usage is not None:
-                    reply.tokens = chunk.usage.total_tokens
-                for choice in chunk.choices:
-                    for sentence in splitter.feed(choice.delta.content or ""):
-                        speak(sentence)
+            # one deadline for the whole stream: httpx's timeout is per read
+            async with asyncio.timeout(self.reply_timeout_s):
+                stream = await self.client.chat.completions.create(
+                    model=self.model(tier),
+                    messages=messages,  # type: ignore[arg-type]
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    temperature=0.4,
+                    max_tokens=limit * 3,
+                    timeout=self.reply_timeout_s,
+                )
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        reply.tokens = chunk.usage.total_tokens
+                    for choice in chunk.choices:
+                        for sentence in splitter.feed(choice.delta.content or ""):
+                            speak(sentence)
             for sentence in splitter.flush():
                 speak(sentence)
-        except (OpenAIError, httpx.HTTPError) as exc:
+        except (OpenAIError, httpx.HTTPError, TimeoutError) as exc:
             if not reply.sentences:
                 raise LLMError(f"reply: {type(exc).__name__}: {exc}") from exc
             # the caller already heard part of it: finish that rather than start over

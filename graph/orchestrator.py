@@ -30,8 +30,8 @@ from graph.agents import VoiceAgents
 from graph.checkpointer import RedisCheckpointSaver
 from graph.llm import TieredLLM
 from graph.policy import qualification_score, wants_premium
-from graph.state import ConversationState
-from graph.workflow import CallerTurn, EventKind, VoiceState, compile_workflow
+from graph.state import AgentReply, ConversationState
+from graph.workflow import ROUTER, CallerTurn, EventKind, VoiceState, compile_workflow
 from switchboard.models import AgentTransition, CallFacts, Tier, VoiceAgentIntegrationContext
 from switchboard.redis_client import connect
 from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
@@ -52,6 +52,18 @@ def _event(text: str, metadata: dict[str, Any]) -> CallerTurn:
     if kind not in _KINDS:
         raise ValueError(f"unknown caller event {raw!r}; expected one of {_KINDS}")
     return CallerTurn(kind=kind, text=text or "")  # type: ignore[typeddict-item]
+
+
+def agent_reply(response: dict[str, Any]) -> AgentReply:
+    """A `process_voice_input` answer as the `AgentReply` a `TurnResponder` returns."""
+    return AgentReply(
+        sentences=response["sentences"],
+        agent=response["agent"] or "start",
+        end_call=response["end_call"],
+        transfer=response["transfer"],
+        transitions=[(t["from_agent"], t["to_agent"], t["trigger"])
+                     for t in response["transitions"]],
+    )
 
 
 class AgentOrchestrator:
@@ -140,6 +152,21 @@ class AgentOrchestrator:
         context.fallback_active = False
         await self._save_context_quietly(context)
         yield {"type": "result", "result": response}
+
+    # --- the conversation, for the session's direct path -------------------------------
+
+    async def get_conversation(self, call_id: str) -> ConversationState | None:
+        """The call's conversation as the last completed turn left it (None: no turn yet)."""
+        snapshot = await self.graph.aget_state(self._config(call_id))
+        return snapshot.values.get("conversation")
+
+    async def adopt_conversation(self, call_id: str,
+                                 conversation: ConversationState | dict[str, Any]) -> None:
+        """Continue from `conversation` (the direct path's state after fallback turns, a
+        `DirectResponder.snapshot()`), so the agents pick up where the caller is."""
+        state = ConversationState.model_validate(conversation)
+        await self.graph.aupdate_state(self._config(call_id), {"conversation": state},
+                                       as_node=ROUTER)
 
     # --- the names of the specification -----------------------------------------------
 

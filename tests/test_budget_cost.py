@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 import redis.asyncio as redis
+from redis.exceptions import ResponseError
 
 from actors.budget import Reason, UsageDelta, reason_code
 from actors.usage import CallUsage
@@ -199,3 +200,20 @@ async def test_premium_continues_past_its_reservation_while_the_day_has_room(
     assert (result.tier, result.downgrade) == ("premium", None)
     totals = await ledger.day_totals()
     assert (totals.premium_spent, totals.held) == (Decimal("0.15"), 0)
+
+
+async def test_usage_too_large_to_price_exactly_is_refused_and_changes_nothing(
+    redis_client: redis.Redis, redis_prefix: str
+) -> None:
+    ledger = make_ledger(redis_client, redis_prefix)
+    await ledger.record_usage("CA-huge", UsageDelta(telephony_ms=60_000))
+    with pytest.raises(ResponseError, match="too large to price exactly"):
+        await ledger.record_usage(
+            "CA-huge", UsageDelta(tts_characters=5, premium_tokens=10**15), update_id="huge"
+        )
+    assert (await ledger.call_cost("CA-huge")).total == Decimal("0.0085")
+    assert (await ledger.day_totals()).cost.total == Decimal("0.0085")
+    # Nothing marked the update as applied: a corrected retry with its id counts.
+    fixed = await ledger.record_usage("CA-huge", UsageDelta(tts_characters=5), update_id="huge")
+    assert not fixed.duplicate
+    assert fixed.cost.total == Decimal("0.008575")

@@ -1,4 +1,4 @@
-"""The agents with an LLM: against a local OpenAI-compatible server (`tests.test_llm_openai_double`).
+"""The agents with an LLM, against a local OpenAI-compatible server (`test_llm_openai_double`).
 
 Extraction by structured output fills what the rules miss; replies are the LLM's words,
 streamed and shaped for the ear; the premium model answers once the call is escalated;

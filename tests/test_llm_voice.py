@@ -32,15 +32,15 @@ def test_links_urls_and_emails_are_not_read_out() -> None:
 @pytest.mark.parametrize(("text", "said"), [
     ("It costs $50,000 a year.", "It costs fifty thousand dollars a year."),
     ("Budgets start at $75k.", "Budgets start at seventy five thousand dollars."),
-    ("The starter plan is $49.99.", "The starter plan is forty nine dollars and ninety nine cents."),
+    ("The plan is $49.99.", "The plan is forty nine dollars and ninety nine cents."),
     ("Most teams save 20%.", "Most teams save twenty percent."),
     ("Shall we say Tuesday at 10:30am?", "Shall we say Tuesday at ten thirty in the morning?"),
     ("How about 3 p.m. on Wed.?", "How about three in the afternoon on Wednesday?"),
     ("Call at 9 a.m. Then we talk.", "Call at nine in the morning. Then we talk."),
-    ("It's your 1st call and our 22nd client.", "It's your first call and our twenty second client."),
+    ("Your 1st call, our 22nd client.", "Your first call, our twenty second client."),
     ("We went live in 2024.", "We went live in twenty twenty four."),
     ("About 2-3 weeks, e.g. by March.", "About two to three weeks, for example by March."),
-    ("Reach us at (555) 123-4567.", "Reach us at five five five, one two three, four five six seven."),
+    ("Dial (555) 123-4567.", "Dial five five five, one two three, four five six seven."),
     ("We handle 1,200 calls & more.", "We handle one thousand two hundred calls and more."),
 ])
 def test_numbers_money_and_times_are_said_in_words(text: str, said: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from graph.orchestrator import FALLBACK_SENTENCES, AgentOrchestrator
+from graph.orchestrator import FALLBACK_SENTENCES, AgentOrchestrator, agent_reply
 from graph.state import ConversationState
 from switchboard.local_services import free_port
 from switchboard.models import CallFacts, VoiceAgentIntegrationContext
@@ -239,3 +239,26 @@ async def test_a_failed_turn_counts_against_the_call_and_changes_nothing(
         "What's your biggest challenge with handling calls or leads today?"]
     context = await orchestrator._get_or_create_voice_context(call_id, {})
     assert not context.fallback_active and context.error_count == 1
+
+
+async def test_the_agents_continue_where_the_direct_path_left_the_caller(
+    orchestrator: AgentOrchestrator,
+) -> None:
+    call_id = new_call()
+    await converse([orchestrator], call_id, DANA[:2])
+    # the orchestrator was down for two turns; the session's direct path answered them
+    script = orchestrator.agents.script
+    state = await orchestrator.get_conversation(call_id)
+    assert state is not None
+    for line in DANA[2:4]:
+        state, _ = script.on_text(state, line)
+    await orchestrator.adopt_conversation(call_id, state.model_dump(mode="json"))
+
+    result = await orchestrator.process_voice_input(call_id, DANA[4], {"event": "text"})
+
+    assert result["facts"]["budget_usd"] == 50000 and result["facts"]["decision_maker"]
+    assert result["sentences"] == ["Great, thanks.",
+                                   "When would you want something like this in place?"]
+    reply = agent_reply(result)
+    assert reply.text == "Great, thanks. When would you want something like this in place?"
+    assert reply.agent == "qualifier" and not reply.end_call

@@ -1372,7 +1372,6 @@ RULES: dict[str, Sequence[str]] = {
     "callback": [
         "call me back {duration}",
         "call me back later",
-        "call me back in a few months",
         "call me back next week",
         "call me later",
         "try me again {duration}",

@@ -47,6 +47,11 @@ _LOG_FLOOR = 1e-4
 #: Dynamic range kept below each filter's loudest frame, in natural-log units
 #: (None: only PocketSphinx's absolute floor).
 DYNAMIC_RANGE: float | None = None
+#: Frames of silence kept before the first and after the last speech frame
+#: (None: no trimming).
+EDGE_FRAMES: int | None = None
+#: A frame counts as speech within this many nats of the loudest frame.
+SPEECH_RANGE = 9.2
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,14 @@ def log_mel(samples: np.ndarray, fe: FrontEnd) -> np.ndarray:
     return np.log(np.maximum(spectrum @ tables.filters.T, _LOG_FLOOR))
 
 
+def trim_silence(log_energies: np.ndarray, keep: int) -> np.ndarray:
+    """Drop all but `keep` frames of the silence before and after the speech."""
+    frame_energy = np.logaddexp.reduce(log_energies, axis=1)
+    speech = np.nonzero(frame_energy > frame_energy.max() - SPEECH_RANGE)[0]
+    first, last = max(0, speech[0] - keep), min(len(log_energies), speech[-1] + 1 + keep)
+    return log_energies[first:last]
+
+
 def missing_filters(fe: FrontEnd, audio_sample_rate: int) -> int:
     """Index of the first mel filter centred above the input's band (nfilt if none).
 
@@ -207,6 +220,8 @@ def cepstra(
     """
     fe = fe or model_front_end()
     energies = log_mel(samples, fe)
+    if EDGE_FRAMES is not None and len(energies):
+        energies = trim_silence(energies, EDGE_FRAMES)
     if DYNAMIC_RANGE is not None and len(energies):
         energies = np.maximum(energies, energies.max(axis=0) - DYNAMIC_RANGE)
     energies = fill_high_band(energies, missing_filters(fe, audio_sample_rate))

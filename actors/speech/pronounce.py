@@ -87,7 +87,8 @@ _ESPEAK_TO_ARPABET: dict[str, tuple[str, ...]] = {
     "j": ("Y",),
     "x": ("K",),
     "?": ("T",),
-    **{c: (c.upper(),) for c in "bdfghklmnprstvwz"},
+    "h": ("HH",),
+    **{c: (c.upper(),) for c in "bdfgklmnprstvwz"},
 }
 _MNEMONICS = sorted(_ESPEAK_TO_ARPABET, key=len, reverse=True)
 _WORD_OK = re.compile(r"^[a-z][a-z']*$")

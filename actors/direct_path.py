@@ -82,6 +82,10 @@ class DirectResponder:
             return Outcome.ABANDONED
         return self._script.on_hangup(self._state)
 
+    def adopt(self, state: dict) -> None:
+        """Continue from a conversation another responder (the agents) carried on."""
+        self._state = ConversationState.model_validate(state)
+
     def snapshot(self) -> dict:
         return self._state.model_dump(mode="json") if self._state else {}
 

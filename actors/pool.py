@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from loguru import logger
 from ray.actor import ActorHandle
+from ray.serve.handle import DeploymentHandle
 
 from actors.session import CallSessionActor
 
@@ -28,7 +29,16 @@ class PooledSession:
 class SessionPool:
     """Keeps `size` warm session actors ready for the next calls."""
 
-    def __init__(self, *, size: int, namespace: str, num_cpus: float, memory_mb: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        size: int,
+        namespace: str,
+        num_cpus: float,
+        orchestrator: DeploymentHandle | None = None,
+        memory_mb: int = 0,
+    ) -> None:
+        self._orchestrator = orchestrator
         self._size = size
         self._namespace = namespace
         self._num_cpus = num_cpus
@@ -73,7 +83,7 @@ class SessionPool:
         options: dict = {"name": name, "namespace": self._namespace, "num_cpus": self._num_cpus}
         if self._memory_mb:
             options["memory"] = self._memory_mb * 1024 * 1024
-        handle = CallSessionActor.options(**options).remote(name)
+        handle = CallSessionActor.options(**options).remote(name, self._orchestrator)
         self.spawned += 1
         return PooledSession(name, handle, warm=False)
 

@@ -20,12 +20,14 @@ import redis.asyncio as aioredis
 from pipecat.frames.frames import EndFrame, OutputTransportMessageFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.workers.runner import WorkerRunner
+from ray.serve.handle import DeploymentHandle
 
 from actors.call_control import CallControl
 from actors.checkpoint import SessionCheckpoints
 from actors.conversation import CallEnd, ConversationProcessor, TurnOutcome
 from actors.direct_path import DirectResponder
 from actors.journal import CallJournal
+from actors.orchestrated_path import OrchestratedResponder
 from actors.pipeline import SpeechEngines, build_call_worker, make_vad
 from actors.registry import CallRegistry
 from actors.responder import TurnResponder
@@ -74,8 +76,9 @@ def _rss_mb() -> float:
 class CallSessionActor:
     """Serves exactly one call, then exits."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, orchestrator: DeploymentHandle | None = None) -> None:
         self._name = name
+        self._orchestrator = orchestrator
         self._settings = get_settings()
         self._engines: SpeechEngines | None = None
         self._link = CallLink()
@@ -138,7 +141,10 @@ class CallSessionActor:
         self._checkpoints = SessionCheckpoints(self._redis, prefix, ttl)
         self._journal = CallJournal(Outbox(self._redis, prefix), session)
         self._call_control = CallControl.from_settings(settings)
-        self._responder = DirectResponder(settings, session)
+        if self._orchestrator is not None and settings.agent_integration.enabled:
+            self._responder = OrchestratedResponder(settings, session, self._orchestrator)
+        else:
+            self._responder = DirectResponder(settings, session)
 
         if start.mode == "audio":
             assert start.stream_sid is not None
@@ -229,7 +235,8 @@ class CallSessionActor:
 
     async def _on_turn(self, outcome: TurnOutcome) -> None:
         assert self._session is not None and self._responder is not None
-        await self._journal.turn(outcome, fallback=False)
+        fallback = getattr(self._responder, "last_turn_fallback", False)
+        await self._journal.turn(outcome, fallback=fallback)
         await self._journal.progress(self._responder.view())
         await self._checkpoints.save(self._session, self._responder.snapshot())
 

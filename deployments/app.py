@@ -10,13 +10,15 @@ from typing import Any
 from ray.serve import Application
 
 from deployments.ingress import TwilioIngress
+from deployments.orchestrator import OrchestratorDeployment
 from deployments.recorder import RecorderDeployment
 
 
 def build_app(args: dict[str, Any]) -> Application:
-    """Ingress in front, the recorder behind it."""
+    """Ingress in front; the agents' orchestrator and the recorder behind it."""
     return TwilioIngress.bind(
         RecorderDeployment.bind(),
+        OrchestratorDeployment.bind(),
         warm_pool_size=args.get("warm_pool_size"),
         session_num_cpus=float(args.get("session_num_cpus", 0.05)),
     )

@@ -61,6 +61,7 @@ class TwilioIngress:
     async def __init__(
         self,
         recorder: DeploymentHandle,
+        orchestrator: DeploymentHandle | None = None,
         warm_pool_size: int | None = None,
         session_num_cpus: float = 0.05,
     ) -> None:
@@ -81,6 +82,7 @@ class TwilioIngress:
             size=settings.performance.warm_pool_size if warm_pool_size is None else warm_pool_size,
             namespace=settings.ray_namespace,
             num_cpus=session_num_cpus,
+            orchestrator=orchestrator,
         )
         self._pool.start()
         self._active_calls = 0

@@ -261,4 +261,7 @@ class AgentOrchestrator:
             "error": None,
             "errors": list(state.get("errors", [])),
             "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            # The whole conversation, so the session's direct path can take over
+            # exactly where the agents are should the next turn fall back.
+            "conversation": conversation.model_dump(mode="json") if conversation else None,
         }

@@ -13,9 +13,13 @@ from redis.exceptions import ConnectionError, TimeoutError
 
 
 def connect(url: str) -> aioredis.Redis:
-    return aioredis.from_url(
+    # Wait for a free connection rather than fail when many calls share a client.
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        max_connections=200,
+        timeout=5,
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), 10),
         retry_on_error=[ConnectionError, TimeoutError],
         health_check_interval=30,
     )
+    return aioredis.Redis.from_pool(pool)

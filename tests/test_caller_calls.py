@@ -435,7 +435,7 @@ async def test_spoken_lines_are_the_offline_tts_in_real_time() -> None:
         m for _, m in peer.events("media")
         if base64.b64decode(m["media"]["payload"]).strip(b"\xff\x7f")
     ]  # fmt: skip
-    expected_frames = len(espeak.synthesize(line, sample_rate=8000)) / 2 / 160
+    expected_frames = len(await espeak.synthesize(line, sample_rate=8000)) / 2 / 160
     assert abs(len(speech) - expected_frames) <= max(5, expected_frames * 0.2)
     # The agent's answer was heard; its latency is counted from the line's last frame.
     assert [t.line for t in result.timings] == [line] and result.timings[0].latency_ms is not None

@@ -1,0 +1,153 @@
+"""The orchestrated path: each caller turn goes to the agents' workflow (the
+orchestrator deployment), with a deadline and a circuit breaker in front of it and the
+direct path behind it.
+
+A slow or dead orchestrator never leaves a caller in silence: a turn that misses its
+deadline, fails, or finds the breaker open is answered by the direct path from the
+same conversation state, and counted as a fallback turn. The direct path's state is
+kept in step with every orchestrated turn, and handed back to the orchestrator once it
+answers again, so the conversation carries on wherever it was answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pybreaker
+import redis
+from ray.serve.handle import DeploymentHandle
+from ray.util.metrics import Counter
+
+from actors.direct_path import DirectResponder
+from actors.responder import CallerEvent, ResponderView
+from graph.orchestrator import agent_reply
+from graph.script import AgentReply
+from switchboard.models import AgentTransition, CallSession, Outcome
+from switchboard.settings import VoiceAgentIntegrationConfig
+
+logger = logging.getLogger("ray")
+
+_breakers: dict[str, pybreaker.CircuitBreaker] = {}
+_metrics: dict[str, Counter] = {}
+
+
+def _counter(name: str, description: str) -> Counter:
+    if name not in _metrics:
+        _metrics[name] = Counter(name, description)
+    return _metrics[name]
+
+
+class _TripCounter(pybreaker.CircuitBreakerListener):
+    def state_change(self, cb, old_state, new_state) -> None:
+        logger.warning(f"orchestrator breaker {old_state.name} → {new_state.name}")
+        if new_state.name == pybreaker.STATE_OPEN:
+            _counter("switchboard_circuit_breaker_trips", "Orchestrator breaker trips").inc()
+
+
+def orchestrator_breaker(settings: VoiceAgentIntegrationConfig) -> pybreaker.CircuitBreaker:
+    """One breaker per process, its state shared through Redis by every session."""
+    if "orchestrator" not in _breakers:
+        storage = pybreaker.CircuitRedisStorage(
+            pybreaker.STATE_CLOSED,
+            redis.Redis.from_url(settings.redis_url, socket_timeout=0.5),
+            namespace=f"{settings.redis_prefix}:breaker:orchestrator",
+        )
+        _breakers["orchestrator"] = pybreaker.CircuitBreaker(
+            fail_max=settings.circuit_breaker.fail_max,
+            reset_timeout=settings.circuit_breaker.reset_timeout_s,
+            state_storage=storage,
+            listeners=[_TripCounter()],
+            name="orchestrator",
+        )
+    return _breakers["orchestrator"]
+
+
+class OrchestratedResponder:
+    """A `TurnResponder` over the orchestrator, falling back to the direct path."""
+
+    def __init__(
+        self,
+        settings: VoiceAgentIntegrationConfig,
+        call: CallSession,
+        orchestrator: DeploymentHandle,
+    ) -> None:
+        self._settings = settings
+        self._call = call
+        self._orchestrator = orchestrator
+        self._direct = DirectResponder(settings, call)
+        self._breaker = orchestrator_breaker(settings)
+        self._timeout_s = settings.performance.turn_timeout_s
+        self._pending: list[AgentTransition] = []
+        self._last: dict[str, Any] | None = None
+        self._needs_adoption = False
+        self.last_turn_fallback = False
+        self.fallback_active = False
+
+    async def open(self) -> AgentReply | None:
+        reply = await self._turn(CallerEvent("text", ""), kind="start")
+        return reply if reply.sentences else None
+
+    async def respond(self, event: CallerEvent) -> AgentReply:
+        return await self._turn(event, kind=event.kind)
+
+    async def _turn(self, event: CallerEvent, *, kind: str) -> AgentReply:
+        metadata = {
+            "event": kind,
+            "direction": self._call.direction,
+            "answered_by": self._call.answered_by,
+            "tier": self._call.tier,
+            "session": self._call.call_sid,
+        }
+        try:
+            with self._breaker.calling():
+                response = await asyncio.wait_for(self._ask(event.text, metadata), self._timeout_s)
+                if response["fallback"]:
+                    raise RuntimeError(response["error"] or "the workflow could not run")
+        except Exception as exc:  # timeout, dead replica, open breaker, failed workflow
+            return await self._fall_back(event, kind, exc)
+        self.last_turn_fallback = self.fallback_active = False
+        self._last = response
+        if response.get("conversation"):
+            self._direct.adopt(response["conversation"])
+        self._pending.extend(AgentTransition(**hop) for hop in response["transitions"])
+        return agent_reply(response)
+
+    async def _ask(self, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
+        if self._needs_adoption:
+            # The direct path answered while the agents could not: hand them its state.
+            await self._orchestrator.adopt_conversation.remote(
+                self._call.call_sid, self._direct.snapshot()
+            )
+            self._needs_adoption = False
+        return await self._orchestrator.process_voice_input.remote(
+            self._call.call_sid, text, metadata
+        )
+
+    async def _fall_back(self, event: CallerEvent, kind: str, exc: Exception) -> AgentReply:
+        reason = "breaker open" if isinstance(exc, pybreaker.CircuitBreakerError) else repr(exc)
+        logger.warning(f"call {self._call.call_sid}: direct path answers ({reason})")
+        _counter("switchboard_fallback_activations", "Turns answered by the direct path").inc()
+        self.last_turn_fallback = self.fallback_active = True
+        self._needs_adoption = True
+        self._last = None
+        reply = await (self._direct.open() if kind == "start" else self._direct.respond(event))
+        return reply or AgentReply(sentences=[], agent="greeter")
+
+    def view(self) -> ResponderView:
+        direct = self._direct.view()
+        pending, self._pending = self._pending, []
+        return ResponderView(
+            current_agent=direct.current_agent,
+            facts=direct.facts,
+            qualification_score=direct.qualification_score,
+            outcome=direct.outcome,
+            new_transitions=pending + direct.new_transitions,
+        )
+
+    def final_outcome(self) -> Outcome:
+        return self._direct.final_outcome()
+
+    def snapshot(self) -> dict:
+        return self._direct.snapshot()

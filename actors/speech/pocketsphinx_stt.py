@@ -47,6 +47,9 @@ from actors.speech.language_model import LanguageModel, language_model
 #: The bundled acoustic model is a 16 kHz one.
 DECODER_SAMPLE_RATE = 16_000
 
+#: Segments whose peak stays below this (about -54 dBFS) hold no speech.
+SILENCE_AMPLITUDE = 64
+
 #: P99 from end of speech to transcript, measured on this machine class with
 #: 8 kHz phone audio (decode real-time factor ~0.1 on short answers).
 POCKETSPHINX_TTFS_P99 = 0.6
@@ -102,8 +105,13 @@ class PocketSphinxDecoder:
             # it (float output leaves filter ringing there, which measurably
             # hurts: 41 % vs 44 % WER on our development set).
             samples = soxr.resample(samples, sample_rate, DECODER_SAMPLE_RATE, quality="HQ")
-        features = cepstra(samples, audio_sample_rate=sample_rate)
         text, score = "", 0
+        if len(samples) and int(np.abs(samples.astype(np.int32)).max()) >= SILENCE_AMPLITUDE:
+            features = cepstra(samples, audio_sample_rate=sample_rate)
+        else:
+            # Nothing above the noise floor: there are no words to find, and the
+            # decoder would otherwise still pick its likeliest one.
+            features = np.zeros((0, 13), dtype=np.float32)
         if len(features):
             decoder = self._decoder
             decoder.start_utt()

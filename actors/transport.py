@@ -32,6 +32,10 @@ from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 
+# How a serialized Twilio audio message starts (`TwilioFrameSerializer` output).
+MEDIA = '{"event": "media"'
+
+
 class CallLink:
     """The two queues between the ingress and the pipeline of one call."""
 
@@ -61,8 +65,13 @@ class CallLink:
             self.closed = True
             self.outbound.put_nowait(None)
 
-    async def collect(self, max_wait_s: float, max_messages: int = 64) -> list[str] | None:
-        """Wait for outbound messages; None once the link is closed and drained."""
+    async def collect(
+        self, max_wait_s: float, *, linger_s: float = 0.02, max_messages: int = 64
+    ) -> list[str] | None:
+        """Wait for outbound messages; None once the link is closed and drained.
+
+        Once one message is there, waits `linger_s` more so a batch carries a few
+        audio chunks: one Ray call per 20 ms chunk would cost more than the audio."""
         self.last_contact = time.monotonic()
         try:
             first = await asyncio.wait_for(self.outbound.get(), timeout=max_wait_s)
@@ -70,6 +79,9 @@ class CallLink:
             return []
         if first is None:
             return None
+        # Only audio lingers: a turn's first words, marks and text events go at once.
+        if linger_s > 0 and self.outbound.qsize() < max_messages and first.startswith(MEDIA):
+            await asyncio.sleep(linger_s)
         batch = [first]
         while len(batch) < max_messages and not self.outbound.empty():
             item = self.outbound.get_nowait()
@@ -86,8 +98,9 @@ class CallLinkParams(TransportParams):
 
     serializer: FrameSerializer
     # Audio sent ahead of real time: the peer (Twilio) buffers it, so a scheduling
-    # hiccup on our side does not become a gap the caller hears.
-    audio_lead_s: float = 0.2
+    # hiccup on our side does not become a gap the caller hears. It costs nothing on
+    # barge-in: `clear` empties Twilio's buffer however far ahead we are.
+    audio_lead_s: float = 1.0
 
 
 class CallLinkInputTransport(BaseInputTransport):

@@ -31,7 +31,6 @@ from pipecat.transports.base_input import BaseInputTransport
 from pipecat.transports.base_output import BaseOutputTransport
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 
-
 # How a serialized Twilio audio message starts (`TwilioFrameSerializer` output).
 MEDIA = '{"event": "media"'
 

@@ -58,6 +58,10 @@ class CallJournal:
         self._session.errors.append(message)
         await self._outbox.error(self._session.call_sid, message)
 
+    async def opted_out(self) -> None:
+        """The caller asked never to be called again: the number goes on the list."""
+        await self._outbox.do_not_call(self._session.from_number, self._session.call_sid)
+
     async def ended(
         self, view: ResponderView, *, cost_usd: float, cost_breakdown: dict[str, float]
     ) -> None:

@@ -37,7 +37,7 @@ from actors.twilio_serializer import CallSerializer, mark_message
 from actors.usage import CallUsage
 from db.outbox import Outbox
 from graph.script import all_prompts
-from switchboard.models import CallMode, CallSession, CallStatus, Direction
+from switchboard.models import CallMode, CallSession, CallStatus, Direction, Outcome
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import get_settings
 
@@ -287,6 +287,9 @@ class CallSessionActor:
         self._usage.call_seconds = time.time() - session.started_at
         prices = self._settings.tier_escalation
         try:
+            # Listed before the record is final, so a final record implies the listing.
+            if session.outcome == Outcome.OPTED_OUT and session.from_number:
+                await self._journal.opted_out()
             await self._journal.ended(
                 self._responder.view(),
                 cost_usd=self._usage.cost_usd(prices),

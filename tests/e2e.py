@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import secrets
@@ -23,7 +24,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from switchboard.caller import CallResult, run_call
 from switchboard.local_services import free_port
+from switchboard.scenario import Scenario
 from switchboard.serve_command import healthy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +65,19 @@ class RunningSwitchboard:
                         f"no final report for {call_sid}: {response.status_code} {response.text}"
                     )
                 await asyncio.sleep(0.25)
+
+    async def call(self, scenario: Scenario, *, text: bool) -> CallResult:
+        """Place a simulated call (`switchboard call`) against this server."""
+        return await run_call(
+            scenario,
+            base_url=self.base_url,
+            text=text,
+            json_path=None,
+            auth_token=self.auth_token,
+            api_token=self.api_token,
+            account_sid=self.account_sid,
+            out=io.StringIO(),
+        )
 
     def sandbox_requests(self) -> list[dict]:
         with urllib.request.urlopen(f"{self.sandbox_url}/sandbox/requests", timeout=5) as r:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import os
 import time
@@ -17,7 +16,6 @@ import httpx
 import redis.asyncio as aioredis
 import websockets
 
-from switchboard.caller import run_call
 from switchboard.caller.signing import stream_handshake_signature, webhook_signature
 from switchboard.caller.speech import synthesize_ulaw
 from switchboard.caller.twilio_protocol import (
@@ -38,16 +36,7 @@ FRAME_BYTES = 160  # 20 ms of 8 kHz μ-law
 
 async def test_qualified_ops_director_qualifies_over_audio(switchboard: RunningSwitchboard) -> None:
     scenario = load_scenario(SCENARIOS / "qualified-ops-director.yaml")
-    result = await run_call(
-        scenario,
-        base_url=switchboard.base_url,
-        text=False,
-        json_path=None,
-        auth_token=switchboard.auth_token,
-        api_token=switchboard.api_token,
-        account_sid=switchboard.account_sid,
-        out=io.StringIO(),
-    )
+    result = await switchboard.call(scenario, text=False)
     report = await switchboard.report(result.call_sid)
     assert report["outcome"] == "qualified", json.dumps(report["turns"], indent=1)
     assert report["facts"]["budget_usd"] == 50000

@@ -3,14 +3,14 @@ report holds what the caller said and what the agents did."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import httpx
 import pytest
 import websockets
 
-from switchboard.caller import run_call
+from db.pool import create_pool
+from db.queries import is_do_not_call
 from switchboard.scenario import load_scenario, parse_scenario
 from tests.e2e import SCENARIOS, RunningSwitchboard
 
@@ -18,25 +18,12 @@ SCENARIO_FILES = sorted(SCENARIOS.glob("*.yaml")) if SCENARIOS.exists() else []
 FACT_KEYS = ("budget_usd", "decision_maker", "timeline_months")
 
 
-async def _text_call(switchboard: RunningSwitchboard, scenario):
-    return await run_call(
-        scenario,
-        base_url=switchboard.base_url,
-        text=True,
-        json_path=None,
-        auth_token=switchboard.auth_token,
-        api_token=switchboard.api_token,
-        account_sid=switchboard.account_sid,
-        out=io.StringIO(),
-    )
-
-
 @pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.stem)
 async def test_public_scenario_reaches_its_outcome_in_text_mode(
     switchboard: RunningSwitchboard, path
 ) -> None:
     scenario = load_scenario(path)
-    result = await _text_call(switchboard, scenario)
+    result = await switchboard.call(scenario, text=True)
     report = await switchboard.report(result.call_sid)
     expect = scenario.expect
     assert report["status"] == "completed"
@@ -71,7 +58,7 @@ async def test_report_of_a_call_carries_turns_transitions_and_cost(
             ],
         }
     )
-    result = await _text_call(switchboard, scenario)
+    result = await switchboard.call(scenario, text=True)
     report = await switchboard.report(result.call_sid)
     assert report["outcome"] == "qualified"
     assert report["qualification_score"] == 1.0
@@ -126,3 +113,26 @@ async def test_bad_text_message_closes_only_that_call(switchboard: RunningSwitch
         while sum(e["event"] == "turn_end" for e in events) < 2:
             events.append(json.loads(await good.recv()))
         assert [e for e in events if e["event"] == "agent"][-1]["text"]
+
+
+async def test_an_opted_out_number_goes_on_the_do_not_call_list(
+    switchboard: RunningSwitchboard,
+) -> None:
+    scenario = parse_scenario(
+        {
+            "name": "opt-out-list",
+            "direction": "outbound",
+            "from": "+15557770123",
+            "to": "+15557650000",
+            "lines": ["Hello?", "Stop calling me. Remove my number from your list."],
+        }
+    )
+    result = await switchboard.call(scenario, text=True)
+    report = await switchboard.report(result.call_sid)
+    assert report["outcome"] == "opted_out"
+    pool = await create_pool(switchboard.database_url)
+    try:
+        assert await is_do_not_call(pool, "+15557770123")
+        assert not await is_do_not_call(pool, "+15557770124")
+    finally:
+        await pool.close()

@@ -50,8 +50,8 @@ DECODER_SAMPLE_RATE = 16_000
 #: Segments whose peak stays below this (about -54 dBFS) hold no speech.
 SILENCE_AMPLITUDE = 64
 
-#: P99 from end of speech to transcript, measured on this machine class with
-#: 8 kHz phone audio (decode real-time factor ~0.1 on short answers).
+#: End of speech to transcript, for Pipecat's turn strategies: an estimate from
+#: the decode real-time factor (~0.12 on one busy core) on answers up to ~5 s.
 POCKETSPHINX_TTFS_P99 = 0.6
 
 #: Decoder settings. We swept the language weights (lw/fwdflatlw/bestpathlw),
@@ -101,27 +101,25 @@ class PocketSphinxDecoder:
             # Upsampling only changes the rate to the one the acoustic model
             # expects; the band above the phone's 4 kHz stays empty until
             # `features.cepstra` estimates it. Resampling int16 to int16 keeps
-            # digital silence exactly zero, as the model's front end would see
-            # it (float output leaves filter ringing there, which measurably
-            # hurts: 41 % vs 44 % WER on our development set).
+            # digital silence exactly zero, as the model's own front end would
+            # see it (float output leaves filter ringing there, which measured
+            # worse on our development set).
             samples = soxr.resample(samples, sample_rate, DECODER_SAMPLE_RATE, quality="HQ")
         text, score = "", 0
+        # Nothing above the noise floor means no words; the decoder would
+        # otherwise still pick its likeliest one.
         if len(samples) and int(np.abs(samples.astype(np.int32)).max()) >= SILENCE_AMPLITUDE:
             features = cepstra(samples, audio_sample_rate=sample_rate)
-        else:
-            # Nothing above the noise floor: there are no words to find, and the
-            # decoder would otherwise still pick its likeliest one.
-            features = np.zeros((0, 13), dtype=np.float32)
-        if len(features):
-            decoder = self._decoder
-            decoder.start_utt()
-            # full_utt: the whole segment is known, so cepstral mean normalisation
-            # uses the whole segment (the model's "batch" CMN) rather than a guess.
-            decoder.process_cep(features.tobytes(), no_search=False, full_utt=True)
-            decoder.end_utt()
-            hyp = decoder.hyp()
-            if hyp is not None:
-                text, score = hyp.hypstr.strip(), int(hyp.score)
+            if len(features):
+                decoder = self._decoder
+                decoder.start_utt()
+                # full_utt: the whole segment is known, so cepstral mean
+                # normalisation uses all of it (the model's "batch" CMN).
+                decoder.process_cep(features.tobytes(), no_search=False, full_utt=True)
+                decoder.end_utt()
+                hyp = decoder.hyp()
+                if hyp is not None:
+                    text, score = hyp.hypstr.strip(), int(hyp.score)
         return Recognition(
             text=text,
             score=score,
@@ -194,8 +192,8 @@ class PocketSphinxSTTService(SegmentedSTTService):
     async def start(self, frame: StartFrame):
         """Start the service and load the decoder in its worker thread.
 
-        Loading takes a few hundred milliseconds; it runs while the call
-        connects, and the first segment simply queues behind it.
+        Loading takes ~0.1 s (the dictionary holds only the model's words);
+        it runs while the call connects, and a first segment queues behind it.
         """
         await super().start(frame)
         self._ensure_decoder()

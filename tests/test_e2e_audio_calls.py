@@ -13,6 +13,7 @@ import os
 import time
 
 import httpx
+import pytest
 import redis.asyncio as aioredis
 import websockets
 
@@ -34,6 +35,9 @@ from tests.e2e import SCENARIOS, RunningSwitchboard
 FRAME_BYTES = 160  # 20 ms of 8 kHz μ-law
 
 
+@pytest.mark.skipif(
+    not SCENARIOS.is_dir(), reason="../shared/scenarios is not beside this checkout"
+)
 async def test_qualified_ops_director_qualifies_over_audio(switchboard: RunningSwitchboard) -> None:
     scenario = load_scenario(SCENARIOS / "qualified-ops-director.yaml")
     result = await switchboard.call(scenario, text=False)

@@ -276,12 +276,13 @@ class ConversationProcessor(FrameProcessor):
 
     async def _virtual_silence(self, seconds: float) -> None:
         # Text mode: time passes as the caller says; every interval is one reprompt.
-        self._virtual_silence_s += seconds
-        while self._virtual_silence_s >= self._reprompt_after_s and self._ending is None:
-            self._virtual_silence_s -= self._reprompt_after_s
-            remaining = self._virtual_silence_s
+        reprompts, remainder = divmod(self._virtual_silence_s + seconds, self._reprompt_after_s)
+        for _ in range(int(reprompts)):
+            if self._ending is not None:
+                break
             await self._caller_turn(CallerEvent("silence"))
-            self._virtual_silence_s = remaining
+        # A caller turn resets the silence; what is left of this stretch still counts.
+        self._virtual_silence_s = remainder
 
     async def _stop_timers(self, keep_final: bool = False) -> None:
         self._cancel_silence_timer()

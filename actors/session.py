@@ -242,8 +242,9 @@ class CallSessionActor:
 
     async def _on_agent_ends_call(self, end: CallEnd) -> None:
         assert self._session is not None and self._worker is not None
+        assert self._responder is not None
         session = self._session
-        await self._journal.progress(self._responder.view())  # type: ignore[union-attr]
+        await self._journal.progress(self._responder.view())
         if session.mode == "audio":
             try:
                 if end.transfer and self._settings.transfer_number:

@@ -15,10 +15,10 @@ reaches `premium_score` or the stated budget reaches `premium_budget_usd`; the a
 granted while the call's cost is below `per_call_cap_usd` and the day's premium
 commitment leaves room for one more reservation under `daily_budget_usd`:
 
-- a grant reserves `premium_reservation_usd` (a constant here until settings have the
-  field) against the day, like a card authorisation hold; the call's premium tokens are
-  drawn from its hold first; the day's commitment is premium spend plus outstanding
-  holds, so concurrent grants can never commit more than the budget;
+- a grant reserves `premium_reservation_usd` against the day, like a card authorisation
+  hold; the call's premium tokens are drawn from its hold first; the day's commitment
+  is premium spend plus outstanding holds, so concurrent grants can never commit more
+  than the budget;
 - the unspent hold goes back to the day when the call ends (`end_call`), is revoked or
   is downgraded;
 - a premium call goes back to economy when its cost reaches the cap, or when it has
@@ -62,11 +62,6 @@ from switchboard.settings import (
 log = logging.getLogger(__name__)
 
 MICROS_PER_USD = 1_000_000
-# What one premium grant reserves against the daily budget: about what a call's premium
-# turns cost (six turns of ~1,200 tokens at $0.01 per 1k is $0.07), with headroom.
-# TierEscalationSettings has no field for it yet; a `premium_reservation_usd` field
-# there, once added, is used instead.
-PREMIUM_RESERVATION_USD = Decimal("0.10")
 CALL_TTL_S = 2 * 24 * 3600  # a call's counters outlive the call, for late usage and reports
 DAY_TTL_S = 40 * 24 * 3600  # a month of daily totals, and then some
 CATEGORIES = ("telephony", "stt", "llm", "tts")  # the call report's cost_breakdown
@@ -334,9 +329,7 @@ class BudgetLedger:
         self.cap_micros = usd_to_micros(tiers.per_call_cap_usd)
         self.budget_micros = usd_to_micros(tiers.daily_budget_usd)
         if premium_reservation_usd is None:
-            premium_reservation_usd = getattr(
-                tiers, "premium_reservation_usd", PREMIUM_RESERVATION_USD
-            )
+            premium_reservation_usd = tiers.premium_reservation_usd
         self.reservation_micros = usd_to_micros(premium_reservation_usd)
         if self.reservation_micros <= 0:
             raise ValueError("premium_reservation_usd must be more than zero")

@@ -22,6 +22,7 @@ from ray.util.metrics import Counter
 
 from actors.direct_path import DirectResponder
 from actors.responder import CallerEvent, ResponderView
+from actors.usage import CallUsage
 from graph.orchestrator import agent_reply
 from graph.script import AgentReply
 from switchboard.models import AgentTransition, CallSession, Outcome
@@ -72,8 +73,11 @@ class OrchestratedResponder:
         settings: VoiceAgentIntegrationConfig,
         call: CallSession,
         orchestrator: DeploymentHandle,
+        *,
+        usage: CallUsage,
     ) -> None:
         self._settings = settings
+        self._usage = usage
         self._call = call
         self._orchestrator = orchestrator
         self._direct = DirectResponder(settings, call)
@@ -109,6 +113,8 @@ class OrchestratedResponder:
             return await self._fall_back(event, kind, exc)
         self.last_turn_fallback = self.fallback_active = False
         self._last = response
+        for tier, tokens in response["tokens"].items():
+            self._usage.llm_tokens[tier] = self._usage.llm_tokens.get(tier, 0) + tokens
         if response.get("conversation"):
             self._direct.adopt(response["conversation"])
         self._pending.extend(AgentTransition(**hop) for hop in response["transitions"])

@@ -36,9 +36,11 @@ class SessionPool:
         namespace: str,
         num_cpus: float,
         orchestrator: DeploymentHandle | None = None,
+        budget: DeploymentHandle | None = None,
         memory_mb: int = 0,
     ) -> None:
         self._orchestrator = orchestrator
+        self._budget = budget
         self._size = size
         self._namespace = namespace
         self._num_cpus = num_cpus
@@ -83,7 +85,7 @@ class SessionPool:
         options: dict = {"name": name, "namespace": self._namespace, "num_cpus": self._num_cpus}
         if self._memory_mb:
             options["memory"] = self._memory_mb * 1024 * 1024
-        handle = CallSessionActor.options(**options).remote(name, self._orchestrator)
+        handle = CallSessionActor.options(**options).remote(name, self._orchestrator, self._budget)
         self.spawned += 1
         return PooledSession(name, handle, warm=False)
 

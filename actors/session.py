@@ -32,12 +32,13 @@ from actors.pipeline import SpeechEngines, build_call_worker, make_vad
 from actors.registry import CallRegistry
 from actors.responder import TurnResponder
 from actors.text_serializer import TextStreamSerializer
+from actors.tiering import CallTiering
 from actors.transport import CallLink
 from actors.twilio_serializer import CallSerializer, mark_message
 from actors.usage import CallUsage
 from db.outbox import Outbox
 from graph.script import all_prompts
-from switchboard.models import CallMode, CallSession, CallStatus, Direction, Outcome
+from switchboard.models import CallMode, CallSession, CallStatus, Direction, Outcome, Tier
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import get_settings
 
@@ -76,9 +77,15 @@ def _rss_mb() -> float:
 class CallSessionActor:
     """Serves exactly one call, then exits."""
 
-    def __init__(self, name: str, orchestrator: DeploymentHandle | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        orchestrator: DeploymentHandle | None = None,
+        budget: DeploymentHandle | None = None,
+    ) -> None:
         self._name = name
         self._orchestrator = orchestrator
+        self._budget = budget
         self._settings = get_settings()
         self._engines: SpeechEngines | None = None
         self._link = CallLink()
@@ -87,6 +94,7 @@ class CallSessionActor:
         self._run_task: asyncio.Task | None = None
         self._watch_task: asyncio.Task | None = None
         self._responder: TurnResponder | None = None
+        self._tiering: CallTiering | None = None
         self._usage = CallUsage()
         self._ended = asyncio.Event()
         self._redis: aioredis.Redis | None = None
@@ -141,8 +149,13 @@ class CallSessionActor:
         self._checkpoints = SessionCheckpoints(self._redis, prefix, ttl)
         self._journal = CallJournal(Outbox(self._redis, prefix), session)
         self._call_control = CallControl.from_settings(settings)
+        self._tiering = CallTiering(
+            self._budget, session, self._usage, settings, on_error=self._journal.error
+        )
         if self._orchestrator is not None and settings.agent_integration.enabled:
-            self._responder = OrchestratedResponder(settings, session, self._orchestrator)
+            self._responder = OrchestratedResponder(
+                settings, session, self._orchestrator, usage=self._usage
+            )
         else:
             self._responder = DirectResponder(settings, session)
 
@@ -216,6 +229,11 @@ class CallSessionActor:
         """The ingress lost the peer's socket."""
         self._link.peer_gone()
 
+    async def apply_tier(self, tier: Tier) -> None:
+        """The budget changed this call's tier (an admin forced or revoked premium)."""
+        if self._tiering is not None:
+            self._tiering.apply(tier)
+
     async def shutdown(self) -> None:
         ray.actor.exit_actor()
 
@@ -237,8 +255,11 @@ class CallSessionActor:
         assert self._session is not None and self._responder is not None
         fallback = getattr(self._responder, "last_turn_fallback", False)
         await self._journal.turn(outcome, fallback=fallback)
-        await self._journal.progress(self._responder.view())
+        view = self._responder.view()
+        await self._journal.progress(view)
         await self._checkpoints.save(self._session, self._responder.snapshot())
+        assert self._tiering is not None
+        self._tiering.after_turn(view)
 
     async def _on_agent_ends_call(self, end: CallEnd) -> None:
         assert self._session is not None and self._worker is not None
@@ -285,16 +306,14 @@ class CallSessionActor:
         self._ended.set()
         session.status = CallStatus.COMPLETED
         session.outcome = self._responder.final_outcome()
-        self._usage.call_seconds = time.time() - session.started_at
-        prices = self._settings.tier_escalation
+        assert self._tiering is not None
         try:
+            cost_usd, cost_breakdown = await self._tiering.close()
             # Listed before the record is final, so a final record implies the listing.
             if session.outcome == Outcome.OPTED_OUT and session.from_number:
                 await self._journal.opted_out()
             await self._journal.ended(
-                self._responder.view(),
-                cost_usd=self._usage.cost_usd(prices),
-                cost_breakdown=self._usage.cost_breakdown(prices),
+                self._responder.view(), cost_usd=cost_usd, cost_breakdown=cost_breakdown
             )
             await self._registry.release(session.call_sid)
             await self._checkpoints.delete(session.call_sid)

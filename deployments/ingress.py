@@ -7,6 +7,8 @@ Routes:
 - `POST /twilio/status` — signed status callbacks, recorded.
 - `WS /v1/text/stream` — text mode (bearer token).
 - `GET /v1/calls/{call_sid}` — the call report (bearer token).
+- `POST /v1/calls/{call_sid}/tier` — force or revoke a live call's premium tier (bearer
+  token; `deployments.tier_admin`).
 - `GET /healthz` — 200 once calls can be taken.
 
 Every open WebSocket holds a `max_ongoing_requests` slot for the whole call, so
@@ -42,6 +44,7 @@ from db.queries import call_report
 from deployments.auth import TwilioSignatures, bearer_ok
 from deployments.call_pump import CLOSE_PROTOCOL, PeerProtocolError, pump_call
 from deployments.stream_tokens import PendingCall, StreamTokens
+from deployments.tier_admin import change_tier, parse_tier_change
 from deployments.twilio_stream import StreamProtocolError, TwilioStreamGuard
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import get_settings
@@ -62,11 +65,13 @@ class TwilioIngress:
         self,
         recorder: DeploymentHandle,
         orchestrator: DeploymentHandle | None = None,
+        budget: DeploymentHandle | None = None,
         warm_pool_size: int | None = None,
         session_num_cpus: float = 0.05,
     ) -> None:
         # Held so the recorder is part of the application; it drains the outbox.
         self._recorder = recorder
+        self._budget = budget
         settings = self._settings = get_settings()
         self._api_token = settings.secret("api_token")
         self._signatures = TwilioSignatures(
@@ -83,6 +88,7 @@ class TwilioIngress:
             namespace=settings.ray_namespace,
             num_cpus=session_num_cpus,
             orchestrator=orchestrator,
+            budget=budget,
         )
         self._pool.start()
         self._active_calls = 0
@@ -107,6 +113,7 @@ class TwilioIngress:
                 WebSocketRoute("/twilio/stream", self.stream),
                 WebSocketRoute("/v1/text/stream", self.text_stream),
                 Route("/v1/calls/{call_sid}", self.get_call, methods=["GET"]),
+                Route("/v1/calls/{call_sid}/tier", self.set_tier, methods=["POST"]),
                 Route("/healthz", self.healthz, methods=["GET"]),
             ]
         )
@@ -307,6 +314,22 @@ class TwilioIngress:
         if report is None:
             return JSONResponse({"error": "no such call"}, status_code=404)
         return JSONResponse(report)
+
+    async def set_tier(self, request: Request) -> Response:
+        if not bearer_ok(request.headers, self._api_token):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        if self._budget is None:
+            return JSONResponse({"error": "this application runs without a budget"}, 501)
+        change = parse_tier_change(await request.body())
+        if isinstance(change, str):
+            return JSONResponse({"error": change}, status_code=400)
+        return await change_tier(
+            call_sid=request.path_params["call_sid"],
+            change=change,
+            registry=self._registry,
+            budget=self._budget,
+            namespace=self._settings.ray_namespace,
+        )
 
     async def healthz(self, request: Request) -> Response:
         try:

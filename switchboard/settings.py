@@ -58,6 +58,9 @@ class TierEscalationSettings(BaseModel):
 
     per_call_cap_usd: float = Field(0.25, ge=0)
     daily_budget_usd: float = Field(50.0, ge=0)
+    # What one premium grant holds against the daily budget until the call ends: about
+    # what a call's premium turns cost (six turns of ~1,200 tokens at $0.01/1k is $0.07).
+    premium_reservation_usd: float = Field(0.10, gt=0)
     telephony_usd_per_minute: float = Field(0.0085, ge=0)
     stt_usd_per_second: float = Field(0.0001, ge=0)
     tts_usd_per_character: float = Field(0.000015, ge=0)

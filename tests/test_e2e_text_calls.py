@@ -33,6 +33,9 @@ async def test_public_scenario_reaches_its_outcome_in_text_mode(
         if wanted is not None:
             assert report["facts"][key] == wanted, key
     assert report["transitions"][0]["from_agent"] == "start"
+    if expect.premium is not None:
+        granted = any(d["approved"] and d["tier"] == "premium" for d in report["tier_history"])
+        assert granted == expect.premium, report["tier_history"]
     spoken = [line for line in scenario.lines if isinstance(line, str)]
     recorded = [turn["user_text"] for turn in report["turns"]]
     assert [line for line in spoken if line in recorded] == spoken[: len(recorded)]

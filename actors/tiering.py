@@ -1,0 +1,178 @@
+"""A call's side of the budget: its usage goes to the budget deployment after each turn,
+it asks for the premium tier when it earns it, and it learns its tier back.
+
+The budget deployment (`deployments.budget`) owns the money and every decision; this
+class only keeps the session's `CallSession.tier` in step with it, so the next turn
+goes to the orchestrator with the tier the budget allows. Nothing here may keep a
+caller waiting: the work of a turn runs in the background, in order, after the turn,
+and a budget that cannot be reached leaves the call on the economy tier with an error
+in its record instead of failing it.
+
+Usage goes as deltas, each with an update id the ledger applies once, so an update that
+timed out but did land is not counted twice when it is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from ray.serve.handle import DeploymentHandle
+
+from actors.budget import CallCost, UsageDelta, UsageResult
+from actors.responder import ResponderView
+from actors.usage import CallUsage
+from graph.policy import wants_premium
+from switchboard.models import CallSession, Tier, TierDecision
+from switchboard.settings import VoiceAgentIntegrationConfig
+
+logger = logging.getLogger("ray")
+
+# A budget slower than this is treated as unreachable for that step.
+BUDGET_TIMEOUT_S = 2.0
+
+
+class CallTiering:
+    """Reports a call's usage to the budget and keeps its tier."""
+
+    def __init__(
+        self,
+        budget: DeploymentHandle | None,
+        session: CallSession,
+        usage: CallUsage,
+        settings: VoiceAgentIntegrationConfig,
+        on_error: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._budget = budget
+        self._session = session
+        self._usage = usage
+        self._settings = settings
+        self._on_error = on_error
+        self._reported = CallUsage()
+        self._unsent: list[tuple[str, UsageDelta]] = []
+        self._updates = 0
+        self._asked_for: tuple[float, float | None] | None = None
+        self._work: asyncio.Task | None = None
+        self._budget_failing = False
+
+    @property
+    def enabled(self) -> bool:
+        return self._budget is not None
+
+    def after_turn(self, view: ResponderView) -> None:
+        """Settle the turn with the budget in the background, after the previous one."""
+        if self._budget is None:
+            return
+        previous = self._work
+        self._work = asyncio.create_task(self._settle(previous, view))
+
+    def apply(self, tier: Tier) -> None:
+        """The budget changed the tier of this call (an admin forced or revoked it)."""
+        if tier != self._session.tier:
+            logger.info(f"call {self._session.call_sid}: tier {self._session.tier} → {tier}")
+        self._session.tier = tier
+
+    async def close(self) -> tuple[float, dict[str, float]]:
+        """The call is over: last usage, the hold released, and the call's final cost."""
+        if self._work is not None:
+            await asyncio.gather(self._work, return_exceptions=True)
+        if self._budget is None or self._budget_failing:
+            # A budget that failed this call's last step is not waited for again: the
+            # record must be final within seconds of the call's end.
+            return self._local_cost()
+        await self._send_usage()
+        if self._budget_failing:
+            return self._local_cost()
+        try:
+            cost: CallCost = await self._ask(self._budget.end_call.remote(self._session.call_sid))
+        except Exception as exc:
+            await self._budget_error("could not close the call's budget", exc)
+            return self._local_cost()
+        return cost.as_floats()
+
+    # The turn
+
+    async def _settle(self, previous: asyncio.Task | None, view: ResponderView) -> None:
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        try:
+            await self._send_usage()
+            await self._maybe_ask_premium(view)
+        except Exception:  # never let bookkeeping take the call down
+            logger.exception(f"call {self._session.call_sid}: budget step failed")
+
+    async def _send_usage(self) -> None:
+        assert self._budget is not None
+        self._usage.call_seconds = time.time() - self._session.started_at
+        delta = UsageDelta.between(self._reported, self._usage)
+        if any(delta.in_order()):
+            self._updates += 1
+            self._unsent.append((f"usage-{self._updates}", delta))
+            self._reported = copy.deepcopy(self._usage)
+        while self._unsent:
+            update_id, delta = self._unsent[0]
+            try:
+                result: UsageResult = await self._ask(
+                    self._budget.record_usage.remote(self._session.call_sid, delta, update_id)
+                )
+            except Exception as exc:
+                await self._budget_error("usage not recorded yet", exc)
+                return
+            self._unsent.pop(0)
+            self._budget_failing = False
+            self.apply(result.tier)
+
+    async def _maybe_ask_premium(self, view: ResponderView) -> None:
+        assert self._budget is not None
+        policy = self._settings.qualification
+        facts, score = view.facts, view.qualification_score
+        if self._session.tier == "premium" or not wants_premium(facts, policy):
+            return
+        # Ask again only when the call has more to show than when it was last refused.
+        asked = (score, facts.budget_usd)
+        if self._asked_for is not None and not _better(asked, self._asked_for):
+            return
+        self._asked_for = asked
+        trigger = "qualification_score" if score >= policy.premium_score else "stated_budget"
+        try:
+            decision: TierDecision = await self._ask(
+                self._budget.request_premium.remote(
+                    self._session.call_sid,
+                    trigger=trigger,
+                    qualification_score=score,
+                    budget_usd=facts.budget_usd,
+                )
+            )
+        except Exception as exc:
+            self._asked_for = None  # ask again after the next turn
+            await self._budget_error("premium tier not requested", exc)
+            return
+        self._budget_failing = False
+        if decision.approved:
+            self.apply(decision.tier)
+
+    # Helpers
+
+    async def _ask(self, response: Awaitable) -> object:
+        return await asyncio.wait_for(response, BUDGET_TIMEOUT_S)
+
+    async def _budget_error(self, what: str, exc: BaseException) -> None:
+        logger.warning(f"call {self._session.call_sid}: {what}: {exc!r}")
+        if not self._budget_failing:  # one line in the record per outage, not per turn
+            self._budget_failing = True
+            await self._on_error(f"budget unavailable: {what} ({type(exc).__name__})")
+
+    def _local_cost(self) -> tuple[float, dict[str, float]]:
+        """Without the budget: the same prices, applied here (nothing was decided)."""
+        self._usage.call_seconds = time.time() - self._session.started_at
+        prices = self._settings.tier_escalation
+        return self._usage.cost_usd(prices), self._usage.cost_breakdown(prices)
+
+
+def _better(now: tuple[float, float | None], before: tuple[float, float | None]) -> bool:
+    score, budget = now
+    old_score, old_budget = before
+    return score > old_score or (budget or 0.0) > (old_budget or 0.0)

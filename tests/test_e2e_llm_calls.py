@@ -1,0 +1,85 @@
+"""Against a real `serve run` with an LLM configured (a local OpenAI-compatible server):
+the agents in the orchestrator deployment call the economy model, the budget grants
+the premium tier and the next turns call the premium model, and the tokens the
+server reported become the call's LLM cost, exactly."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+
+from switchboard.scenario import parse_scenario
+from switchboard.settings import TierEscalationSettings
+from tests.e2e import RunningSwitchboard, run_switchboard
+from tests.test_llm_openai_double import openai_double
+
+pytestmark = pytest.mark.slow
+
+
+def priced(tokens: int, usd_per_1k: float) -> Decimal:
+    """What the ledger charges for `tokens`: exact, rounded half-up to the micro-dollar."""
+    cost = Decimal(tokens) * Decimal(str(usd_per_1k)) / 1000
+    return cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
+
+
+async def test_llm_tiers_switch_models_after_the_grant_and_tokens_become_cost(
+    tmp_path: Path,
+) -> None:
+    async with openai_double() as double:
+        # Started in a thread: the double answers in this event loop meanwhile.
+        running = run_switchboard(
+            tmp_path,
+            SWITCHBOARD_LLM_BASE_URL=double.base_url,
+            SWITCHBOARD_LLM_API_KEY="test-key",
+            SWITCHBOARD_LLM_ECONOMY_MODEL="economy-model",
+            SWITCHBOARD_LLM_PREMIUM_MODEL="premium-model",
+            # A slow shared machine must not turn LLM turns into fallback turns.
+            SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S="15",
+        )
+        switchboard = await asyncio.to_thread(running.__enter__)
+        try:
+            report = await place_a_premium_worthy_call(switchboard)
+        finally:
+            await asyncio.to_thread(running.__exit__, None, None, None)
+
+    assert report["fallback_turns"] == 0, report["errors"]
+    grants = [d for d in report["tier_history"] if d["approved"] and d["tier"] == "premium"]
+    assert len(grants) == 1, report["tier_history"]
+
+    models = [model for model, _ in double.usage]
+    first_premium = models.index("premium-model")
+    assert set(models[:first_premium]) == {"economy-model"}
+    assert set(models[first_premium:]) == {"premium-model"}, models
+
+    tiers = TierEscalationSettings()
+    economy = sum(n for model, n in double.usage if model == "economy-model")
+    premium = sum(n for model, n in double.usage if model == "premium-model")
+    expected = priced(economy, tiers.economy_usd_per_1k_tokens) + priced(
+        premium, tiers.premium_usd_per_1k_tokens
+    )
+    assert Decimal(str(report["cost_breakdown"]["llm"])) == expected
+
+
+async def place_a_premium_worthy_call(switchboard: RunningSwitchboard) -> dict:
+    scenario = parse_scenario(
+        {
+            "name": "llm-premium",
+            "from": "+15553330201",
+            "to": "+15557650000",
+            "lines": [
+                "Hello, this is Casey at the warehouse.",
+                "Sure, go ahead.",
+                "Orders come in by phone at night and nobody picks up.",
+                "We could put about ninety thousand dollars a year into it.",
+                "I sign off on purchases like this myself.",
+                "Within two months ideally.",
+                "That's everything, thanks.",
+            ],
+        }
+    )
+    result = await switchboard.call(scenario, text=True)
+    report = await switchboard.report(result.call_sid)
+    return report

@@ -18,13 +18,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
 
 from switchboard.caller import CallResult, run_call
+from switchboard.caller.twilio_protocol import new_sid
 from switchboard.local_services import free_port
 from switchboard.scenario import Scenario
 from switchboard.serve_command import healthy
@@ -46,6 +50,7 @@ class RunningSwitchboard:
     redis_url: str
     redis_prefix: str
     log_path: Path
+    pid: int  # of `switchboard serve`, leader of the session every process it starts is in
 
     async def report(self, call_sid: str, *, final: bool = True, timeout_s: float = 10) -> dict:
         """The call report; with `final`, waits until the call is completed."""
@@ -82,6 +87,18 @@ class RunningSwitchboard:
     def sandbox_requests(self) -> list[dict]:
         with urllib.request.urlopen(f"{self.sandbox_url}/sandbox/requests", timeout=5) as r:
             return json.loads(r.read())
+
+    def replica_pids(self, deployment: str) -> list[int]:
+        """The pids of this server's replicas of `deployment` (not another test's)."""
+        pids = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            with contextlib.suppress(OSError):
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                # The session id is the 6th field of stat, after the parenthesised name.
+                stat = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                if deployment.encode() in cmdline and int(stat[3]) == self.pid:
+                    pids.append(int(pid))
+        return pids
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -143,6 +160,7 @@ def run_switchboard(workdir: Path, **extra_env: str):
             redis_url=env["REDIS_URL"],
             redis_prefix=env["SWITCHBOARD_REDIS_PREFIX"],
             log_path=log_path,
+            pid=process.pid,
         )
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -163,3 +181,63 @@ async def _drop_database(name: str) -> None:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@dataclass
+class AgentTurn:
+    """What the caller heard after one event of a live text call."""
+
+    sentences: list[str]
+    waited_s: float  # from the caller's event to the first sentence
+    hung_up: bool
+
+
+class LiveTextCall:
+    """A text-mode call held open by a test, one caller event at a time."""
+
+    def __init__(self, ws: ClientConnection, call_sid: str) -> None:
+        self.ws = ws
+        self.call_sid = call_sid
+
+    async def agent_turn(self, since: float | None = None) -> AgentTurn:
+        """The agent's sentences up to its `turn_end` (or its `hangup`)."""
+        started = since if since is not None else time.monotonic()
+        sentences: list[str] = []
+        first_at = None
+        while True:
+            event = json.loads(await self.ws.recv())
+            if event["event"] == "agent":
+                first_at = first_at or time.monotonic()
+                sentences.append(event["text"])
+            elif event["event"] in ("turn_end", "hangup"):
+                waited = (first_at or time.monotonic()) - started
+                return AgentTurn(sentences, waited, event["event"] == "hangup")
+
+    async def send(self, message: dict) -> AgentTurn:
+        started = time.monotonic()
+        await self.ws.send(json.dumps(message))
+        return await self.agent_turn(started)
+
+    async def say(self, text: str) -> AgentTurn:
+        return await self.send({"event": "text", "text": text})
+
+
+@contextlib.asynccontextmanager
+async def live_text_call(
+    server: RunningSwitchboard, from_number: str = "+15553330101"
+) -> AsyncIterator[LiveTextCall]:
+    """An inbound text call whose greeting has been heard; the caller hangs up after."""
+    url = server.base_url.replace("http", "ws") + "/v1/text/stream"
+    headers = {"Authorization": f"Bearer {server.api_token}"}
+    call_sid = new_sid("CA")
+    async with websockets.connect(url, additional_headers=headers) as ws:
+        await ws.send(
+            json.dumps(
+                {"event": "start", "callSid": call_sid, "from": from_number, "to": "+15557650000"}
+            )
+        )
+        call = LiveTextCall(ws, call_sid)
+        await call.agent_turn()
+        yield call
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await ws.send(json.dumps({"event": "stop"}))

@@ -1,29 +1,30 @@
-"""Chaos: the orchestrator hangs mid-call. The caller still hears an answer within
-the turn timeout (the direct path), the breaker opens, closes again once the
-orchestrator is back, and the call completes with the right outcome."""
+"""Chaos: the orchestrator hangs, or is killed, mid-call. The caller still hears an
+answer within the turn timeout (the direct path), the breaker opens, closes again once
+an orchestrator answers, and the call completes with the right outcome."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-import websockets
 
-from switchboard.caller.twilio_protocol import new_sid
-from tests.e2e import RunningSwitchboard, run_switchboard
+from tests.e2e import LiveTextCall, RunningSwitchboard, live_text_call, run_switchboard
 
 pytestmark = pytest.mark.slow
 
 TURN_TIMEOUT_S = 1.5
 RESET_TIMEOUT_S = 4.0
+ORCHESTRATOR = "OrchestratorDeployment"
+FALLBACK_LINES = (
+    "Our phones ring off the hook and we miss half the calls.",
+    "We can spend eighty thousand dollars a year.",
+    "I am the founder, I decide.",
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,36 +38,6 @@ def chaos_switchboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runn
         yield server
 
 
-def _orchestrator_pids() -> list[int]:
-    pids = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError):
-            if b"OrchestratorDeployment" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                pids.append(int(pid))
-    return pids
-
-
-class TextCall:
-    def __init__(self, ws) -> None:
-        self.ws = ws
-
-    async def turn(self, message: dict) -> tuple[list[str], float, bool]:
-        """Send one caller event; the agent's sentences, seconds to the first, hung up."""
-        started = time.monotonic()
-        await self.ws.send(json.dumps(message))
-        sentences: list[str] = []
-        first_at = None
-        while True:
-            event = json.loads(await self.ws.recv())
-            if event["event"] == "agent":
-                first_at = first_at or time.monotonic()
-                sentences.append(event["text"])
-            elif event["event"] == "turn_end":
-                return sentences, (first_at or time.monotonic()) - started, False
-            elif event["event"] == "hangup":
-                return sentences, (first_at or time.monotonic()) - started, True
-
-
 async def _breaker_state(server: RunningSwitchboard) -> str | None:
     redis = aioredis.from_url(server.redis_url, decode_responses=True)
     try:
@@ -75,50 +46,68 @@ async def _breaker_state(server: RunningSwitchboard) -> str | None:
         await redis.aclose()
 
 
+async def _turns_answered_without_the_orchestrator(
+    server: RunningSwitchboard, call: LiveTextCall
+) -> None:
+    for line in FALLBACK_LINES:
+        heard = await call.say(line)
+        assert heard.sentences, f"silence after {line!r}"
+        assert heard.waited_s < TURN_TIMEOUT_S + 1.0
+    assert await _breaker_state(server) == "open"
+
+
+async def _finish_qualified(server: RunningSwitchboard, call: LiveTextCall) -> None:
+    """The agents answer again (the breaker closes), and the call completes qualified."""
+    deadline = time.monotonic() + 120
+    while True:
+        await asyncio.sleep(RESET_TIMEOUT_S + 0.5)
+        heard = await call.say("Within two months.")
+        assert heard.sentences
+        if await _breaker_state(server) == "closed":
+            break
+        # A replacement replica still starting: the trial turn fell back, try again.
+        assert time.monotonic() < deadline, "the breaker never closed"
+    await call.send({"event": "dtmf", "digit": "1"})
+    goodbye = await call.say("No, that's all, thanks.")
+    if not goodbye.hung_up:  # the goodbye ends the agent's turn, then it hangs up
+        assert (await call.agent_turn()).hung_up
+    report = await server.report(call.call_sid)
+    assert report["outcome"] == "qualified"
+    assert report["facts"]["budget_usd"] == 80000
+    assert report["fallback_turns"] >= 3
+
+
 async def test_a_hung_orchestrator_never_leaves_the_caller_in_silence(
     chaos_switchboard: RunningSwitchboard,
 ) -> None:
     server = chaos_switchboard
-    call_sid = new_sid("CA")
-    url = server.base_url.replace("http", "ws") + "/v1/text/stream"
-    headers = {"Authorization": f"Bearer {server.api_token}"}
-    async with websockets.connect(url, additional_headers=headers) as ws:
-        call = TextCall(ws)
-        await ws.send(json.dumps({"event": "start", "callSid": call_sid, "from": "+15550111"}))
-        while json.loads(await ws.recv())["event"] != "turn_end":
-            pass
-        await call.turn({"event": "text", "text": "Yes, this is Lee."})
-        await call.turn({"event": "text", "text": "Sure, go ahead."})
-
-        pids = _orchestrator_pids()
+    async with live_text_call(server, from_number="+15550111") as call:
+        await call.say("Yes, this is Lee.")
+        await call.say("Sure, go ahead.")
+        pids = server.replica_pids(ORCHESTRATOR)
         assert pids, "no orchestrator replica found"
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)  # hangs: accepts nothing, answers nothing
         try:
-            for line in (
-                "Our phones ring off the hook and we miss half the calls.",
-                "We can spend eighty thousand dollars a year.",
-                "I am the founder, I decide.",
-            ):
-                sentences, waited_s, _ = await call.turn({"event": "text", "text": line})
-                assert sentences, f"silence after {line!r}"
-                assert waited_s < TURN_TIMEOUT_S + 1.0
-            assert await _breaker_state(server) == "open"
+            await _turns_answered_without_the_orchestrator(server, call)
         finally:
             for pid in pids:
                 os.kill(pid, signal.SIGCONT)
+        await _finish_qualified(server, call)
 
-        await asyncio.sleep(RESET_TIMEOUT_S + 0.5)
-        sentences, _, _ = await call.turn({"event": "text", "text": "Within two months."})
-        assert sentences
-        assert await _breaker_state(server) == "closed"
-        await call.turn({"event": "dtmf", "digit": "1"})
-        await call.turn({"event": "text", "text": "No, that's all, thanks."})
-        # The agent's goodbye ends its turn, then the agent ends the call.
-        assert json.loads(await ws.recv())["event"] == "hangup"
 
-    report = await server.report(call_sid)
-    assert report["outcome"] == "qualified"
-    assert report["facts"]["budget_usd"] == 80000
-    assert report["fallback_turns"] >= 3
-    assert [t["agent"] for t in report["turns"]]
+async def test_a_killed_orchestrator_is_replaced_and_the_call_goes_on(
+    chaos_switchboard: RunningSwitchboard,
+) -> None:
+    server = chaos_switchboard
+    async with live_text_call(server, from_number="+15550112") as call:
+        await call.say("Hi, Kim speaking.")
+        await call.say("Okay, sure.")
+        pids = server.replica_pids(ORCHESTRATOR)
+        assert pids, "no orchestrator replica found"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        await _turns_answered_without_the_orchestrator(server, call)
+        await _finish_qualified(server, call)
+    replacements = server.replica_pids(ORCHESTRATOR)
+    assert replacements and not set(replacements) & set(pids)

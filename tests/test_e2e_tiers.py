@@ -4,55 +4,11 @@ or revoke premium on a live call, and every decision is in the call's `tier_hist
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
-import websockets
-from websockets.asyncio.client import ClientConnection
 
 from switchboard.scenario import parse_scenario
-from tests.e2e import RunningSwitchboard
-
-
-class LiveTextCall:
-    """A text-mode call held open by the test, one caller line at a time."""
-
-    def __init__(self, ws: ClientConnection, call_sid: str) -> None:
-        self.ws = ws
-        self.call_sid = call_sid
-
-    async def agent_turn(self) -> list[str]:
-        """The agent's sentences up to its `turn_end`."""
-        sentences: list[str] = []
-        while True:
-            event = json.loads(await self.ws.recv())
-            if event["event"] == "agent":
-                sentences.append(event["text"])
-            elif event["event"] in ("turn_end", "hangup"):
-                return sentences
-
-    async def say(self, text: str) -> list[str]:
-        await self.ws.send(json.dumps({"event": "text", "text": text}))
-        return await self.agent_turn()
-
-
-@asynccontextmanager
-async def live_text_call(switchboard: RunningSwitchboard) -> AsyncIterator[LiveTextCall]:
-    url = switchboard.base_url.replace("http", "ws") + "/v1/text/stream"
-    headers = {"Authorization": f"Bearer {switchboard.api_token}"}
-    call_sid = "CA" + secrets.token_hex(16)
-    async with websockets.connect(url, additional_headers=headers) as ws:
-        await ws.send(
-            json.dumps(
-                {"event": "start", "callSid": call_sid, "from": "+15553330101", "to": "+1555765"}
-            )
-        )
-        call = LiveTextCall(ws, call_sid)
-        await call.agent_turn()  # the greeting
-        yield call
-        await ws.send(json.dumps({"event": "stop"}))
+from tests.e2e import RunningSwitchboard, live_text_call
 
 
 async def set_tier(
@@ -118,12 +74,12 @@ async def test_an_admin_forces_then_revokes_premium_on_a_live_call(
         forced = await set_tier(switchboard, call.call_sid, {"tier": "premium", "reason": "VIP"})
         assert forced.status_code == 200, forced.text
         assert forced.json()["approved"] and forced.json()["session_notified"]
-        assert await call.say("Sure, I have a minute.")
+        assert (await call.say("Sure, I have a minute.")).sentences
         revoked = await set_tier(
             switchboard, call.call_sid, {"tier": "economy", "reason": "test over"}
         )
         assert revoked.status_code == 200, revoked.text
-        assert await call.say("We need help answering calls.")
+        assert (await call.say("We need help answering calls.")).sentences
     report = await switchboard.report(call.call_sid)
     admin = [(d["tier"], d["trigger"], d["approved"]) for d in report["tier_history"]]
     assert admin[:2] == [("premium", "admin", True), ("economy", "admin", True)]

@@ -18,33 +18,26 @@ from typing import Any
 import pybreaker
 import redis
 from ray.serve.handle import DeploymentHandle
-from ray.util.metrics import Counter
 
 from actors.direct_path import DirectResponder
 from actors.responder import CallerEvent, ResponderView
 from actors.usage import CallUsage
 from graph.orchestrator import agent_reply
 from graph.script import AgentReply
+from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import AgentTransition, CallSession, Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig
 
 logger = logging.getLogger("ray")
 
 _breakers: dict[str, pybreaker.CircuitBreaker] = {}
-_metrics: dict[str, Counter] = {}
-
-
-def _counter(name: str, description: str) -> Counter:
-    if name not in _metrics:
-        _metrics[name] = Counter(name, description)
-    return _metrics[name]
 
 
 class _TripCounter(pybreaker.CircuitBreakerListener):
     def state_change(self, cb, old_state, new_state) -> None:
         logger.warning(f"orchestrator breaker {old_state.name} → {new_state.name}")
         if new_state.name == pybreaker.STATE_OPEN:
-            _counter("switchboard_circuit_breaker_trips", "Orchestrator breaker trips").inc()
+            VoiceAgentIntegrationMetrics.get().breaker_tripped()
 
 
 def orchestrator_breaker(settings: VoiceAgentIntegrationConfig) -> pybreaker.CircuitBreaker:
@@ -63,6 +56,10 @@ def orchestrator_breaker(settings: VoiceAgentIntegrationConfig) -> pybreaker.Cir
             name="orchestrator",
         )
     return _breakers["orchestrator"]
+
+
+class WorkflowFailed(RuntimeError):
+    """The orchestrator answered, but its workflow could not run the turn."""
 
 
 class OrchestratedResponder:
@@ -108,7 +105,7 @@ class OrchestratedResponder:
             with self._breaker.calling():
                 response = await asyncio.wait_for(self._ask(event.text, metadata), self._timeout_s)
                 if response["fallback"]:
-                    raise RuntimeError(response["error"] or "the workflow could not run")
+                    raise WorkflowFailed(response["error"] or "the workflow could not run")
         except Exception as exc:  # timeout, dead replica, open breaker, failed workflow
             return await self._fall_back(event, kind, exc)
         self.last_turn_fallback = self.fallback_active = False
@@ -132,9 +129,9 @@ class OrchestratedResponder:
         )
 
     async def _fall_back(self, event: CallerEvent, kind: str, exc: Exception) -> AgentReply:
-        reason = "breaker open" if isinstance(exc, pybreaker.CircuitBreakerError) else repr(exc)
-        logger.warning(f"call {self._call.call_sid}: direct path answers ({reason})")
-        _counter("switchboard_fallback_activations", "Turns answered by the direct path").inc()
+        reason = _fallback_reason(exc)
+        logger.warning(f"call {self._call.call_sid}: direct path answers ({reason}: {exc!r})")
+        VoiceAgentIntegrationMetrics.get().fallback(reason)
         self.last_turn_fallback = self.fallback_active = True
         self._needs_adoption = True
         self._last = None
@@ -157,3 +154,14 @@ class OrchestratedResponder:
 
     def snapshot(self) -> dict:
         return self._direct.snapshot()
+
+
+def _fallback_reason(exc: Exception) -> str:
+    """Why a turn fell back, as a metric tag."""
+    if isinstance(exc, pybreaker.CircuitBreakerError):
+        return "breaker_open"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, WorkflowFailed):
+        return "workflow_failed"
+    return "orchestrator_error"

@@ -50,6 +50,7 @@ logger = logging.getLogger("ray")
 ORPHAN_AFTER_S = 20.0
 # After the call ends, how long the ingress has to drain the last messages.
 DRAIN_GRACE_S = 3.0
+WARM_HANDLE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -112,12 +113,25 @@ class CallSessionActor:
             stt=make_stt(speech, prompts=all_prompts(self._settings)),
             tts=make_tts(speech, sample_rate=8000),
         )
+        await self._warm_handles()
         return {
             "name": self._name,
             "pid": os.getpid(),
             "warm_ms": round((time.perf_counter() - started) * 1000, 1),
             "rss_mb": round(_rss_mb(), 1),
         }
+
+    async def _warm_handles(self) -> None:
+        """One cheap request through each deployment handle: a handle's first request
+        sets up its router, which takes about a second of this actor's event loop, and
+        must not happen while a caller waits for the greeting."""
+        for handle in (self._orchestrator, self._budget):
+            if handle is None:
+                continue
+            try:
+                await asyncio.wait_for(handle.check_health.remote(), WARM_HANDLE_TIMEOUT_S)
+            except Exception as exc:  # the deployment may still be starting: warm anyway
+                logger.warning(f"{self._name}: could not warm a handle: {exc!r}")
 
     async def info(self) -> dict:
         return {
@@ -209,6 +223,9 @@ class CallSessionActor:
             pid=os.getpid(),
         )
         await self._journal.started()
+        # A warm actor may have waited in the pool for longer than ORPHAN_AFTER_S: the
+        # ingress's silence is counted from now, not from when the actor was made.
+        self._link.touch()
         self._run_task = asyncio.create_task(self._run())
         self._watch_task = asyncio.create_task(self._watch_ingress())
         logger.info(f"{self._name} took call {start.call_sid} ({start.mode}, {start.direction})")

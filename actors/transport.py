@@ -44,9 +44,13 @@ class CallLink:
         self.closed = False
         self.last_contact = time.monotonic()
 
+    def touch(self) -> None:
+        """The ingress is there now (it calls, or it has just taken the call)."""
+        self.last_contact = time.monotonic()
+
     def deliver(self, messages: list[str]) -> None:
         """Messages the peer sent, in order."""
-        self.last_contact = time.monotonic()
+        self.touch()
         for message in messages:
             self.inbound.put_nowait(message)
 
@@ -71,7 +75,7 @@ class CallLink:
 
         Once one message is there, waits `linger_s` more so a batch carries a few
         audio chunks: one Ray call per 20 ms chunk would cost more than the audio."""
-        self.last_contact = time.monotonic()
+        self.touch()
         try:
             first = await asyncio.wait_for(self.outbound.get(), timeout=max_wait_s)
         except TimeoutError:

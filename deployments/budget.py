@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 
 from ray import serve
-from ray.util.metrics import Counter
 
 from actors.budget import (
     BudgetLedger,
@@ -23,6 +22,7 @@ from actors.budget import (
     UsageResult,
     reason_code,
 )
+from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import Tier, TierDecision
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
@@ -44,13 +44,7 @@ class BudgetDeployment:
         settings = settings or get_settings()
         self._redis = connect_redis(settings.redis_url)
         self._ledger = BudgetLedger.from_settings(self._redis, settings)
-        # The tier escalation rate (DESIGN.md's metrics), exported as
-        # ray_switchboard_tier_decisions.
-        self._decisions = Counter(
-            "switchboard_tier_decisions",
-            description="Tier decisions of the budget, by tier, approval and reason",
-            tag_keys=("tier", "approved", "reason"),
-        )
+        self._metrics = VoiceAgentIntegrationMetrics.get()
         logger.info("budget ledger on %s (prefix %s)", settings.redis_url, settings.redis_prefix)
 
     async def record_usage(
@@ -100,11 +94,4 @@ class BudgetDeployment:
         await self._redis.ping()
 
     def _count(self, decision: TierDecision) -> None:
-        self._decisions.inc(
-            1,
-            tags={
-                "tier": decision.tier,
-                "approved": str(decision.approved).lower(),
-                "reason": reason_code(decision).value,
-            },
-        )
+        self._metrics.tier_decided(decision, reason_code(decision).value)

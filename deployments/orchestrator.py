@@ -4,13 +4,13 @@ Each caller turn is one request (`process_voice_input`); the conversation lives 
 Redis checkpointer under `thread_id` = CallSid, so consecutive turns of a call may land
 on any replica, or on a new one after a replica died.
 
-This file owns the deployment and its metrics: agent processing latency, agent
-transitions, orchestrator fallbacks and state sync failures
-(`switchboard_state_sync_failures`: a turn whose workflow failed, so the call's
-`VoiceAgentIntegrationContext.sync_status` went `failed`, or an `adopt_conversation`
-that could not hand the direct path's state to the agents). Every answer names the
-replica that served it (`replica_id`, the replica's unique id within the deployment;
-None outside Serve), so callers, logs and tests can see which replica took a turn.
+It observes the agents' metrics (`switchboard.metrics`): processing latency and
+transitions per turn, and state sync failures: a turn whose workflow failed, so the
+call's `VoiceAgentIntegrationContext.sync_status` went `failed`, or an
+`adopt_conversation` that could not hand the direct path's state to the agents.
+
+Every answer names the replica that served it (`replica_id`, its unique id within the
+deployment; None outside Serve), so logs and tests can see which replica took a turn.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 from ray import serve
 from ray.serve.exceptions import RayServeException
-from ray.serve.metrics import Counter, Histogram
 
 from graph.orchestrator import AgentOrchestrator
+from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.settings import VoiceAgentIntegrationConfig
 
 logger = logging.getLogger("ray.serve")
@@ -41,45 +41,25 @@ class OrchestratorDeployment:
     def __init__(self, settings: VoiceAgentIntegrationConfig | None = None) -> None:
         self._orchestrator = AgentOrchestrator(settings)
         self.replica_id = _replica_id()
-        self._latency = Histogram(
-            "switchboard_agent_processing_latency_ms",
-            "Time the agents' workflow takes for one caller turn",
-            boundaries=[5, 10, 25, 50, 100, 250, 500, 1000, 2500],
-            tag_keys=("agent",),
-        )
-        self._transitions = Counter(
-            "switchboard_agent_transitions", "Agent handoffs", tag_keys=("from_agent", "to_agent")
-        )
-        self._fallbacks = Counter(
-            "switchboard_orchestrator_fallbacks", "Turns the workflow could not run"
-        )
-        self._sync_failures = Counter(
-            "switchboard_state_sync_failures",
-            "Conversation state the agents could not sync: a failed workflow turn "
-            "(operation=turn) or a failed hand-over from the direct path (operation=adopt)",
-            tag_keys=("operation",),
-        )
+        self._metrics = VoiceAgentIntegrationMetrics.get()
 
     async def process_voice_input(
         self, call_id: str, text: str, metadata: dict[str, Any]
     ) -> dict[str, Any]:
         response = await self._orchestrator.process_voice_input(call_id, text, metadata)
         if response["fallback"]:
-            self._fallbacks.inc()
-            self._sync_failures.inc(tags={"operation": "turn"})
+            self._metrics.state_sync_failed("turn")
         else:
-            self._latency.observe(response["latency_ms"], tags={"agent": response["agent"]})
-            for hop in response["transitions"]:
-                self._transitions.inc(
-                    tags={"from_agent": hop["from_agent"], "to_agent": hop["to_agent"]}
-                )
+            self._metrics.agent_turn(
+                response["agent"], response["latency_ms"], response["transitions"]
+            )
         return {**response, "replica_id": self.replica_id}
 
     async def adopt_conversation(self, call_id: str, conversation: dict[str, Any]) -> None:
         try:
             await self._orchestrator.adopt_conversation(call_id, conversation)
         except Exception:
-            self._sync_failures.inc(tags={"operation": "adopt"})
+            self._metrics.state_sync_failed("adopt")
             logger.warning("could not adopt the conversation of %s", call_id, exc_info=True)
             raise
 

@@ -1,4 +1,5 @@
-"""Private Redis and PostgreSQL servers in a temporary folder, on free ports.
+"""Private Redis and PostgreSQL servers in a temporary folder, on free ports, and a
+local Ray for tests and benchmarks that run deployments in process.
 
 `switchboard serve` starts them when `REDIS_URL` / `DATABASE_URL` are unset, and tests
 that must stop or restart a server start their own instead of touching the shared
@@ -22,6 +23,21 @@ from pathlib import Path
 
 class LocalServiceError(RuntimeError):
     """A private server could not be started; the message says what is missing."""
+
+
+def start_local_ray(num_cpus: int = 2) -> None:
+    """`ray.init` of a local cluster, tried twice: Ray gives its raylet 30 s to come up,
+    which a busy two-core machine can miss."""
+    import ray  # only what needs a local Ray pays for importing it
+
+    for attempt in range(2):
+        try:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+            return
+        except Exception:
+            ray.shutdown()
+            if attempt:
+                raise
 
 
 def free_port() -> int:

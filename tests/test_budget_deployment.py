@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-import ray
 import redis.asyncio as redis
 from ray import serve
 
@@ -37,25 +35,6 @@ async def test_the_class_behind_the_deployment_decides_from_settings(
     assert (await budget.end_call("CA-direct")).total == Decimal("0.0085")
     assert (await budget.day_totals()).granted == 1
     assert len(await outbox_decisions(redis_client, redis_prefix)) == 1
-
-
-@pytest.fixture
-def local_ray() -> Iterator[None]:
-    # Ray gives its raylet 30 s to come up, which a busy two-core machine can miss:
-    # one more try before giving up.
-    for attempt in range(2):
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-            break
-        except Exception:
-            ray.shutdown()
-            if attempt:
-                raise
-    try:
-        yield
-    finally:
-        serve.shutdown()
-        ray.shutdown()
 
 
 @pytest.mark.slow

@@ -8,7 +8,10 @@ at real time, signed as Twilio signs):
 - memory per call (RSS of each `CallSessionActor` process; the baseline's growth
   per call);
 - the most concurrent audio calls with no playback gap over 100 ms inside an agent
-  turn, ramping up until one appears.
+  turn, ramping up until one appears;
+- what the orchestration adds: the same turn latency with the agents' orchestrator
+  switched off (`SWITCHBOARD_AGENT_INTEGRATION__ENABLED=false`, the session's direct
+  path answers every turn), at the first concurrency step.
 
     .venv/bin/python -m load_tests.bench_voice --calls 20 --max-concurrency 12
 
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between those calls")
     parser.add_argument("--max-concurrency", type=int, default=12)
     parser.add_argument("--step", type=int, default=2)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["cold", "baseline"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["cold", "direct", "baseline"])
     args = parser.parse_args(argv)
 
     results: dict[str, object] = {
@@ -239,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
         cold_args = argparse.Namespace(**{**vars(args), "max_concurrency": 0})
         results["switchboard_cold"] = _run_switchboard(
             cold_args, "switchboard (no warm pool)", SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE="0"
+        )
+    if "direct" not in args.skip:
+        direct_args = argparse.Namespace(**{**vars(args), "max_concurrency": args.step})
+        results["switchboard_direct_path"] = _run_switchboard(
+            direct_args,
+            "switchboard (direct path, no orchestrator)",
+            SWITCHBOARD_AGENT_INTEGRATION__ENABLED="false",
         )
     if "baseline" not in args.skip:
         with baseline_bot() as (target, _process):

@@ -8,17 +8,20 @@ ones. Redis keeps an append-only file so budget counters survive a restart.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 class LocalServiceError(RuntimeError):
@@ -46,20 +49,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for_port(port: int, timeout_s: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.1)
-    detail = f"; see {log}" if log else ""
-    raise LocalServiceError(f"{what} did not start on port {port}{detail}")
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Servers still running when the interpreter exits are stopped with it."""
+    for process in list(_RUNNING):
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
 
 
 def _postgres_bin(name: str) -> str:
-    found = shutil.which(name) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    override = os.environ.get("SWITCHBOARD_PG_BIN")
+    candidates = [str(Path(override) / name)] if override else []
+    candidates += sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda path: int(Path(path).parents[1].name),
+        reverse=True,
     )
+    found = next((c for c in candidates if os.access(c, os.X_OK)), None) or shutil.which(name)
     if not found:
         raise LocalServiceError(
             f"PostgreSQL's {name} is not installed (apt-get install postgresql)"
@@ -67,136 +76,230 @@ def _postgres_bin(name: str) -> str:
     return found
 
 
-@dataclass
-class LocalRedis:
-    """A private redis-server with AOF persistence."""
+def _wait(
+    ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path, what: str
+) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LocalServiceError(f"{what} exited ({process.returncode}):\n{_tail(log)}")
+        if ready():
+            return
+        time.sleep(0.05)
+    raise LocalServiceError(f"{what} not ready after 30 s:\n{_tail(log)}")
 
-    directory: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
+
+def _tail(log: Path) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(process: subprocess.Popen[bytes] | None, sig: int) -> None:
+    if process is None:
+        return
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    _RUNNING.discard(process)
+
+
+class LocalRedis:
+    """A redis-server of its own on a free port, with AOF persistence.
+
+    `appendfsync="always"` never loses a write even to SIGKILL (what a test that crashes
+    the server wants); `everysec` is the production setting.
+    """
+
+    def __init__(
+        self,
+        directory: Path | str,
+        *,
+        port: int | None = None,
+        appendonly: bool = True,
+        appendfsync: str = "everysec",
+    ) -> None:
+        self.port = port or free_port()
+        self.directory = Path(directory) / f"redis-{self.port}"
+        self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.log = self.directory / "redis.log"
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> LocalRedis:
+        """Start; returns once it answers PING (not while it is still loading its AOF)."""
+        if self._process is not None and self._process.poll() is None:
+            return self
         binary = shutil.which("redis-server")
         if not binary:
             raise LocalServiceError("redis-server is not installed (apt-get install redis-server)")
         self.directory.mkdir(parents=True, exist_ok=True)
-        log = self.directory / "redis.log"
-        self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.directory),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--save",
-                "",
-                "--logfile",
-                str(log),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for_port(self.port, 10, "redis-server", log)
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    binary,
+                    "--port",
+                    str(self.port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(self.directory),
+                    "--save",
+                    "",
+                    "--daemonize",
+                    "no",
+                    "--appendonly",
+                    "yes" if self.appendonly else "no",
+                    "--appendfsync",
+                    self.appendfsync,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _RUNNING.add(self._process)
+        _wait(self._answers, self._process, self.log, "redis-server")
         return self
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.process = None
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith(b"+PONG")  # not -LOADING
+        except OSError:
+            return False
 
-    def restart(self) -> None:
-        self.stop()
+    def stop(self, *, kill: bool = False) -> None:
+        """Shut down (SIGTERM: AOF flushed); `kill` is SIGKILL, like a crash."""
+        _stop(self._process, signal.SIGKILL if kill else signal.SIGTERM)
+        self._process = None
+
+    def restart(self, *, kill: bool = False) -> None:
+        """Stop and start again on the same port with the same data."""
+        self.stop(kill=kill)
         self.start()
 
 
-@dataclass
 class LocalPostgres:
-    """A private PostgreSQL cluster (trust auth, user postgres)."""
+    """A PostgreSQL server of its own (trust auth, user `postgres`) on a free port.
 
-    directory: Path
-    port: int = field(default_factory=free_port)
-    _started: bool = False
+    PostgreSQL refuses to run as root: as root the server runs as the `postgres` user,
+    its data in a fresh folder under the system temp dir (a root-private folder such as
+    pytest's cannot be entered by it), removed by `cleanup()`.
+    """
+
+    def __init__(self, directory: Path | str, *, port: int | None = None) -> None:
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        self.log = self.directory / f"postgres-{self.port}.log"
+        self._user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
+        if self._user is not None:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
+            os.chown(self.data_dir, self._user.pw_uid, self._user.pw_gid)
+        else:
+            self.data_dir = self.directory / f"pgdata-{self.port}"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._initialized = False
 
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def _run(self, *args: str) -> None:
-        # PostgreSQL refuses to run as root; run it as the `postgres` user when we are root.
-        command = list(args)
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def _as_owner(self) -> dict[str, Any]:
+        # cwd: the postgres user may not be allowed into ours.
+        if self._user is None:
+            return {"cwd": "/"}
+        return {"user": self._user.pw_uid, "group": self._user.pw_gid, "cwd": "/"}
 
     def start(self) -> LocalPostgres:
-        data = self.directory / "data"
-        log = self.directory / "postgres.log"
+        """Start (the first time: create the cluster); returns once it accepts connections."""
+        if self._process is not None and self._process.poll() is None:
+            return self
         self.directory.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
-            os.chown(self.directory, user.pw_uid, user.pw_gid)
-        try:
-            if not data.exists():
-                self._run(
-                    _postgres_bin("initdb"),
-                    "-D",
-                    str(data),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "--no-sync",
-                    "-E",
-                    "UTF8",
+        if not self._initialized:
+            try:
+                subprocess.run(
+                    [
+                        _postgres_bin("initdb"),
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        "postgres",
+                        "-A",
+                        "trust",
+                        "-E",
+                        "UTF8",
+                        "--no-sync",
+                        "--no-instructions",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    **self._as_owner(),
                 )
-            self._run(
-                _postgres_bin("pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(log),
-                "-w",
-                "-t",
-                "30",
-                "-o",
-                f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c max_connections=200",
-                "start",
+            except subprocess.CalledProcessError as exc:
+                raise LocalServiceError(
+                    f"initdb failed: {exc.stderr.decode(errors='replace').strip()}"
+                ) from None
+            self._initialized = True
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                [
+                    _postgres_bin("postgres"),
+                    "-D",
+                    str(self.data_dir),
+                    "-p",
+                    str(self.port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "unix_socket_directories=",
+                    "-c",
+                    "max_connections=200",
+                    # A private server for development and tests: durability against
+                    # OS crashes does not matter, start-up and test speed do.
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "full_page_writes=off",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                **self._as_owner(),
             )
-        except subprocess.CalledProcessError as exc:
-            raise LocalServiceError(
-                f"PostgreSQL failed to start: {exc.stderr.decode(errors='replace').strip()}"
-            ) from None
-        self._started = True
-        _wait_for_port(self.port, 30, "PostgreSQL", log)
+        _RUNNING.add(self._process)
+        _wait(self._accepting, self._process, self.log, "postgres")
         return self
 
-    def stop(self) -> None:
-        if self._started:
-            with contextlib.suppress(subprocess.CalledProcessError):
-                self._run(
-                    _postgres_bin("pg_ctl"),
-                    "-D",
-                    str(self.directory / "data"),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "stop",
-                )
-            self._started = False
+    def _accepting(self) -> bool:
+        result = subprocess.run(
+            [_postgres_bin("pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+            check=False,
+        )
+        return result.returncode == 0
+
+    def stop(self, *, immediate: bool = False) -> None:
+        """Shut down (fast: sessions are cut, data kept); `immediate` is like a crash."""
+        _stop(self._process, signal.SIGQUIT if immediate else signal.SIGINT)
+        self._process = None
+
+    def restart(self, *, immediate: bool = False) -> None:
+        self.stop(immediate=immediate)
+        self.start()
+
+    def cleanup(self) -> None:
+        """Stop and delete the data."""
+        self.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def private_directory(prefix: str) -> Path:

@@ -76,7 +76,7 @@ def _start_stores(env: dict[str, str], stoppers: list[Callable[[], None]]) -> No
         )
     if "DATABASE_URL" not in os.environ:
         postgres = LocalPostgres(private_directory("switchboard-postgres-")).start()
-        stoppers.append(postgres.stop)
+        stoppers.append(postgres.cleanup)
         env["DATABASE_URL"] = postgres.url
         _say(f"DATABASE_URL unset: started a private PostgreSQL at {postgres.url}")
 

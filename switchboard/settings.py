@@ -18,7 +18,7 @@ from ipaddress import ip_address
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -121,6 +121,8 @@ class VoiceAgentIntegrationConfig(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_account_sid: str | None = None
     twilio_api_base_url: str | None = None
+    # Unset: where this server listens (`http://{host}:{port}`), which is right only on
+    # this machine; Twilio needs the URL it reaches the server at.
     public_url: str = "http://127.0.0.1:8000"
     transfer_number: str | None = None
 
@@ -160,6 +162,13 @@ class VoiceAgentIntegrationConfig(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("must be an http(s) URL such as https://voice.example.com")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _public_url_follows_the_listener(self) -> VoiceAgentIntegrationConfig:
+        if "public_url" not in self.model_fields_set:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+            self.public_url = f"http://{host}:{self.port}"
+        return self
 
     @field_validator("redis_url")
     @classmethod

@@ -9,9 +9,9 @@ import pytest
 import redis.asyncio as redis
 
 from actors.budget import BudgetLedger, Reason, UsageDelta, reason_code
+from switchboard.local_services import LocalRedis
 from switchboard.redis_client import connect
 from switchboard.settings import TierEscalationSettings
-from tests.servers import PrivateRedis
 from tests.test_budget_support import make_ledger, outbox_decisions, separate_clients
 
 TIERS = TierEscalationSettings(daily_budget_usd=0.30)  # three reservations of $0.10
@@ -62,7 +62,7 @@ async def test_a_new_ledger_instance_continues_from_the_same_totals(
 
 @pytest.mark.slow
 async def test_the_totals_survive_a_redis_crash_with_aof(tmp_path: Path) -> None:
-    server = PrivateRedis(tmp_path, appendonly=True)
+    server = LocalRedis(tmp_path, appendfsync="always")
     server.start()
     prefix = "budget-restart"
     before = connect(server.url)

@@ -1,6 +1,6 @@
 """Outages: PostgreSQL away while a call goes on, Redis crashing under the outbox.
 
-These break servers, so they run private ones (tests/servers.py), never the shared ones.
+These break servers, so they run private ones (`switchboard.local_services`), never the shared ones.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from db.outbox import Outbox, dead_letter_key
 from db.pool import create_pool
 from db.queries import call_report
 from db.recorder import Recorder
+from switchboard.local_services import LocalPostgres, LocalRedis
 from switchboard.models import CallFacts, CallSession, CallStatus, Outcome, TurnRecord
-from tests.servers import PrivatePostgres, PrivateRedis
 
 pytest_plugins = ["tests.db_fixtures"]
 pytestmark = pytest.mark.slow
@@ -63,8 +63,8 @@ def turn(seq: int) -> TurnRecord:
 
 
 @pytest.fixture
-async def private_redis(tmp_path: Path) -> AsyncIterator[tuple[PrivateRedis, redis.Redis]]:
-    server = PrivateRedis(tmp_path, appendonly=True)
+async def private_redis(tmp_path: Path) -> AsyncIterator[tuple[LocalRedis, redis.Redis]]:
+    server = LocalRedis(tmp_path, appendfsync="always")
     await asyncio.to_thread(server.start)
     # As a production client should be: redis.from_url() alone never retries, so the
     # first command on a connection that died with the server would fail.
@@ -81,14 +81,14 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[tuple[PrivateRedis, red
 async def test_events_recorded_while_postgres_is_down_are_applied_when_it_is_back(
     tmp_path: Path, redis_client: redis.Redis, redis_prefix: str, call_sid: str
 ) -> None:
-    postgres = PrivatePostgres(tmp_path)
+    postgres = LocalPostgres(tmp_path)
     await asyncio.to_thread(postgres.start)
     stop = asyncio.Event()
     running: asyncio.Task[None] | None = None
     pool = None
     try:
-        await migrate(postgres.dsn, "up")
-        pool = await create_pool(postgres.dsn)
+        await migrate(postgres.url, "up")
+        pool = await create_pool(postgres.url)
         outbox = Outbox(redis_client, redis_prefix)
         recorder = Recorder(pool, redis_client, redis_prefix, "recorder-outage")
         session = CallSession(call_sid=call_sid, from_number="+15551230001")
@@ -123,7 +123,7 @@ async def test_events_recorded_while_postgres_is_down_are_applied_when_it_is_bac
 
 
 async def test_outbox_entries_survive_a_redis_crash_when_redis_keeps_an_aof(
-    private_redis: tuple[PrivateRedis, redis.Redis],
+    private_redis: tuple[LocalRedis, redis.Redis],
     db_pool: asyncpg.Pool,
     redis_prefix: str,
     call_sid: str,
@@ -151,7 +151,7 @@ async def test_outbox_entries_survive_a_redis_crash_when_redis_keeps_an_aof(
 
 
 async def test_the_recorder_keeps_running_across_a_redis_restart(
-    private_redis: tuple[PrivateRedis, redis.Redis],
+    private_redis: tuple[LocalRedis, redis.Redis],
     db_pool: asyncpg.Pool,
     redis_prefix: str,
     call_sid: str,

@@ -1,0 +1,52 @@
+"""Settings: read from the environment and an optional file, bad values named, secrets
+kept out of sight, the public URL following the listener when it is not set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from switchboard.settings import SettingsError, load_settings
+
+
+def test_a_bad_value_stops_start_up_naming_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_PORT", "eighty")
+    monkeypatch.setenv("SWITCHBOARD_TIER_ESCALATION__DAILY_BUDGET_USD", "-5")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert "SWITCHBOARD_PORT" in message
+    assert "SWITCHBOARD_TIER_ESCALATION__DAILY_BUDGET_USD" in message
+
+
+def test_nested_groups_come_from_double_underscore_variables(monkeypatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_TIER_ESCALATION__PREMIUM_RESERVATION_USD", "0.2")
+    monkeypatch.setenv("SWITCHBOARD_QUALIFICATION__PREMIUM_SCORE", "1")
+    settings = load_settings()
+    assert settings.tier_escalation.premium_reservation_usd == 0.2
+    assert settings.qualification.premium_score == 1
+
+
+def test_a_missing_settings_file_is_named(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SWITCHBOARD_SETTINGS_FILE", str(tmp_path / "nope.yaml"))
+    with pytest.raises(SettingsError, match="nope.yaml"):
+        load_settings()
+
+
+def test_secrets_never_show_in_the_settings_printed(monkeypatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_TWILIO_AUTH_TOKEN", "tw-very-secret")
+    monkeypatch.setenv("SWITCHBOARD_API_TOKEN", "api-very-secret")
+    settings = load_settings()
+    shown = repr(settings) + str(settings) + settings.model_dump_json()
+    assert "very-secret" not in shown
+    assert settings.secret("twilio_auth_token") == "tw-very-secret"
+
+
+def test_the_public_url_follows_the_port_unless_set(monkeypatch) -> None:
+    monkeypatch.delenv("SWITCHBOARD_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("SWITCHBOARD_PORT", "8123")
+    assert load_settings().public_url == "http://127.0.0.1:8123"
+    assert load_settings(host="0.0.0.0").public_url == "http://127.0.0.1:8123"
+    monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", "https://voice.example.com/")
+    assert load_settings().public_url == "https://voice.example.com"

@@ -67,7 +67,7 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
         )
         turns = await conn.fetch(
             """
-            SELECT user_text, agent_text, agent, latency_ms
+            SELECT user_text, agent_text, agent, latency_ms, fallback
             FROM turns WHERE call_sid = $1 ORDER BY seq
             """,
             call_sid,
@@ -108,6 +108,8 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
                 "agent_text": t["agent_text"],
                 "agent": t["agent"],
                 "latency_ms": _number(t["latency_ms"]),
+                # Beyond DESIGN.md: the direct path answered this turn, not the agents.
+                "fallback": t["fallback"],
             }
             for t in turns
         ],

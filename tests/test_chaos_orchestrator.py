@@ -75,6 +75,7 @@ async def _finish_qualified(server: RunningSwitchboard, call: LiveTextCall) -> N
     assert report["outcome"] == "qualified"
     assert report["facts"]["budget_usd"] == 80000
     assert report["fallback_turns"] >= 3
+    assert sum(turn["fallback"] for turn in report["turns"]) == report["fallback_turns"]
 
 
 async def test_a_hung_orchestrator_never_leaves_the_caller_in_silence(

@@ -8,6 +8,7 @@ Twilio sandbox, so it never disturbs anything else and is torn down afterwards.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import io
 import json
@@ -28,7 +29,17 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from switchboard.caller import CallResult, run_call
-from switchboard.caller.twilio_protocol import new_sid
+from switchboard.caller.signing import stream_handshake_signature, webhook_signature
+from switchboard.caller.twilio_protocol import (
+    CallParties,
+    connected_message,
+    media_message,
+    new_sid,
+    parse_twiml,
+    start_message,
+    stop_message,
+    voice_webhook_params,
+)
 from switchboard.local_services import free_port
 from switchboard.scenario import Scenario
 from switchboard.serve_command import healthy
@@ -241,3 +252,68 @@ async def live_text_call(
         yield call
         with contextlib.suppress(websockets.ConnectionClosed):
             await ws.send(json.dumps({"event": "stop"}))
+
+
+FRAME_BYTES = 160  # 20 ms of 8 kHz μ-law
+
+
+class LiveAudioCall:
+    """An inbound Twilio media stream held open by a test, speaking as Twilio sends."""
+
+    def __init__(self, ws: ClientConnection, parties: CallParties, stream_sid: str) -> None:
+        self.ws = ws
+        self.parties = parties
+        self.stream_sid = stream_sid
+        self._chunk = 0
+
+    @property
+    def call_sid(self) -> str:
+        return self.parties.call_sid
+
+    async def next_event(self) -> dict:
+        return json.loads(await self.ws.recv())
+
+    async def speak(self, ulaw: bytes) -> None:
+        """Send `ulaw` in real time, 20 ms a frame."""
+        started = time.monotonic()
+        for offset in range(0, len(ulaw), FRAME_BYTES):
+            self._chunk += 1
+            payload = base64.b64encode(ulaw[offset : offset + FRAME_BYTES]).decode()
+            await self.ws.send(
+                json.dumps(media_message(self.stream_sid, self._chunk, self._chunk * 20, payload))
+            )
+            due = started + (offset + FRAME_BYTES) / 8000
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    async def hang_up(self) -> None:
+        parties = self.parties
+        await self.ws.send(
+            json.dumps(stop_message(self.stream_sid, parties.call_sid, parties.account_sid))
+        )
+
+
+@contextlib.asynccontextmanager
+async def live_audio_call(server: RunningSwitchboard) -> AsyncIterator[LiveAudioCall]:
+    """A signed webhook, then the signed media stream it answered with, `start` sent."""
+    parties = CallParties(new_sid("CA"), server.account_sid, "inbound", "+15553", "+15552")
+    params = voice_webhook_params(parties)
+    url = f"{server.base_url}/twilio/voice"
+    async with httpx.AsyncClient() as client:
+        twiml = await client.post(
+            url,
+            data=params,
+            headers={"X-Twilio-Signature": webhook_signature(server.auth_token, url, params)},
+        )
+    answer = parse_twiml(twiml.text)
+    stream_sid = new_sid("MZ")
+    signature = stream_handshake_signature(server.auth_token, answer.url)
+    async with websockets.connect(
+        answer.url, additional_headers={"X-Twilio-Signature": signature}
+    ) as ws:
+        await ws.send(json.dumps(connected_message()))
+        await ws.send(
+            json.dumps(
+                start_message(stream_sid, parties.call_sid, parties.account_sid, answer.parameters)
+            )
+        )
+        yield LiveAudioCall(ws, parties, stream_sid)

@@ -22,14 +22,23 @@ _OTHERS = (
     r"finance|finance team|procurement|purchasing|legal|it|it department|it team|superiors|"
     r"leadership|leadership team|executive team|exec team|founder|founders|committee|team lead|"
     r"manager|department head|principal|superintendent|regional manager|head of \w+|dad|mom|"
-    r"father|mother|brother|sister)"
+    r"father|mother|brother|sister|gm|general manager|business partner|co founder|team|"
+    r"accountant|bookkeeper)"
 )
 _DECIDE = (
-    r"(?:decides?|decided|makes? (?:the |these |those |that |this |all the |all |final |such )?"
+    r"(?:decides?|decided|signs?\b(?! up)|handles? (?:all )?(?:of )?(?:that|this|those|"
+    r"purchasing|buying|the money(?: side)?|the finances|the budget|the books)|"
+    r"makes? (?:the |these |those |that |this |all the |all |final |such )?"
     r"(?:decisions?|calls?|final call|final decision)|has the (?:final )?say|have the (?:final )?"
     r"say|gets? the final say|signs? off|approves?|handles? (?:that|those|the) (?:decisions?|"
     r"purchasing|budget)|owns? the budget|controls? the budget|calls? the shots|is the decision "
     r"maker|are the decision makers|is in charge of (?:that|purchasing|buying|the budget))"
+)
+
+# Departments that decide, said without "my" or "the" ("procurement handles that").
+_BODIES = (
+    r"(?:corporate|procurement|purchasing|management|upper management|senior management|"
+    r"finance|legal|head office|headquarters|hq|leadership|the board|the owners?|ownership)"
 )
 
 # Adverbs that may sit between who and "decides"; anything else ("the owner, so I
@@ -53,6 +62,18 @@ _SHARED = compile_all(
     r"buying committee|decision)\b",
     r"\bi (?:share|split) (?:the|that|this) decision\b",
     r"\b(?:i|we) (?:both )?(?:have|get) a (?:say|vote)\b",
+    # "it's me and my partner", "my co-founder and I": who decides, answered by naming two
+    r"\b(?:it is|that is|that would be|it would be|it will be|that will be) (?:both )?"
+    r"me and (?:my|our|the) (?:\w+ )?\w+(?:$| together| jointly| (?:who|that) (?:decide|sign|"
+    r"approve|make))",
+    r"^(?:well |so |um |uh |oh |yeah |yes )*(?:both |just )?(?:me and (?:my|our|the) (?:\w+ )?\w+|"
+    r"(?:my|our) (?:\w+ )?\w+ and (?:i|me|myself))$",
+    r"\bme and (?:my|our|the)(?: \w+){1,3} (?:decide|make|share|sign)\b",
+    r"\b(?:that|it) (?:is|would be|will be) (?:my|our) (?:\w+ )?\w+ and (?:i|me|myself)\b",
+    r"\bnot (?:just|only|solely|entirely) (?:me|my (?:decision|call)|up to me)\b",
+    r"\bi (?:am|would be|will be) (?:(?:also|always|usually|definitely|very much|closely) )?"
+    r"involved in (?:the|that|this|those|"
+    r"these|any|such) (?:decisions?|purchase|purchasing|buying)\b",
 )
 _SOMEONE_ELSE = compile_all(
     rf"\b(?:run|check|clear|discuss|go over|pass|bring|take|float|raise|talk) (?:it |this |that |"
@@ -63,13 +84,28 @@ _SOMEONE_ELSE = compile_all(
     rf"get the ok from|get the okay from|get permission from|loop in|convince) (?:my|our|the) "
     rf"{_OTHERS}\b",
     rf"\b(?:my|our|the) {_OTHERS} {_ADVERBS}{_DECIDE}\b",
+    rf"\b(?:my|our|the) {_OTHERS} {_ADVERBS}(?:would |will )?(?:need|needs|have|has|got) to "
+    rf"(?:approve|sign off|sign|okay|ok|decide|review|agree|say yes)\b",
+    rf"\b(?:get|have|convince) (?:my|our|the) {_OTHERS} (?:to )?(?:sign off|approve|okay|ok|"
+    rf"sign|agree|say yes)\b",
+    rf"\bup to (?:my|our|the) {_OTHERS}\b",
+    # "procurement handles that", "corporate decides": a department, no article needed
+    rf"^(?:well |so |um |uh |honestly |oh )*{_BODIES} {_ADVERBS}(?:{_DECIDE}|handles? (?:that|it|"
+    rf"this|those|these|purchasing|buying)|(?:has|have|would have|will have) to (?:approve|"
+    rf"review|sign off|decide|okay))\b",
+    r"\bi am not (?:really |even |usually )?involved in (?:the|that|this|those|these|any|such) "
+    r"(?:decisions?|purchase|purchasing|buying)\b",
+    r"\bi am (?:just|only) (?:the|a|an) (?:\w+ ){0,2}(?:assistant|receptionist|coordinator|"
+    r"admin|administrator|secretary|employee|intern|associate|rep|representative|"
+    r"office manager|staff member|team member)\b",
     rf"\b(?:she|he|they) {_ADVERBS}(?:decides?|makes? (?:the |these |those |that |this |"
     rf"all the |all |final |such )?decisions?|has the final say|have the final say|signs? off|"
     rf"approves? (?:it|that|this|purchases|everything)|is the decision maker|are the decision "
     rf"makers|is the one who decides|are the ones who decide)\b",
     rf"\b(?:someone|somebody|someone else|somebody else|other people|others|another person|"
     rf"a committee|upper management|a manager|my team|our team) {_ADVERBS}{_DECIDE}\b",
-    r"\bnot (?:my|up to me|mine|in my hands|my decision|my call|the decision maker|"
+    r"\bnot (?:really |exactly |entirely |totally |actually |ultimately )?(?:my|up to me|mine|"
+    r"in my hands|my decision|my call|the decision maker|"
     r"a decision maker|the one who decides|the one who makes|in charge|my department|my area|"
     r"my place|for me to decide|my budget)\b",
     r"\b(?:i|i personally) (?:do not|can not|could not|would not|am not able to|"
@@ -79,7 +115,17 @@ _SOMEONE_ELSE = compile_all(
     r"make decisions|make purchasing decisions|get to decide)\b",
     r"\bi am not (?:really )?(?:the|a) (?:decision maker|one who decides|one who makes|"
     r"person who decides|one in charge|person in charge|boss|owner|buyer)\b",
-    r"\babove my pay ?grade\b",
+    r"\babove my (?:pay ?grade|head)\b",
+    r"^(?:um |uh |well |no |nope |oh )*not me\b",
+    rf"\b(?:that would be|that is|it would be|it is|that will be|that is really|that would "
+    rf"really be) (?:my|our|the) {_OTHERS}\b(?! and (?:i|me)\b)",
+    rf"\b(?:final )?(?:decision|call|say) (?:is|would be|lies|rests|sits) (?:with )?(?:my|our|the) "
+    rf"{_OTHERS}\b",
+    rf"\b(?:get|have|bring) (?:my|our|the) {_OTHERS} on ?board\b",
+    r"\b(?:we have|there is|we have got) (?:a|an) (?:committee|board|procurement (?:team|process)|"
+    r"approval process|buying committee) (?:for|that|who)\b",
+    r"\bi (?:just|only) (?:answer|take|handle|work|do|run|cover) (?:the )?(?:phones?|messages|"
+    r"front desk|reception|scheduling|calls|desk)\b",
     r"\b(?:not the (?:right|best|correct) person|wrong person)\b",
     r"\byou (?:would|will|should|might|may|probably|really|actually)? ?(?:want|need|have) to "
     r"(?:talk|speak) (?:to|with) (?:our|my|the)\b",
@@ -88,8 +134,9 @@ _SOMEONE_ELSE = compile_all(
     r"\bmy (?:boss|manager|supervisor) is the (?:owner|ceo|decision maker|one who decides|"
     r"founder|president|one who signs)\b",
     r"\b(?:need|needs|would need|have to get|would have to get|require|requires|must get|"
-    r"will need|got to get) (?:to get )?(?:approval|sign off|permission|a sign off|"
-    r"the green light|buy in|the ok|the okay)\b",
+    r"will need|got to get) (?:to get )?(?:(?:board|management|manager|managerial|boss|finance|"
+    r"corporate|legal|executive|exec|leadership|owner|committee|head office) )?(?:approval|"
+    r"sign off|permission|a sign off|the green light|buy in|the ok|the okay)\b",
     r"\bi (?:just|only) work here\b",
     r"\bi can (?:only )?(?:recommend|suggest|pass (?:it|this|that) (?:on|along)|make a "
     r"recommendation)\b",
@@ -111,12 +158,17 @@ _CALLER_DECIDES = compile_all(
     r"\b(?:up to me|in my hands|my call|my decision)\b",
     r"\bi (?:make|take) (?:all )?(?:the|these|those|that|this|all|final|purchasing|buying|such)? ?"
     r"(?:decisions?|call|calls|final call|final decision)\b",
+    r"\bthe buck stops (?:with me|here)\b",
+    r"\bi (?:can|could|am able to|am allowed to|have the authority to|am authorized to|"
+    r"am authorised to|have authority to) (?:make (?:that|this|the|those|these|such) "
+    r"(?:decisions?|call)|decide|approve (?:it|that|this|purchases|the purchase|the budget)|"
+    r"sign off|sign (?:it|that|the contract))\b",
     r"\bi (?:decide|get to decide|am the one who decides|am the one who makes|am the decider|"
     r"have the final (?:say|word|call)|have final (?:say|word)|call the shots|sign off|"
     r"sign the (?:checks|cheques)|approve (?:it|that|this|purchases|everything|the budget)|"
     r"hold the budget|own the budget|control the budget|control the purse strings|"
-    r"hold the purse strings|have (?:the )?authority|have (?:full )?(?:purchasing|signing|budget) "
-    r"authority|am in charge|am the boss|make the decisions)\b",
+    r"hold the purse strings|have (?:the )?authority|have (?:full )?(?:purchasing|signing|budget|"
+    r"sign off|spending|final) authority|am in charge|am the boss|make the decisions)\b",
     r"\bi am (?:the|a|one of the)? ?(?:decision maker|decider|one who decides|one who makes "
     r"(?:the )?decisions?|one making the decision|person who decides|final say|one in charge|"
     r"boss|man in charge|woman in charge|person in charge)\b",
@@ -136,14 +188,14 @@ _CALLER_DECIDES = compile_all(
 _TITLE_HEAD = (
     r"chief of staff|chief [a-z]+(?: officer)?|ceo|cfo|coo|cto|cmo|cio|cro|cso|cpo|"
     r"president|vice president|vp|svp|evp|director|head|manager|owner|co owner|founder|"
-    r"co founder|partner|principal|proprietor|chairman|chairwoman|chair|lead|supervisor|"
+    r"co founder|partner|principal|proprietor|chairman|chairwoman|chair|lead|supervisor|gm|"
     r"coordinator|administrator|admin|assistant|executive|officer|engineer|analyst|consultant|"
     r"specialist|representative|associate|controller|treasurer|secretary|receptionist|"
     r"accountant|bookkeeper|dispatcher|superintendent|architect|strategist|producer"
 )
 _SENIOR = re.compile(
     r"\b(?:chief|ceo|cfo|coo|cto|cmo|cio|cro|cso|cpo|president|vp|svp|evp|director|head|"
-    r"owner|founder|partner|principal|proprietor|chairman|chairwoman|chair|general manager|"
+    r"owner|founder|partner|principal|proprietor|chairman|chairwoman|chair|general manager|gm|"
     r"managing)\b"
 )
 _JUNIOR = re.compile(r"\b(?:assistant|coordinator|intern|associate|trainee|deputy)\b")
@@ -166,7 +218,7 @@ _STOP_AFTER = frozenset({"so", "and", "but", "at", "for", "here", "it", "i", "we
                          "who", "which", "that", "this", "there", "now", "too", "over", "is",
                          "are", "team", "department", "side", "group", "division", "function",
                          "org", "organization", "organisation", "things", "stuff", "company"})
-_ACRONYMS = frozenset({"ceo", "cfo", "coo", "cto", "cmo", "cio", "cro", "cso", "cpo", "vp",
+_ACRONYMS = frozenset({"ceo", "cfo", "coo", "cto", "cmo", "cio", "cro", "cso", "cpo", "vp", "gm",
                        "svp", "evp", "it", "hr", "ai", "crm"})
 _COMPANY = frozenset({"company", "business", "firm", "shop", "practice", "agency", "store",
                       "place", "clinic", "office", "restaurant", "salon"})

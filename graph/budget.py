@@ -3,7 +3,10 @@
 Owns telling money apart from the other numbers of a sales call (calls a day,
 staff, hours, dates), reading ranges ("twenty to thirty thousand" — we keep the
 low end, what the caller is sure to spend) and periods ("five grand a month" is
-sixty thousand a year).
+sixty thousand a year), orders of magnitude ("low six figures", see
+`graph.magnitudes`) and ceilings ("under ten grand" is just below ten thousand, so
+it never meets a minimum of ten thousand). Phone numbers, clock times, years and
+counts of things are not money.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from graph.magnitudes import find_magnitudes
 from graph.numbers import Number, find_numbers
 from graph.text import Sentence, compile_all, negated_before
 
@@ -29,11 +33,21 @@ _COUNTED = frozenset({
     "o", "oh", "thirty", "fifteen", "forty", "sales", "salespeople", "team", "teams",
     "man", "woman", "shop", "company", "companies", "languages", "channels",
     "lines", "phones", "numbers", "callers", "accounts", "properties", "homes", "rooms",
+    "figure", "figures",
 })
 _FUNCTION_WORDS = frozenset({
     "and", "or", "but", "i", "we", "a", "an", "per", "each", "every", "of", "on", "for", "to",
     "in", "the", "this", "that", "is", "are", "so", "it", "with", "at", "my", "our", "you",
+    "last", "next", "past",  # "80k last year" is money spent in a year
 })
+# "Under ten grand": below the figure said; the amount is read one dollar short of it.
+_CEILING = frozenset({"under", "below", "beneath", "less than", "lower than", "not even",
+                      "short of", "south of", "not quite", "shy of"})
+# Numbers counted, not paid: "we get 500 a month" (calls).
+_COUNT_VERBS = re.compile(r"\b(?:get|gets|getting|receive|receives|handle|handles|take|takes|"
+                          r"field|fields|see|sees|answer|answers|miss|misses|book|books|close|"
+                          r"closes|do|does|make|makes|sell|sells|serve|serves)\b")
+_RATE = frozenset({"month", "year", "week", "quarter"})
 _BUDGET_CONTEXT = re.compile(
     r"\b(?:budget\w*|spend\w*|spent|invest\w*|afford|allocat\w*|set aside|pay|paying|paid|"
     r"price|pricing|cost|costs|earmark\w*|ring fenced|fund\w*|approved|range|ballpark|"
@@ -112,7 +126,35 @@ def _per_year(tokens: Sequence[str], start: int, end: int) -> float:
     return 1.0
 
 
+def _is_phone_number(tokens: Sequence[str], number: Number) -> bool:
+    """Digits read out in groups ("555 123 4567"), with a leading zero, or too long for
+    an amount said aloud, are a phone number or an extension."""
+    spoken = tokens[number.start:number.end]
+    if len(spoken) != 1 or not spoken[0].isdigit():
+        return False
+    digits = spoken[0]
+    neighbours = [tokens[i] for i in (number.start - 1, number.end) if 0 <= i < len(tokens)]
+    before = " ".join(tokens[max(0, number.start - 3):number.start])
+    return (
+        digits.startswith("0") and len(digits) > 1
+        or len(digits) >= 7
+        or any(word.isdigit() and len(word) >= 3 for word in neighbours)
+        or re.search(r"\b(?:number|extension|ext|dial|reach me at|call me at|cell|mobile)\b",
+                     before) is not None
+    )
+
+
+def _is_rate(tokens: Sequence[str], number: Number) -> bool:
+    """An amount followed by a period ("a few hundred a month") is a price paid."""
+    after = tokens[number.end:number.end + 2]
+    return (after[:1] in (["monthly"], ["yearly"], ["annually"], ["weekly"], ["quarterly"])
+            or (len(after) == 2 and after[0] in ("a", "per", "each", "every")
+                and after[1] in _RATE))
+
+
 def _is_money(tokens: Sequence[str], number: Number, context: bool, expecting: bool) -> bool:
+    if _is_phone_number(tokens, number):
+        return False
     spoken = tokens[number.start:number.end]
     money_words = _currency_after(tokens, number) is not None or any(
         word in _MONEY_SCALES for word in spoken
@@ -128,8 +170,20 @@ def _is_money(tokens: Sequence[str], number: Number, context: bool, expecting: b
     if year_like:
         return False
     # A bare large figure in a sales call is nearly always money; small ones only
-    # when the caller is talking about spend or answering our budget question.
-    return context or expecting or number.value >= 1000
+    # when the caller is talking about spend or answering our budget question, or
+    # say what they pay a month ("a few hundred a month").
+    rate = (number.value >= 100 and _is_rate(tokens, number)
+            and not _COUNT_VERBS.search(" ".join(tokens[:number.start])))
+    return context or expecting or rate or number.value >= 1000
+
+
+def _below(tokens: Sequence[str], number: Number) -> bool:
+    """True when the amount is a ceiling the caller stays under ("less than 10k")."""
+    before = tokens[max(0, number.start - 3):number.start]
+    while before and before[-1] in ("about", "around", "maybe", "roughly", "probably", "well",
+                                    "just", "a", "bit", "little", "way", "somewhere"):
+        before = before[:-1]
+    return bool(before) and (before[-1] in _CEILING or " ".join(before[-2:]) in _CEILING)
 
 
 def _ranges(tokens: Sequence[str], numbers: list[Number]) -> list[Number]:
@@ -163,11 +217,15 @@ def _amounts(sentence: Sentence, expecting: bool) -> list[float]:
     context = bool(_BUDGET_CONTEXT.search(sentence.text))
     if _REVENUE.search(sentence.text) and not context:
         return []
+    magnitudes = find_magnitudes(tokens)
+    numbers = [n for n in _ranges(tokens, find_numbers(tokens))
+               if _is_money(tokens, n, context, expecting)
+               and not any(m.start <= n.start < m.end for m in magnitudes)]
     amounts: list[float] = []
-    for number in _ranges(tokens, find_numbers(tokens)):
-        if _is_money(tokens, number, context, expecting):
-            currency_end = _currency_after(tokens, number) or number.end
-            amounts.append(number.value * _per_year(tokens, number.start, currency_end))
+    for number in sorted([*numbers, *magnitudes], key=lambda found: found.start):
+        currency_end = _currency_after(tokens, number) or number.end
+        value = number.value - 1 if _below(tokens, number) else number.value
+        amounts.append(value * _per_year(tokens, number.start, currency_end))
     return amounts
 
 

@@ -1,16 +1,18 @@
 """Conversational acts in a caller's line: yes/no, opt-out, asking for a person, ...
 
 Owns the things a caller *does* with a line, as opposed to the facts they state:
-answering yes or no, asking not to be called again, asking for a human, asking
-to be called back, declining, closing, asking us to repeat, asking who we are,
-and recognising an answering machine's greeting. Every detector takes the
-normalised text of `graph.text.normalize`.
+answering yes or no (read by `graph.yes_no`), asking not to be called again, asking
+for a human, asking to be called back, proposing another meeting time, declining,
+closing, asking us to repeat, asking who we are, and recognising an answering
+machine's greeting. Every detector takes the normalised text of
+`graph.text.normalize`.
 """
 
 from __future__ import annotations
 
 import re
 
+from graph import yes_no
 from graph.text import compile_all, negated_before
 
 # --- opt-out ---------------------------------------------------------------------------
@@ -24,23 +26,40 @@ _REFUSAL_TAIL = (
     r"all right|goodbye|bye|ok|seriously|i mean it|understood|i am not interested|"
     r"not interested|at all|period|on this number|at this number)\b)"
 )
+# "Don't call" said to us, not about someone ("we don't call them back").
+_DO_NOT = (
+    r"(?<!\bwe )(?<!\bthey )(?<!\bi )(?<!\byou )(?<!\bhe )(?<!\bshe )(?<!\bpeople )"
+    r"(?<!\bwho )(?<!\bthat )\b(?:please )?(?:do not|never)"
+)
+_US = r"(?:you|your company|you guys|you people|your people|your firm|anyone|anybody)"
 _OPT_OUT = compile_all(
     r"\b(?:take|remove|delete|drop|scratch|strike|get|cross) (?:me|us|my (?:phone )?number|"
     r"my name|my details|my info|my information|this number|our number|my contact)"
     r"(?: (?:off|out of|from))\b",
     r"\bremove (?:me|us|my (?:phone )?number|my name|this number|our number)\b",
-    rf"\b(?:do not|never|please do not|please never) (?:ever )?{_CONTACT_VERB} {_ME}"
-    rf"{_REFUSAL_TAIL}",
+    r"\bbe (?:taken|removed|deleted|struck|crossed) (?:off|out of|from)\b",
+    rf"{_DO_NOT} (?:ever )?{_CONTACT_VERB} {_ME}{_REFUSAL_TAIL}",
+    # "don't ring again", "don't call back": no one named, every call refused
+    rf"{_DO_NOT} (?:ever )?(?:{_CONTACT_VERB}|bother (?:calling|ringing|phoning|contacting))"
+    rf"(?: (?:me|us))?(?: back| again| anymore| any more| ever)+{_REFUSAL_TAIL}",
+    rf"\b(?:do not|never) want to (?:hear from {_US}|be (?:called|contacted|bothered|phoned)|"
+    rf"get (?:a |another |any |more )?(?:phone )?calls?(?: from {_US})?)"
+    rf"(?: again| anymore| any more| ever)*{_REFUSAL_TAIL}",
+    rf"\b(?:asked|told) {_US}(?: \w+){{0,2}} (?:not to|to stop) (?:{_CONTACT_VERB}|calling)\b",
     rf"\bnever {_CONTACT_VERB} {_ME} again\b",
     # "the phones never stop ringing" is a busy office, not a refusal
     rf"(?<!never )(?<!not )\b(?:stop|quit|cease) {_CONTACT_VERB}(?:ing)? {_ME}\b",
     r"(?<!never )(?<!not )\b(?:stop|quit) (?:calling|contacting|phoning|texting|bothering)\b",
     r"\b(?:do not|no|dnc|d n c) call (?:list|registry|register)\b",
+    r"\b(?:dnc|d n c) (?:list|registry|register)\b",
     r"\bunsubscribe\b",
     r"\bopt(?:ing)? (?:me |us )?out\b",
     r"\blose (?:my|this|our) number\b",
     r"\bno more (?:calls|phone calls)\b",
-    r"\b(?:do not|never) want (?:any more|anymore|any|more|these|your|another) (?:phone )?calls\b",
+    # "we don't want any calls going to voicemail" is a need, not a refusal
+    rf"\b(?:do not|never) want (?:any more |anymore |any |more |these |your |another )?"
+    rf"(?:of (?:these|your|those|them) )?(?:phone )?calls(?: from {_US})?"
+    rf"(?: again| anymore| any more| ever)*{_REFUSAL_TAIL}",
     r"\b(?:do not|never) want (?:you|anyone|anybody|your company) (?:to )?(?:call|calling|contact)",
     r"\bleave (?:me|us) alone\b",
 )
@@ -52,6 +71,11 @@ _STRONG_TARGET = (
     r"(?:person|human|human being|representative|rep|operator|agent|sales rep|salesperson|"
     r"sales person|sales representative|account manager|account executive|customer service|"
     r"member of (?:your|the) team|team member|real one|live one)\b"
+)
+# Someone on our side; "my manager" is the caller's own, a question of authority.
+_THEIR_PERSON = (
+    r"(?:your|a) (?:manager|supervisor|boss)|someone in charge|the person in charge|"
+    r"(?:your |the )?sales (?:team|department|people|guys|rep)|someone (?:in|from) sales|sales"
 )
 _WEAK_TARGET = (
     r"(?:someone|somebody|anyone|anybody|your manager|a manager|the manager|your supervisor|"
@@ -66,14 +90,24 @@ _HUMAN = compile_all(
     rf"\b{_ASK_STRONG} (?:just |please |actually )?(?:talk|speak|chat) (?:to|with) "
     rf"{_STRONG_TARGET}",
     rf"\b{_ASK} (?:just |please |actually )?(?:talk|speak|chat) (?:to|with) {_WEAK_TARGET}",
+    rf"\b{_ASK_STRONG} (?:just |please |actually )?(?:talk|speak|chat) (?:to|with) "
+    rf"(?:{_THEIR_PERSON})\b",
+    r"\b(?:is there|are there) (?:a |an |any |some )?(?:real |actual |live )?(?:person|human|"
+    r"human being|people|humans|operator|representative|rep)\b"
+    r"(?: (?:there|on the line|around|available|at all|i can|we can|who can|working))",
+    r"\b(?:put|get) (?:a|an|the|some) (?:real |live |actual )?(?:human|person|human being|"
+    r"manager|supervisor|rep|representative|agent|operator) on(?: the (?:line|phone))?\b",
     rf"\b(?:get|put|connect|transfer|patch|pass|send|forward|redirect) (?:me|us)"
     rf"(?: through| over| on)? (?:to|with) (?:{_STRONG_TARGET}|{_WEAK_TARGET})",
     r"\btransfer (?:me|us|my call|this call)\b",
     r"\bput (?:me|us) through\b",
     r"\bconnect (?:me|us)\b(?! later)",
-    r"\b(?:is there|are there|is anyone|is there anybody|is there anyone) (?:someone|somebody|"
-    r"anyone|anybody|a person|a human|a real person|people)?(?: else| real)? ?(?:there )?"
-    r"(?:i|we) (?:can|could|may) (?:talk|speak) (?:to|with)\b",
+    r"\b(?:is there|are there|is anyone|is there anybody|is there anyone|do you have|"
+    r"have you got) (?:someone|somebody|anyone|anybody|a person|a human|a human being|"
+    r"a real person|people|a manager|a supervisor|an agent|a rep|a representative|"
+    r"a real one)?(?: else| real)? ?(?:there )?(?:i|we) (?:can|could|may) (?:talk|speak) "
+    r"(?:to|with)\b",
+    r"\b(?:get|give|put) me (?:your|a) (?:manager|supervisor|boss)\b",
     r"\b(?:i want|i would like|give me|get me|i need|i would prefer|i prefer|i demand) "
     r"(?:a |an |to get a )?(?:real |live |actual )(?:person|human|agent|representative|one)\b",
     r"\b(?:i want|i would like|give me|get me|i demand) (?:a |an )?"
@@ -88,8 +122,9 @@ _HUMAN = compile_all(
 
 _LATER = (
     r"(?P<when>later|another time|some other time|another day|some time|sometime|tomorrow|"
-    r"next (?:week|month|quarter|year|time)|in (?:a|an|the|\w+)(?: \w+)? (?:days?|weeks?|"
-    r"months?|quarters?|years?|hours?|minutes?)|after|around|closer to|when|at the end|"
+    r"next (?:week|month|quarter|year|time)|in (?:a|an|the|\w+)(?: \w+){0,2} (?:days?|weeks?|"
+    r"months?|quarters?|years?|hours?|minutes?)|in q ?[1-4]|after|around|closer to|when|"
+    r"at the end|"
     r"toward|towards|in (?:the )?(?:new year|spring|summer|fall|autumn|winter)|this afternoon|"
     r"this evening|tonight|on \w+day|\w+day)\b"
 )
@@ -97,23 +132,33 @@ _VAGUE_WHEN = frozenset({"later", "another time", "some other time", "another da
                          "sometime", "after", "around", "when", "toward", "towards"})
 _CALLBACK = compile_all(
     rf"\bcall (?:me|us) back (?:(?:sometime|some time|maybe|again|perhaps|like) )?{_LATER}",
-    rf"\b(?:call|ring|try|phone) (?:me|us) (?:(?:sometime|maybe|again|perhaps) )?{_LATER}",
-    r"\bcall (?:me|us) back\b",
+    rf"\b(?:call|ring|try|phone) (?:me|us) (?:(?:back|sometime|maybe|again|perhaps) )*{_LATER}",
+    r"\b(?:call|ring|phone) (?:me|us) back\b",
     rf"\bcall back {_LATER}",
+    r"(?<!\bwe )(?<!\bthey )(?<!\bi )(?<!\bto )\b(?:call|ring|try) (?:back )?"
+    r"(?:later|another time|some other time|another day)\b",
+    r"\breschedule (?:this|the|our)? ?(?:call|conversation|chat)\b",
     r"\b(?:can|could|would) you (?:call|ring|try) (?:back|again)\b",
     rf"\bgive (?:me|us) a (?:call|ring|shout)(?: back)? {_LATER}",
-    rf"\b(?:try|reach|catch|ring|contact|call|phone|follow up with|check in with|circle back with)"
-    rf" (?:me|us)(?: again)? {_LATER}",
-    rf"\b(?:follow up|check back|check in|circle back|get back to me|get back to us|reach out)"
-    rf"(?: with (?:me|us))?(?: again)? {_LATER}",
+    rf"\b(?:try|reach|catch|ring|contact|call|phone|ping|email|text|follow up with|"
+    rf"check in with|circle back with) (?:me|us)(?: again)? {_LATER}",
+    rf"\b(?:follow up|check back|check in|circle back|get back to me|get back to us|reach out|"
+    rf"reconnect|touch base|catch up)(?: with (?:me|us))?(?: again)? {_LATER}",
+    rf"\blet us (?:talk|speak|chat|reconnect|catch up|touch base|pick (?:this|it) up|"
+    rf"revisit (?:this|it)|continue(?: this)?) {_LATER}",
     r"\bnot (?:a |the )?(?:good|great|convenient|great|right|best) time\b",
     r"\b(?:bad|busy|inconvenient|terrible|awkward) time\b",
     r"\bi am (?:kind of |a bit |really |very |just )?(?:busy|driving|in a meeting|on the road|"
     r"with a (?:customer|client|patient)|about to|in the middle of|at work)\b",
+    # "can we do this Wednesday?" is a callback; "can we do Wednesday?" proposes a time
     rf"\b(?:can|could) (?:we|you) (?:do|talk about|discuss|continue|pick up|finish) "
-    rf"(?:this|it|that)? ?{_LATER}",
+    rf"(?:this|it|that) {_LATER}",
+    rf"\b(?:can|could) (?:we|you) (?:talk about|discuss|continue|pick up|finish) {_LATER}",
+    r"\b(?:can|could) (?:we|you) do (?:this |it |that )?(?:later|another time|some other time|"
+    r"another day)\b",
     r"\b(?:another|some other|a better) (?:time|day)\b",
     r"\blater (?:would be|is|works) better\b",
+    r"^(?:um |uh |well |oh )?(?:maybe|perhaps|possibly|try) (?:later|another time)(?: then)?$",
 )
 
 # --- declining -------------------------------------------------------------------------
@@ -144,13 +189,23 @@ _VOICEMAIL = compile_all(
     r"\b(?:reached|this is) (?:the )?voice mail\b",
     r"\bvoice mail (?:of|for|box|greeting)\b",
     r"\banswering machine\b",
-    r"\byou have reached\b",
     r"\b(?:can not|unable to|not able to|could not) (?:take|answer|get to) your call\b",
     r"\b(?:can not|unable to|not able to|could not) come to the phone\b",
     r"\bthe (?:person|party|number|subscriber|customer) you (?:are|have) "
     r"(?:trying to reach|calling|called|dialed|dialled)\b",
     r"\bwhen you (?:are|have) (?:finished|done) recording\b",
     r"\bpress (?:pound|hash)\b",
+)
+
+# "You have reached ..." opens answering machines and people answering a phone alike;
+# a person then speaks to the caller.
+_REACHED = re.compile(r"\byou have reached\b")
+_LIVE_ANSWER = compile_all(
+    r"\bwho (?:is|am i) (?:this|calling|speaking|it|talking)\b",
+    r"\b(?:how|what) (?:can|may|could) (?:i|we) (?:help|do for you|assist)\b",
+    r"\bhow (?:are|is) (?:you|it going)\b",
+    r"\bspeaking\b",
+    r"\bwhat is (?:this|it) (?:about|regarding)\b",
 )
 
 # --- closing and repeats ---------------------------------------------------------------
@@ -216,11 +271,50 @@ _ASKS_IF_AI = compile_all(
 
 _WAIT = compile_all(
     r"\b(?:hold on|hang on|one (?:second|sec|moment|minute)|just a (?:second|sec|moment|minute)|"
-    r"give me a (?:second|sec|moment|minute)|bear with me|wait a (?:second|sec|moment|minute))\b",
+    r"give me a (?:second|sec|moment|minute)|bear with me|wait a (?:second|sec|moment|minute)|"
+    r"(?:can|could) you (?:hold|wait)(?: on)?(?: for)?(?: a| one)? ?(?:second|sec|moment|minute)?)"
+    r"\b",
 )
 _QUESTION_START = re.compile(
     r"^(?:um |uh |so |and |but |okay |well )*(?:how|what|why|when|where|who|which|can you|"
     r"could you|do you|does it|does this|is it|is there|are you|will it|would it|how much)\b"
+)
+
+# --- proposing another meeting time -------------------------------------------------------
+
+# A caller answering our proposed time with another ("how about Thursday?", "can we make it
+# later in the week?", "I'd prefer the afternoon"): a time to confirm, never a callback.
+# These ask for another time in words of their own ...
+_OTHER_TIME = compile_all(
+    r"\b(?:a (?:bit|little|touch) |slightly |bit |much )?(?:earlier|later) in the "
+    r"(?:day|week|morning|afternoon|month)\b",
+    r"\b(?:a (?:bit|little|touch)|slightly|bit|something|anything|sometime|some time) "
+    r"(?:earlier|later|sooner)\b",
+    r"\b(?:another|a different|other|a later|an earlier) (?:day|time|slot|date|times|days|slots)\b",
+    r"\b(?:what|which) (?:else|other (?:times|days|slots)) (?:do|can|have|is|are)\b",
+    r"\b(?:do you have|have you got|is there) (?:anything|something|any (?:other )?"
+    r"(?:times?|slots?|openings?|availability))\b",
+)
+# ... these only next to a word of time ("how about later?", not "how about the price?").
+_COUNTER_CUE = compile_all(
+    r"\b(?:how|what) about\b",
+    r"\binstead\b",
+    r"\bany chance (?:of|we could|you could|for|on)\b",
+    r"\b(?:can|could|would|shall|should) (?:we|you|i) (?:do|make it|move it|push it|switch it|"
+    r"change it|shift it|bump it|try|go for|go with|book it|book|schedule it|have it|say)\b",
+    r"\b(?:would|could|does|will|is) (?:\w+ ){1,4}(?:work|suit you|be (?:better|possible|okay|"
+    r"fine|free|available|open))\b",
+    r"\b(?:i would|i had|we would) (?:prefer|rather|like)\b|\b(?:i|we) prefer\b|\bpreferably\b",
+    r"\b(?:works|suits|is|would be) better\b|\bbetter for (?:me|us)\b",
+)
+_CONTACT_ME = re.compile(
+    r"\b(?:call|ring|phone|try|reach|catch|contact|ping|email|text) (?:me|us)\b|"
+    r"\bgive (?:me|us) a (?:call|ring|shout)\b|\bcall back\b"
+)
+_TIME_WORD = re.compile(
+    r"\b(?:earlier|later|sooner|week|weekend|morning|afternoon|evening|lunch|lunchtime|noon|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|tonight|oclock|"
+    r"am|pm)\b"
 )
 
 # --- "not sure" ------------------------------------------------------------------------
@@ -233,66 +327,9 @@ _UNSURE = compile_all(
     r"(?:do not|does not|did not) (?:really )?know)\b",
 )
 
-# --- yes and no ------------------------------------------------------------------------
-
-_YES = compile_all(
-    r"\b(?:yes|yeah|yep|yup|yea|yah|aye|affirmative|absolutely|definitely|certainly|"
-    r"of course|for sure|by all means|you bet|sure thing|please do(?! not)|why not|go ahead|"
-    r"go on|uh huh|mhm|mm hmm|sounds (?:good|great|fine|perfect|like a plan|ok|okay|right)|"
-    r"that works|works for me|that would work|that will work|fine by me|no problem|"
-    r"no worries|i think so|i guess so|i suppose so|i believe so|let us do it|let us go|"
-    r"sounds interesting|tell me more|i am listening|i am all ears|fire away|shoot)\b",
-    r"(?<!\bnot )(?<!\bmake )(?<!\bbe )(?<!\bam )(?<!\bare )\bsure\b",
-    r"(?<!\bwe are )(?<!\bi am )(?<!\bwe are all )\b(?:okay|all right)\b",
-    r"\b(?:that is|it is|that sounds|that would be|that is all|is|are|would be) "
-    r"(?:fine|good|great|perfect|right|correct|true|okay|ok|ideal|wonderful)\b",
-    r"\b(?:that is|it is|that would be|that will be|it would be|it will be|that is going to be|"
-    r"that is gonna be) (?:me|myself|us|yours truly)\b",
-    r"^(?:um |uh |oh |well )?(?:me|myself|yours truly|me myself)$",
-    r"\bi have (?:a (?:few|couple of|couple) (?:minutes|moments|seconds)|(?:some )?time|"
-    r"a minute|a moment|a sec|a second)\b",
-    r"^(?:um |uh |oh |well |hi |hello )?(?:i guess|i suppose|correct|exactly|indeed|perfect|"
-    r"great|good|cool|fine|right|speaking|please|that is right|you got it|true)"
-    r"(?: (?:thanks|thank you|then|yes|sure|okay|please))?$",
-    r"^(?:um |uh |oh |well )?(?:i do|we do|i can|i will|i am|we are|i have|we have|that is me|"
-    r"it is me)$",
-)
-# "no" is an answer only when it stands alone or starts a clause ("no, that is all",
-# "no we do not"); before a noun it is a determiner ("no budget", "no one").
-_NO_FOLLOWERS = (
-    r"thanks|thank|i|we|that|it|not|sorry|no|nope|you|this|there|but|actually|sir|maam|"
-    r"man|well|just|unfortunately|please|way|never|definitely|absolutely|really|nothing|none|"
-    r"i am|we are|longer"
-)
-_NO = compile_all(
-    rf"\bno\b(?=$| (?:{_NO_FOLLOWERS})\b)",
-    r"\b(?:nope|nah)\b",
-    r"^(?:um |uh |well |oh )?(?:negative|never)\b",
-    r"\b(?:not really|not now|not today|not at the moment|not right now|not at this time|"
-    r"not at this point|not at all interested|not interested|no thanks|no thank you|"
-    r"i do not think so|i would rather not|rather not|definitely not|absolutely not|"
-    r"certainly not|of course not|not a chance|no way|not a good time|not really sure|"
-    r"that does not work|does not work for me|will not work|would not work)\b",
-    r"\b(?:i|we) (?:do|am|are|can|will|have|did) not$",
-    r"^(?:um |uh |well |oh )?(?:we are|i am|i think we are) (?:good|fine|okay|all set|all good)"
-    r"(?: thanks| thank you)?$",
-)
-
-
 def detect_affirmative(text: str) -> bool | None:
-    """Yes (True), no (False) or neither (None): the earliest answer said wins.
-
-    "No, that is all, thank you" is a no; "sure, call me back" a yes; "definitely
-    not" a no although it starts with "definitely".
-    """
-    best: tuple[int, int, bool] | None = None
-    for patterns, verdict in ((_YES, True), (_NO, False)):
-        for pattern in patterns:
-            for match in pattern.finditer(text):
-                candidate = (match.start(), -(match.end() - match.start()), verdict)
-                if best is None or candidate[:2] < best[:2]:
-                    best = candidate
-    return None if best is None else best[2]
+    """Yes (True), no (False) or neither (None); see `graph.yes_no`."""
+    return yes_no.detect_affirmative(text)
 
 
 def detect_opt_out(text: str) -> bool:
@@ -326,7 +363,11 @@ def detect_not_interested(text: str) -> bool:
 
 
 def detect_voicemail_greeting(text: str) -> bool:
-    return any(pattern.search(text) for pattern in _VOICEMAIL)
+    """An answering machine's greeting. "You have reached Sam" alone is one, but not
+    when a person goes on to talk to us ("you've reached Ines, who's this?")."""
+    if any(pattern.search(text) for pattern in _VOICEMAIL):
+        return True
+    return bool(_REACHED.search(text)) and not any(p.search(text) for p in _LIVE_ANSWER)
 
 
 def detect_closing(text: str) -> bool:
@@ -352,6 +393,19 @@ def detect_asks_to_wait(text: str) -> bool:
 def detect_question(raw: str, text: str) -> bool:
     """A question of the caller's own ("how much does it cost?")."""
     return raw.rstrip().endswith("?") or bool(_QUESTION_START.match(text))
+
+
+def detect_contact_request(text: str) -> bool:
+    """The caller names a call to them in so many words ("call me back", "ring us")."""
+    return bool(_CONTACT_ME.search(text))
+
+
+def detect_counter_proposal(text: str) -> bool:
+    """The caller asks for another meeting time than the one proposed ("how about later
+    in the day?"); "how about the price?" asks something else."""
+    return any(p.search(text) for p in _OTHER_TIME) or (
+        bool(_TIME_WORD.search(text)) and any(p.search(text) for p in _COUNTER_CUE)
+    )
 
 
 def detect_unsure(text: str) -> bool:

@@ -68,7 +68,9 @@ class Extraction(BaseModel):
     affirmative: bool | None = Field(description="The line answers yes (true) or no (false)")
     opt_out: bool = Field(description="The caller asks not to be called again")
     wants_human: bool = Field(description="The caller asks to speak to a person")
-    callback_later: bool = Field(description="The caller asks to be called back another time")
+    callback_later: bool = Field(
+        description="The caller asks to be called back another time (offering another meeting "
+        "time than the one proposed is not this)")
     callback_when: str | None = Field(description="When to call back, as said")
     not_interested: bool = Field(description="The caller says they are not interested")
     voicemail_greeting: bool = Field(description="The line is an answering machine greeting")
@@ -137,7 +139,11 @@ def combine(rules: Understanding, extracted: Extraction, *, expecting_meeting: b
     timeline = sane(extracted.timeline_months, _MAX_TIMELINE_MONTHS)
     timeline = timeline if timeline is not None else rules.timeline_months
     opt_out = rules.opt_out or extracted.opt_out
-    callback = (rules.callback_later or extracted.callback_later) and not opt_out
+    # while a meeting is arranged, another time offered is a proposal, not a callback
+    # (unless the caller asked for a call in so many words, which the rules keep)
+    proposes_time = rules.proposes_time or (expecting_meeting and meeting is not None)
+    callback = (rules.callback_later or (extracted.callback_later and not proposes_time)
+                ) and not opt_out
     return Understanding(
         budget_usd=budget,
         no_budget=(rules.no_budget or extracted.no_budget) and budget is None,
@@ -164,6 +170,7 @@ def combine(rules: Understanding, extracted: Extraction, *, expecting_meeting: b
         unsure=rules.unsure or extracted.unsure,
         asks_to_wait=rules.asks_to_wait or extracted.asks_to_wait,
         asks_question=rules.asks_question or extracted.asks_question,
+        proposes_time=proposes_time,
         dtmf=rules.dtmf,
     )
 

@@ -3,9 +3,11 @@
 Owns days ("Tuesday", "next Monday", "tomorrow", "March 3rd"), clock times in
 any spelling ("10am", "9:30", "ten in the morning", "half past two", "noon")
 and parts of the day ("Thursday afternoon"), giving back text such as
-"Tuesday at 10 AM", "Thursday afternoon", "any time Friday". A day the caller
-rules out ("not Monday", "Monday is bad") is skipped. Also speaks such a time
-back with numbers as words ("Tuesday at ten in the morning").
+"Tuesday at 10 AM", "Thursday afternoon", "any time Friday". A day or time the
+caller rules out ("not Monday", "Thursday at ten is no good") is skipped, and a
+time said after it is their proposal. `on_day_of` puts a time said on its own
+("how about three?") on the day under discussion. Also speaks such a time back
+with numbers as words ("Tuesday at ten in the morning").
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from graph.text import Sentence
 
 _WEEKDAYS = {
     "monday": "Monday", "tuesday": "Tuesday", "tues": "Tuesday", "tue": "Tuesday",
-    "wednesday": "Wednesday", "thursday": "Thursday", "thurs": "Thursday", "thur": "Thursday",
-    "thu": "Thursday", "friday": "Friday", "fri": "Friday", "saturday": "Saturday",
-    "sunday": "Sunday",
+    "wednesday": "Wednesday", "weds": "Wednesday", "wed": "Wednesday", "thursday": "Thursday",
+    "thurs": "Thursday", "thur": "Thursday", "thu": "Thursday", "friday": "Friday",
+    "fri": "Friday", "saturday": "Saturday", "sunday": "Sunday",
 }
 _MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december")
@@ -45,11 +47,15 @@ _MARKER = (r"(?:am|pm|oclock|in the morning|in the afternoon|in the evening|at n
 _DAY = re.compile(
     r"\b(?:(?P<rel>this coming|this|next|coming|on) )?(?P<day>" + "|".join(_WEEKDAYS) + r")s?\b"
     r"|\b(?P<after>the day after tomorrow|day after tomorrow)\b"
+    r"|\b(?P<dayafter>the day after)\b"
     r"|\b(?P<near>today|tomorrow|tonight)\b"
     r"|\b(?P<month>" + "|".join(_MONTHS) + r") (?:the )?(?P<date>\d{1,2}|"
     + "|".join(sorted(_ORDINALS, key=len, reverse=True)) + r")(?:st|nd|rd|th)?\b"
     r"|\bthe (?P<nth>\d{1,2}(?:st|nd|rd|th)|" + "|".join(sorted(_ORDINALS, key=len, reverse=True))
     + r")\b(?: of (?P<month2>" + "|".join(_MONTHS) + r"))?"
+    # "the first half", "the second thing": an ordinal before a noun is no date
+    r"(?! (?:half|quarter|thing|things|time|step|one|ones|two|three|few|couple|call|year|week|"
+    r"month|day|person|place|question|option|priority|part|round|phase|of all)\b)"
 )
 _CLOCK = re.compile(
     r"\b(?P<h1>\d{1,2}):(?P<m1>\d{2})(?: ?(?P<ap1>am|pm))?\b"
@@ -64,6 +70,19 @@ _PART = re.compile(
 )
 _ANY_TIME = re.compile(r"\b(?:any ?time|whenever|all day|any point|at any time)\b")
 _WEEK = re.compile(r"\b(?:early |later |sometime |some time |end of )?(?:this|next) week\b")
+# "later in the week" is said of this week
+_IN_THE_WEEK = re.compile(
+    r"\b(?:(?P<when>early|later|sometime|some time) in|(?:the )?(?P<end>end) of) the week\b")
+# A time ruled out ("Thursday at ten is no good", "not tomorrow"): a time said after it
+# is the caller's proposal.
+_RULE_OUT = re.compile(
+    r"\b(?:(?:does|do|will|would|is going to|is|that is) not (?:work|suit|do|good|great|possible)|"
+    r"(?:is|are|would be|will be|looks) (?:no good|bad|out|tough|difficult|impossible|a no|full|"
+    r"booked|packed|tricky|awkward)|no good|can not (?:do|make)(?: it| that| then)?|"
+    r"i am (?:busy|away|out|off|booked|tied up)(?: then)?|(?:not|except) (?:on |at |this |next )?"
+    r"(?:" + "|".join(_WEEKDAYS) + r"|today|tomorrow|tonight|" + _HOUR + r")"
+    r"(?: (?:am|pm|oclock|morning|afternoon|evening))?)\b"
+)
 _RULED_OUT_BEFORE = re.compile(
     r"\b(?:not|except|busy|booked|away|off|out|can not do|can not make|unavailable)"
     r"(?: (?:on|this|next|the|until|till|before|all))?\s*$"
@@ -72,6 +91,15 @@ _RULED_OUT_AFTER = re.compile(
     r"^s? (?:is|are|would be|will be|looks) (?:bad|out|no good|not good|tough|busy|full|booked|"
     r"difficult|hard|impossible|not great|terrible|a no)|^s? (?:does not|will not|would not|"
     r"can not|is not going to) work|^s? i am (?:busy|out|away|off|booked)|^s? (?:is|are) not"
+)
+
+
+# A plural noun after a bare number counts something ("5 users"); these words ending
+# in "s" are not nouns of that kind.
+_COUNTED_NOUN = re.compile(
+    r"(?!(?:works|suits|sounds|looks|does|is|was|has|this|thanks|please|always|sometimes|"
+    r"perhaps|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|afternoons|"
+    r"mornings|evenings|nights|as|us|yes|its)\b)[a-z]{2,}s\b"
 )
 
 
@@ -96,9 +124,15 @@ def _hour(text: str) -> int:
     return int(text) if text.isdigit() else _HOUR_WORDS[text]
 
 
-def _find_clock(text: str, lenient: bool) -> _Clock | None:
-    """The first clock time in text; `lenient` accepts a bare hour ("ten works")."""
-    for match in _CLOCK.finditer(text):
+def _after_first(matches: list[re.Match[str]], cutoff: int) -> list[re.Match[str]]:
+    """Matches after the last ruled-out time first, then the rest in order."""
+    return [m for m in matches if m.start() >= cutoff] + [m for m in matches if m.start() < cutoff]
+
+
+def _find_clock(text: str, lenient: bool, cutoff: int = 0) -> _Clock | None:
+    """The first clock time in text (after `cutoff` if any is); `lenient` accepts a bare
+    hour ("ten works")."""
+    for match in _after_first(list(_CLOCK.finditer(text)), cutoff):
         groups = match.groupdict()
         if groups["h1"]:
             hour, minute = int(groups["h1"]), int(groups["m1"])
@@ -123,8 +157,10 @@ def _find_clock(text: str, lenient: bool) -> _Clock | None:
         mark = groups["mark"] or ""
         after = text[match.end():].lstrip()
         if re.match(r"(?:thousand|hundred|million|grand|k|dollars|bucks|percent|people|calls|"
-                    r"leads|staff|months|weeks|years|days|minutes|hours)\b", after):
-            continue
+                    r"leads|staff|months|weeks|years|days|minutes|hours)\b", after) or (
+            not mark and _COUNTED_NOUN.match(after)
+        ):
+            continue  # "about 5 users" counts things
         if not (mark or groups["pre"] or groups["m3"] or lenient):
             continue
         meridiem = None
@@ -150,12 +186,17 @@ def _format_clock(clock: _Clock, part: str | None) -> str:
     return f"{clock.hour}{minutes} {meridiem}"
 
 
-def _find_day(text: str) -> str | None:
-    for match in _DAY.finditer(text):
+def _find_day(text: str, cutoff: int = 0) -> str | None:
+    """The first day in text not ruled out (after `cutoff` if any is)."""
+    for match in _after_first(list(_DAY.finditer(text)), cutoff):
         before, after = text[:match.start()], text[match.end():]
         if _RULED_OUT_BEFORE.search(before) or _RULED_OUT_AFTER.match(after):
             continue
         groups = match.groupdict()
+        if groups["dayafter"]:
+            if "tomorrow" in before:  # "not tomorrow, the day after"
+                return "the day after tomorrow"
+            continue
         if groups["day"]:
             day = _WEEKDAYS[groups["day"]]
             return f"next {day}" if groups["rel"] == "next" else day
@@ -206,9 +247,12 @@ def read_meeting_time(sentences: Sequence[Sentence], *, expecting: bool = False)
     hour ("ten works") or "next week" counts.
     """
     text = " ".join(sentence.text for sentence in sentences)
-    day = _find_day(text)
-    part = _part_of_day(text)
-    clock = _find_clock(text, lenient=expecting or day is not None)
+    cutoff = max((match.end() for match in _RULE_OUT.finditer(text)), default=0)
+    day = _find_day(text, cutoff)
+    tail = text[cutoff:]
+    ruled_out = cutoff > 0 and bool(_DAY.search(tail) or _PART.search(tail))
+    part = _part_of_day(tail if ruled_out else text)
+    clock = _find_clock(text, expecting or day is not None, cutoff)
     if day == "tonight" and part is None:
         part = "evening"
     if clock is not None:
@@ -228,9 +272,27 @@ def read_meeting_time(sentences: Sequence[Sentence], *, expecting: bool = False)
         week = _WEEK.search(text)
         if week:
             return week.group(0)
+        in_the_week = _IN_THE_WEEK.search(text)
+        if in_the_week:
+            return f"{in_the_week.group('when') or 'end of'} this week"
         if part:
             return f"any {part}" if part in ("morning", "afternoon", "evening") else part
     return None
+
+
+def on_day_of(when: str, proposed: str, said: str) -> str:
+    """`when` on the day of `proposed` when the caller named no day (`said`, normalised):
+    answering "Thursday at 10 AM?" with "how about three?" means Thursday at 3 PM, but
+    "Thursday doesn't work, how about three?" does not."""
+    day = _find_day(proposed.lower())
+    if day is None or _DAY.search(said):
+        return when
+    if re.fullmatch(r"\d{1,2}(?::\d{2})? [AP]M|noon", when):
+        return f"{day} at {when}"
+    part = re.fullmatch(r"any (morning|afternoon|evening)", when)
+    if part:
+        return f"{day} {part.group(1)}"
+    return when
 
 
 _MERIDIEM_WORDS = {"AM": "in the morning", "PM": "in the afternoon"}

@@ -1,8 +1,11 @@
 """The caller's first name, when they say it ("this is Dana", "my name's Sam", "Priya here").
 
-Owns telling a name from the other words that follow "this is" or "I'm". Typed
-text marks names with a capital; recogniser output is all lower case, so there
-a name is any word that is not a common English word of a phone call.
+Owns telling a name from the other words that follow "this is" or "I'm", or come
+before "speaking". Typed text marks names with a capital; recogniser output is all
+lower case, so there a name is any word that is not a common English word of a
+phone call. A line may open with a greeting or a department ("Good morning, Farah
+speaking", "Sales, Priya here") and name the caller the way people answer a phone
+("You've reached Ines", "you're through to Sam").
 """
 
 from __future__ import annotations
@@ -12,49 +15,105 @@ import re
 # Words that follow "this is" / "I'm" / "speaking" without being a name.
 _NOT_NAMES = frozenset({
     "a", "about", "actually", "afraid", "afternoon", "again", "all", "already", "also", "always",
-    "amazing", "an", "and", "annoying", "any", "anyone", "anything", "anytime", "as", "asap",
-    "assistant", "at", "available", "awful", "back", "bad", "be", "because", "been", "being",
-    "boss", "bot", "both", "buddy", "business", "busy", "but", "by", "call", "calling", "ceo",
-    "company", "cool", "correct", "crazy", "definitely", "director", "doctor", "doing", "done",
-    "down", "dr", "dude", "either", "evening", "every", "everyone", "everything", "fine", "for",
-    "founder", "free", "friday", "from", "funny", "getting", "glad", "going", "good", "great",
-    "happy", "having", "head", "hello", "her", "here", "hey", "hi", "him", "his", "hmm", "home",
-    "honey", "how", "human", "i", "if", "important", "in", "interested", "interesting", "is",
-    "it", "just", "last", "later", "like", "line", "looking", "lovely", "maam", "machine",
-    "madam", "mail", "manager", "maybe", "me", "message", "miss", "mister", "monday", "morning",
-    "mr", "mrs", "ms", "my", "neither", "never", "new", "next", "nice", "no", "nobody", "none",
-    "not", "nothing", "now", "number", "of", "off", "office", "often", "oh", "ok", "okay", "old",
-    "on", "one", "or", "our", "out", "over", "owner", "perfect", "perhaps", "person", "phone",
-    "please", "president", "pretty", "probably", "quite", "ready", "real", "really",
-    "receptionist", "regarding", "ridiculous", "right", "robot", "saturday", "since", "sir", "so",
-    "some", "somebody", "someone", "something", "sometime", "sometimes", "soon", "sorry",
-    "speaking", "still", "strange", "sunday", "sure", "team", "terrible", "texting", "than",
-    "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "thursday",
-    "to", "today", "tomorrow", "tonight", "too", "totally", "trying", "tuesday", "uh", "um",
-    "unbelievable", "until", "up", "urgent", "us", "usually", "very", "voice", "voicemail", "was",
-    "we", "wednesday", "weird", "well", "what", "when", "whenever", "where", "which", "who",
-    "why", "with", "work", "wrong", "yeah", "yep", "yes", "you", "your",
+    "am", "amazing", "an", "and", "annoying", "any", "anyone", "anything", "anytime", "as",
+    "asap", "assistant", "at", "available", "awful", "back", "bad", "be", "because", "been",
+    "being", "boss", "bot", "both", "buddy", "business", "busy", "but", "by", "call", "calling",
+    "ceo", "company", "cool", "correct", "crazy", "definitely", "director", "doctor", "doing",
+    "done", "down", "dr", "dude", "either", "evening", "every", "everyone", "everything", "fine",
+    "for", "founder", "free", "friday", "from", "funny", "getting", "glad", "going", "good",
+    "great", "happy", "having", "he", "head", "hello", "her", "here", "hey", "hi", "him", "his",
+    "hmm", "home", "honey", "how", "human", "i", "if", "important", "in", "interested",
+    "interesting", "is", "it", "just", "last", "later", "like", "line", "looking", "lovely",
+    "maam", "machine", "madam", "mail", "manager", "maybe", "me", "message", "miss", "mister",
+    "monday", "morning", "mr", "mrs", "ms", "my", "neither", "never", "new", "next", "nice",
+    "no", "nobody", "none", "not", "nothing", "now", "number", "of", "off", "office", "often",
+    "oh", "ok", "okay", "old", "on", "one", "or", "our", "out", "over", "owner", "perfect",
+    "perhaps", "person", "phone", "please", "president", "pretty", "probably", "quite", "ready",
+    "real", "really", "receptionist", "regarding", "reception", "ridiculous", "right", "robot",
+    "sales", "saturday", "she", "since", "sir", "so", "some", "somebody", "someone",
+    "something", "sometime", "sometimes", "soon", "sorry", "speaking", "still", "strange",
+    "sunday", "support", "sure", "team", "terrible", "texting", "than", "that", "the", "their",
+    "them", "then", "there", "these", "they", "this", "those", "thursday", "to", "today",
+    "tomorrow", "tonight", "too", "totally", "trying", "tuesday", "uh", "um", "unbelievable",
+    "until", "up", "urgent", "us", "usually", "very", "voice", "voicemail", "was", "we",
+    "wednesday", "weird", "well", "what", "when", "whenever", "where", "which", "who", "why",
+    "with", "work", "wrong", "yeah", "yep", "yes", "you", "your",
+    # what else a one-word answer to "who am I speaking with?" may be
+    "absolutely", "ah", "ahead", "alright", "anonymous", "anyway", "awesome", "bye", "cheers",
+    "certainly", "continue", "driving", "eh", "er", "exactly", "excuse", "go", "goodbye",
+    "hang", "hold", "huh", "indeed", "listening", "mhm", "nah", "nope", "pardon", "private",
+    "seriously", "sounds", "stop", "thank", "thanks", "unknown", "wait", "whatever", "yup",
 })
+# What may open a line before the caller names themselves: greetings and fillers.
+_OPENING = (
+    r"(?:(?:hi|hello|hey|hiya|howdy|yes|yeah|yep|oh|um|uh|well|good|morning|afternoon|"
+    r"evening|there) )*"
+)
 _PATTERNS = (
     re.compile(r"\bmy name is (?P<name>[a-z]+)"),
     re.compile(r"\b(?:name is|call me|it is|this is|i am|you have got|you are speaking with|"
-               r"you are talking to) (?P<name>[a-z]+)\b(?! (?:a|an|the|about|calling|for)\b)"),
-    re.compile(r"^(?:hi |hello |hey |yes |yeah )*(?P<name>[a-z]+) (?:speaking|here)\b"),
+               r"you are talking to|you have reached|you are through to|you are speaking to)"
+               r" (?P<name>[a-z]+)\b(?! (?:a|an|the|about|calling|for)\b)"),
+    re.compile(rf"^{_OPENING}(?P<name>[a-z]+)(?: [a-z]+)? (?:speaking|here)\b"),
 )
+# A word before one of these names a business, not a person ("This is Acme Dental").
+_BUSINESS = frozenset({
+    "agency", "associates", "auto", "bakery", "cafe", "clinic", "co", "company", "construction",
+    "consulting", "corp", "corporation", "dental", "design", "electric", "enterprises",
+    "fitness", "foods", "group", "gym", "health", "homes", "hotel", "hvac", "inc", "industries",
+    "insurance", "labs", "law", "legal", "llc", "logistics", "ltd", "marketing", "media",
+    "medical", "motors", "partners", "pharmacy", "plumbing", "properties", "realty",
+    "restaurant", "roofing", "salon", "services", "shop", "solutions", "spa", "store", "studio",
+    "systems", "tech", "technologies", "veterinary",
+})
+_LOOSE = ("it is", "i am")  # too often not a name in lower case ("it is busy")
+
+
+def _clauses(raw: str) -> list[str]:
+    """The comma-separated parts of a typed line, each lower case without punctuation."""
+    return [
+        " ".join(re.sub(r"[^a-z' ]", " ", part.lower()).replace("'", "").split())
+        for part in re.split(r"[,;:!?]", raw)
+    ]
+
+
+def _candidates(raw: str, text: str) -> list[tuple[re.Pattern[str], re.Match[str]]]:
+    found = [(pattern, match) for pattern in _PATTERNS for match in pattern.finditer(text)]
+    # typed text: "Sales, Priya speaking." — the name opens its own clause
+    for clause in _clauses(raw)[1:]:
+        match = _PATTERNS[2].match(clause)
+        if match:
+            found.append((_PATTERNS[2], match))
+    return found
 
 
 def read_name(raw: str, text: str) -> str | None:
     """The caller's first name from a line (raw as said, text normalised)."""
     typed = raw != raw.lower()
-    for pattern in _PATTERNS:
-        for match in pattern.finditer(text):
-            name = match.group("name")
-            if name in _NOT_NAMES or len(name) < 2:
-                continue
-            if typed and not re.search(rf"\b{name.capitalize()}\b", raw):
-                continue  # typed text capitalises names; "I'm swamped" is no name
-            loose = match.group(0).startswith(("it is", "i am"))
-            if pattern is _PATTERNS[1] and loose and not typed:
-                continue  # "it is busy", "i am swamped": too often not a name in lower case
-            return name.capitalize()
+    for pattern, match in _candidates(raw, text):
+        name = match.group("name")
+        if name in _NOT_NAMES or len(name) < 2 or name.endswith("ly"):
+            continue  # "generally speaking" names nobody
+        following = match.string[match.end("name"):].split()[:1]
+        if following and following[0] in _BUSINESS:
+            continue
+        if typed and not re.search(rf"\b{name.capitalize()}\b", raw):
+            continue  # typed text capitalises names; "I'm swamped" is no name
+        if pattern is _PATTERNS[1] and match.group(0).startswith(_LOOSE) and not typed:
+            continue
+        return name.capitalize()
     return None
+
+
+def read_bare_name(raw: str, text: str) -> str | None:
+    """A name said on its own, as the answer to "who am I speaking with?" ("Dana.",
+    "hi, dana"): one word after any greeting that is not a common word of a call."""
+    match = re.fullmatch(rf"{_OPENING}(?P<name>[a-z]+)", text)
+    if match is None:
+        return None
+    name = match.group("name")
+    if name in _NOT_NAMES or len(name) < 2 or name.endswith("ly"):
+        return None
+    if raw != raw.lower() and not re.search(rf"\b{name.capitalize()}\b", raw):
+        return None
+    return name.capitalize()

@@ -4,7 +4,9 @@ Owns recognising a stated pain or wish ("we lose leads because nobody answers
 after hours", "our support team is swamped", "we need a better way to ...") and
 its absence ("we don't really have that problem", "we're fine as we are"). When
 both appear in one sentence the later wins ("we have a receptionist, but she's
-overwhelmed" is a need). The need is kept as the caller's sentence, tidied.
+overwhelmed" is a need). A short answer to our question that names part of the
+job ("after hours coverage") is the need. The need is kept as the caller's
+sentence, tidied.
 """
 
 from __future__ import annotations
@@ -36,15 +38,28 @@ _NEED = compile_all(
     r"under staffed|short staffed|short handed|shorthanded|burn(?:ed|t|ing)? out|bottleneck\w*|"
     r"backlog\w*|falling through the cracks|fall through the cracks|slip(?:ping|s)? through|"
     r"go(?:es|ing)? cold|gone cold|went cold|can not keep up|could not keep up|"
-    r"hard to keep up|struggle to keep up|struggling to keep up|too many (?:calls|leads|"
-    r"inquiries|requests|messages|voice mails)|takes (?:too long|forever|ages|days|hours)|"
+    r"hard to keep up|struggle to keep up|struggling to keep up|too many (?:\w+ )?(?:calls|leads|"
+    r"inquiries|requests|messages|voice mails)|"
+    r"(?:takes?|taking) (?:us |me |them |our team |the team )?(?:too long|forever|ages|days|"
+    r"hours|(?:a week|weeks)(?= to (?:get back|respond|reply|answer|call|follow up|return)))|"
+    rf"(?:spend|spending|spent|waste|wasting|wasted|lose|losing) (?:too much|so much|way too much|"
+    rf"a lot of|hours of|half (?:of )?(?:our|my|the)) (?:\w+ )?time (?:on|with|chasing|answering|"
+    rf"calling|following up|qualifying|dealing with|handling|screening|returning) "
+    rf"(?:\w+ ){{0,3}}?(?:{_OBJECTS}|phones?|voice mails?|tire kickers|spam|admin)|"
     r"(?:long|slow|bad|terrible|awful|crazy) (?:wait|hold|response) times?|missed calls|"
     r"voice mails? pil\w+ up|piling up|calls go to voice mail|go to voice mail|"
     r"(?:can not|could not|do not|never) (?:get back to|get to|answer|pick up|respond to|follow up "
     r"(?:on|with)|keep up with|handle|reach) (?:\w+ ){0,3}?(?:calls?|leads?|customers?|"
     r"everyone|people|inquiries|the phone|phones|them|all))\b",
     # the phones never stop; the people to answer them left
-    r"\b(?:ring(?:s|ing)? off the hook|(?:phones?|calls) (?:never stop|do not stop|keep) "
+    r"\b(?:ring(?:s|ing)? (?:off the hook|all day|constantly|non ?stop|nonstop)|"
+    r"(?:miss|missing|missed|lose|losing|drop|dropping) (?:half|most|some|a lot|many|lots|a bunch|"
+    r"a third|a quarter|plenty) of (?:them|those|these|the calls|our calls)|"
+    r"(?:do not|does not|did not) have (?:anyone|anybody|someone|somebody|enough (?:people|staff)|"
+    r"the (?:people|staff|time)|staff|people|time) to (?:answer|cover|pick up|handle|follow up|"
+    r"call|respond|get back|man)|"
+    r"(?:have|has|got) no (?:good |easy |real |proper )?(?:way|system|process|tool|one|time) to|"
+    r"(?:phones?|calls) (?:never stop|do not stop|keep) "
     r"(?:ringing|coming)|non ?stop calls|(?:receptionist|assistant|admin|secretary|staff|"
     r"front desk person|office manager|dispatcher|sales rep|rep) (?:just )?(?:quit|left)|"
     r"(?:can not|could not|hard to|struggle to) (?:hire|find (?:good )?(?:staff|people|help)))\b",
@@ -53,9 +68,12 @@ _NEED = compile_all(
     r"get|gets|getting|went|are|end up|sit) (?:nowhere|unanswered|missed|lost|ignored|dropped|"
     r"to voice mail|cold|to waste|unreturned|in a pile|for days)\b",
     # unhappy with what they have
-    r"\b(?:(?:they|it|that|the service|the system|our current \w+|our \w+ service) "
-    r"(?:are|is) (?:really |pretty |so |just )?(?:terrible|awful|bad|useless|expensive|"
-    r"too expensive|unreliable|a joke|not great|not good|not working|slow|rubbish)|"
+    r"\b(?:(?:they|it|that|the service|the system|(?:our|my|the) (?:current )?(?:\w+ )?"
+    r"(?:service|system|setup|set up|process|follow up|response time|response times|"
+    r"answering|receptionist|provider|vendor|team|software|tool|call center|phone system)) "
+    r"(?:are|is) (?:really |pretty |so |just |kind of |honestly )?(?:terrible|awful|bad|useless|"
+    r"expensive|too expensive|unreliable|a joke|not great|not good|not working|slow|rubbish|"
+    r"a mess|broken|patchy|hit or miss|inconsistent|overloaded|overwhelmed)|"
     r"not happy with|unhappy with|fed up|sick of|tired of|(?:looking|want|need|hoping) to "
     r"(?:switch|replace|change|upgrade))\b",
     # trouble, said about ourselves
@@ -76,6 +94,7 @@ _NEED = compile_all(
     r"\w+ing))\b(?! (?:to )?(?:check|ask|talk|run|think|discuss|consult|decide|get approval|"
     r"go|leave|hang|call you|wait|know|see|confirm|review|speak|clear|sleep|more time|"
     r"time|approval|permission|sign off|a minute|a moment|a second|you|be called|be removed|off|"
+    r"be taken|be put|be added|be left|hear from|"
     # "I want a person" asks for one; "we need a person to answer the phones" is a need
     r"(?:a |an |to talk to a |to speak to a )?(?:real |live )?(?:human|person|representative|"
     r"operator|agent)(?! (?:to|that|who|which|for|answering|handling)\b))\b)",
@@ -134,6 +153,14 @@ _NO_NEED = compile_all(
     r"\b(?:do not|does not|never) (?:really |even )?(?:get|have|receive|see) (?:that|very|too|so) "
     r"(?:many|much) (?:calls|leads|volume|inquiries|traffic|business)\b",
     r"\b(?:have|had|got|see|face) no (?:real )?(?:problems?|issues?|trouble|need|complaints)\b",
+    r"^(?:well |honestly |um |uh |oh |nah |no )*(?:no|not any) (?:real |major |big |actual )"
+    r"(?:problems?|issues?|complaints)\b|^no (?:problems|issues)(?: really| at all| here|$)",
+    r"\b(?:hardly|barely|rarely|seldom) (?:ever )?(?:get|have|receive|see) (?:any |many |much |"
+    r"a lot of )?(?:calls|leads|volume|inquiries|enquiries|traffic|business)\b",
+    r"\b(?:our|my|the) (?:current )?(?:\w+ )?(?:setup|set up|system|process|service|team|"
+    r"solution|provider|receptionist|answering service|call center) (?:is|are) (?:totally |"
+    r"perfectly |really |pretty |just |working )?(?:fine|good|okay|great|working|solid|"
+    r"doing fine|doing great|doing the job)\b",
 )
 _BARE_NONE = re.compile(r"^(?:nothing|none|nothing really|not much|nothing at all|no problems?|"
                         r"no issues?|nothing comes to mind|all good)$")
@@ -143,6 +170,22 @@ _FILLERS = re.compile(
     re.IGNORECASE,
 )
 _MAX_CHARS = 200
+# A short answer to "what's your biggest challenge?" that names part of the job
+# ("after hours coverage", "lead qualification") is the need itself.
+_TOPIC = re.compile(
+    r"\b(?:(?:missed|lost|dropped|unanswered|inbound|incoming|new|sales) (?:calls|leads)|"
+    r"(?:lead|call|phone) (?:qualification|handling|volume|routing|follow up|response)|"
+    r"coverage|qualif\w*|follow ups?|following up|answering (?:the )?(?:phones?|calls)|"
+    r"the phones|scheduling|booking|overflow|after hours|nights|weekends|response times?|"
+    r"intake|voice ?mails?|spam calls|staffing|hiring)\b"
+)
+_TOPIC_WORDS = 6
+# Not a topic named in answer: a question back, or a sentence with its own subject or
+# figures ("call me back next week", "about 300 leads a week").
+_NOT_TOPIC = re.compile(
+    r"^(?:what|why|how|who|which|do|does|is|are|can|could|sorry)\b|"
+    r"\b(?:i|me|we|us|you|it|this|that|call me|call us|\d+|hundred|thousand)\b"
+)
 
 
 def tidy_need(raw: str) -> str:
@@ -194,6 +237,10 @@ def read_need(sentences: Sequence[Sentence], *, expecting: bool = False) -> tupl
         negative = _last_position(_NO_NEED, text, check_negation=False)
         if expecting and _BARE_NONE.match(text):
             negative = 0
+        elif (expecting and positive is None and negative is None
+              and len(sentence.tokens) <= _TOPIC_WORDS and _TOPIC.search(text)
+              and not sentence.raw.rstrip().endswith("?") and not _NOT_TOPIC.search(text)):
+            positive = 0
         if positive is None and negative is None:
             continue
         if negative is None or (positive is not None and positive > negative):

@@ -128,8 +128,10 @@ class _Reader:
             return False
         if token in SCALES:
             plural_or_slang = token in ("thousands", "millions", "billions", "k", "grand")
-            if plural_or_slang and self.last not in ("unit", "teen", "ten", "digit", "hundred",
-                                                     "frac"):
+            counted = ("unit", "teen", "ten", "digit", "hundred", "frac")
+            if plural_or_slang and self.last not in counted and not (
+                token == "grand" and self.last == "article"  # "a grand a month"
+            ):
                 return False
             if small or self.last in ("hundred", "article"):
                 size = SCALES[token]
@@ -159,7 +161,7 @@ class _Reader:
         if self.last is not None:
             return False
         following = self.peek(1)
-        if following in ("hundred", "thousand", "million", "billion", "dozen"):
+        if following in ("hundred", "thousand", "million", "billion", "dozen", "grand"):
             self.current = 1
             return self.consume("article")
         if following in FRACTIONS or following in VAGUE:

@@ -46,6 +46,14 @@ def _with_name(text: str, name: str | None) -> str:
     return f"{text[:-1]}, {name}{text[-1]}"
 
 
+def _spoken_budget(usd: float) -> str:
+    """"about fifty thousand dollars"; a ceiling ("under 50k", read by `graph.budget` as
+    one dollar short of it) as "just under fifty thousand dollars"."""
+    if usd >= 1000 and (usd + 1) % 1000 == 0:
+        return f"just under {amount_to_words(usd + 1)}"
+    return f"about {amount_to_words(usd)}"
+
+
 @dataclass(frozen=True)
 class Replies:
     """The script's wording for one company and one agent name."""
@@ -108,7 +116,7 @@ class Replies:
         if "need" in learned:
             return ["That makes sense, and it's a common problem."]
         if "budget" in learned and budget is not None:
-            return [f"Got it, about {amount_to_words(budget)} a year."]
+            return [f"Got it, {_spoken_budget(budget)} a year."]
         if "authority" in learned:
             return ["Great, thanks."] if decides else ["Understood, thanks for letting me know."]
         if "timeline" in learned:
@@ -233,6 +241,7 @@ class Replies:
         for learned in ({"need"}, {"budget"}, {"authority"}, {"timeline"}, {"need", "budget"}):
             for decides in (True, False):
                 said += self.acknowledge(learned, budget=50_000, decides=decides)
+        said += self.acknowledge({"budget"}, budget=49_999, decides=None)
         for day in calendar.day_name[:5]:
             for when in (f"{day} at 10 AM", f"{day} morning", f"{day} afternoon"):
                 said += [*self.question("meeting", proposed=when),

@@ -29,6 +29,7 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
 
+from graph.meeting import on_day_of
 from graph.need import tidy_need
 from graph.policy import (
     budget_below_minimum,
@@ -59,7 +60,7 @@ _GREETING_ONLY = re.compile(
 _MIN_NEED_WORDS = 4  # a free answer to "what's your biggest challenge" this long is the need
 _MAX_ATTEMPTS = 2  # tries at one question before moving on
 # Questions whose answers may be bare fragments ("about fifty", "ten works")
-_EXPECTING = (*BANT_QUESTIONS, "meeting", "meeting_time")
+_EXPECTING = (*BANT_QUESTIONS, "meeting", "meeting_time", "identity")
 
 
 class AgentPart(BaseModel):
@@ -159,6 +160,8 @@ class QualificationScript:
     def read_line(self, state: ConversationState, text: str) -> Understanding:
         """The deterministic reading of a caller line, framed by the pending question."""
         expecting = state.asked if state.asked in _EXPECTING else None
+        if state.meeting_confirmed and state.asked == "anything_else":
+            expecting = "booked"  # "can we make it earlier?" moves the meeting
         return understand(text, today=self.today(), expecting=expecting)
 
     def on_dtmf(self, state: ConversationState, digit: str) -> tuple[ConversationState, AgentReply]:
@@ -539,11 +542,24 @@ class QualificationScript:
         return f"{day.strftime('%A')} at 10 AM"
 
     def _on_scheduler(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        """The answer to a proposed time, or to "what time suits you?". A time the caller
+        gives is booked, on the proposed day when they named none ("how about three?");
+        asking for another time without naming one ("anything later?") is asked which;
+        only a caller who cannot schedule now ("call me back next month") is deferred."""
         current = turn.state
         if heard.meeting_time:
-            self._book(turn, heard.meeting_time)
-        elif current.asked == "meeting" and heard.affirmative is True:
+            # the time on the table: our proposal, or the meeting being moved
+            base = (current.proposed_meeting if current.asked == "meeting"
+                    else current.facts.meeting_time if current.meeting_confirmed else None)
+            when = on_day_of(heard.meeting_time, base or "", normalize(text))
+            self._book(turn, when)
+        elif current.asked == "meeting" and heard.affirmative is True and not heard.proposes_time:
             self._book(turn, current.proposed_meeting or self._propose_meeting())
+        elif heard.proposes_time and current.attempts + 1 < _MAX_ATTEMPTS:
+            if current.asked == "meeting_time":
+                current.attempts += 1
+            turn.say(self.replies.repeat())  # "Sure."
+            self._ask(turn, "meeting_time", keep_attempts=True)
         elif heard.callback_later:
             current.callback_requested = True
             turn.move("wrap_up", "callback_requested")
@@ -577,10 +593,16 @@ class QualificationScript:
             return
         qualified = criteria_met(current.facts, self.policy).all_met
         if qualified and heard.meeting_time and heard.meeting_time != current.facts.meeting_time:
-            current.facts.meeting_time = heard.meeting_time
+            when = on_day_of(heard.meeting_time, current.facts.meeting_time or "", normalize(text))
+            current.facts.meeting_time = when
             current.meeting_confirmed = True
-            turn.say(self.replies.moved(heard.meeting_time))
+            turn.say(self.replies.moved(when))
             self._ask(turn, "anything_else", short=True)
+            return
+        if qualified and heard.proposes_time and current.meeting_confirmed:
+            turn.move("scheduler", "reschedule_requested")  # "can we make it earlier?"
+            turn.say(self.replies.repeat())
+            self._ask(turn, "meeting_time")
             return
         if heard.closing or heard.affirmative is False or heard.not_interested:
             turn.say(self.replies.goodbye(current.caller_name))

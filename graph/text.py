@@ -41,11 +41,13 @@ _BARE = {
 # pronoun or adverb follows; otherwise it is a possessive and is dropped.
 _S_IS_AFTER = (
     "it|that|what|who|where|there|here|he|she|how|when|why|this|everything|nothing|"
-    "something|someone|somebody|name|decision|call|budget|price|timing|problem|issue"
+    "something|someone|somebody|name|decision|call|budget|price|timing|problem|issue|"
+    "monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|tonight|"
+    "morning|afternoon|evening|week|weekend"
 )
 _S_IS_BEFORE = (
     "mine|yours|ours|theirs|his|hers|not|up|on|in|my|our|a|an|the|going|been|too|very|"
-    "really|pretty|fine|good|great|done|all|over|about|just|always|never|totally|entirely"
+    "really|pretty|fine|good|great|done|all|over|about|just|always|never|totally|entirely|no"
 )
 
 # Letter-by-letter spellings a recogniser emits ("c e o", "a s a p") joined back.

@@ -1,10 +1,12 @@
 """When a caller wants a solution in place, in months from today.
 
 Owns durations ("within three months", "in six weeks", "a month or two") and
-calendar phrases ("this quarter", "end of next year", "by the summer", "in Q3",
-"as soon as possible"), relative to a `today` the caller passes so answers are
-deterministic. Past durations ("for the last three months", "a year ago"),
-rates ("five grand a month") and times for calling back are not timelines.
+calendar phrases ("within the quarter", "end of next year", "by the summer",
+"in Q3", "the second half of the year", "by the new year", "next fiscal year",
+"by Monday", "as soon as possible", "yesterday, honestly"), relative to a
+`today` the caller passes so answers are deterministic. Past durations ("for the
+last three months", "a year ago"), rates ("five grand a month", "200 calls a
+day") and times for calling back ("reach out in a month") are not timelines.
 Ranges keep their far end: "three to six months" is six.
 """
 
@@ -31,7 +33,7 @@ _QUARTER_NUMBER = {"1": 1, "2": 2, "3": 3, "4": 4, "one": 1, "two": 2, "three": 
                    "first": 1, "second": 2, "third": 3, "fourth": 4}
 
 _FUTURE_BEFORE = frozenset({"in", "within", "inside", "next", "over", "under", "before", "by",
-                            "than", "upto", "coming"})
+                            "than", "upto", "coming", "another"})
 _FUTURE_AFTER = ("from now", "out", "away", "time", "tops", "max", "or less", "at the latest",
                  "at most", "or sooner")
 _PAST_BEFORE = frozenset({"past", "last", "been", "since", "every", "each", "per", "once",
@@ -44,16 +46,20 @@ _INTENT = re.compile(
     r"live|launch|start|starting|go live|up and running|implement|roll out|rolling out|"
     r"decide|deciding|ready|in place|set up|buy|purchase|sign|move|switch|get going|"
     r"timeline|timeframe|time frame|deadline|expect|expecting|should|could|would|will|"
-    r"thinking|probably|maybe|realistically|ideally)\b"
+    r"thinking|probably|maybe|realistically|ideally|"
+    r"contract|renewal|renew|renews|expire|expires|runs out|run out|is up)\b"
 )
 # A time for calling back or meeting is not a buying timeline.
 _CONTACT = re.compile(
     r"\b(?:(?:call|ring|try|reach|contact|email|text|phone|catch) (?:me|us|back|again)|"
     r"give (?:me|us) a (?:call|ring|shout)|"
+    r"(?:ping|get back to) (?:me|us)|reach out|reconnect|catch up|revisit|"
     r"follow up|check back|check in|meet|meeting|talk|speak|chat|book|touch base|circle back)"
     r"\b(?:\s+\w+){0,4}\s*$"
 )
 _PREFIX = r"(?:by|before|within|sometime|some time|later|during|until|till|in|around)"
+_HEDGE = r"honestly|frankly|like|basically|really|ideally|um|uh|well|literally|truthfully|" \
+    r"to be honest|pretty much|more or less|realistically|oh|we needed it|needed it"
 
 
 def _months_until(today: date, month: int) -> float:
@@ -84,24 +90,50 @@ def _rule(pattern: str, months: Callable[[date, re.Match[str]], float],
 
 
 _CALENDAR: tuple[_Rule, ...] = (
-    _rule(r"\b(?:asap|as soon as (?:possible|we can|we could|feasible|you can|humanly possible)|"
+    _rule(r"\b(?:asap|as (?:soon|quickly|fast) as (?:possible|we can|we could|feasible|you can|"
+          r"humanly possible)|"
           r"right away|straight away|immediately|urgent|urgently|the sooner the better|"
           r"(?:need|want|needed|wanted) (?:it|this|that|one|something|help|them)(?: \w+)? "
-          r"(?:right now|now|yesterday|today)|(?:ideally|like|basically|by) yesterday)\b",
+          r"(?:right now|now|yesterday|today)|(?:ideally|like|basically|by) yesterday|"
+          r"needed (?:it |this |that |one |something |help )?(?:yesterday|last (?:week|month)|"
+          r"already)|within weeks|in (?:a matter of )?weeks not months|in a matter of weeks)\b",
           lambda t, m: 1.0, negatable=True),
+    # "yesterday, honestly": wanted already, as an answer of its own
+    _rule(rf"^(?:(?:{_HEDGE}) )*yesterday(?: (?:{_HEDGE}|if possible|if we could))*$",
+          lambda t, m: 1.0),
+    _rule(r"\b(?:within days|in a matter of days|in days not weeks)\b", lambda t, m: 0.25),
     _rule(rf"\b{_PREFIX} (?:the end of )?this week\b", lambda t, m: 0.25),
     _rule(r"\bnext week\b", lambda t, m: 0.5),
+    _rule(r"(?<!\bout )(?<!\baway )(?<!\boff )(?<!\bbusy )(?<!\bclosed )"
+          r"\b(?:by|before|until|till) (?:this )?(?:monday|tuesday|wednesday|thursday|friday|"
+          r"saturday|sunday|the weekend)\b", lambda t, m: 0.25, True),
+    _rule(r"(?<!\bout )(?<!\baway )(?<!\boff )(?<!\bbusy )(?<!\bclosed )"
+          r"\b(?:by|before|until|till) next (?:monday|tuesday|wednesday|thursday|friday|"
+          r"saturday|sunday|weekend)\b", lambda t, m: 0.5, True),
+    _rule(r"^(?:(?:honestly|ideally|like|basically|really|um|uh|well) )*(?:by |for )?"
+          r"(?:today|tomorrow)(?: (?:if (?:possible|we can|we could)|ideally|honestly))+$",
+          lambda t, m: 1.0),
     _rule(rf"\b(?:{_PREFIX} (?:the end of )?(?:this|the) month|end of (?:this |the )?month)\b",
           lambda t, m: 1.0),
     _rule(r"\bthis month\b", lambda t, m: 1.0, True),
     _rule(r"\bnext month\b", lambda t, m: 2.0),
     _rule(rf"\b(?:{_PREFIX} (?:the end of )?this quarter|end of (?:this |the )?quarter)\b",
           lambda t, m: 3.0),
+    _rule(r"\b(?:within|in|during|inside|over|for) (?:the|this) (?:current )?quarter\b",
+          lambda t, m: 3.0),
     _rule(r"\bthis quarter\b", lambda t, m: 3.0, True),
-    _rule(r"\bnext quarter\b", lambda t, m: 6.0),
+    _rule(r"\b(?:next|(?:the |this )?coming|following) quarter\b", lambda t, m: 6.0),
     _rule(r"\b(?:q ?([1-4])|q (one|two|three|four)|(first|second|third|fourth) quarter|"
           r"quarter (one|two|three|four|[1-4]))\b",
           lambda t, m: _quarter_end(t, _QUARTER_NUMBER[next(g for g in m.groups() if g)])),
+    _rule(r"\b(?:(?:the )?first (?:half|six months)|h1) of next year\b",
+          lambda t, m: 12 - t.month + 6.0),
+    _rule(r"\b(?:(?:the )?(?:second|back|latter) half|h2) of next year\b",
+          lambda t, m: 24.0 - t.month),
+    _rule(r"\b(?:(?:the )?first (?:half|six months)|h1) of (?:this|the) year\b",
+          lambda t, m: float(max(1, 6 - t.month))),
+    _rule(r"\b(?:(?:the )?(?:second|back|latter) half(?: of (?:this|the) year)?|h2)\b",
+          lambda t, m: _end_of_year(t), True),
     _rule(rf"\b(?:{_PREFIX} (?:the end of )?(?:this|the) year|before the year is out|"
           r"(?:by )?year end|end of (?:the |this )?year)\b(?! after)",
           lambda t, m: _end_of_year(t)),
@@ -110,10 +142,17 @@ _CALENDAR: tuple[_Rule, ...] = (
           lambda t, m: 12 - t.month + 2.0),
     _rule(r"\b(?:mid|middle of|halfway through) next year\b", lambda t, m: 12 - t.month + 6.0),
     _rule(r"\b(?:end of|late|later|latter part of) next year\b", lambda t, m: 24.0 - t.month),
+    _rule(r"\b(?:next|the next|the following|following) (?:fiscal|financial|budget) year|"
+          r"next fy\b", lambda t, m: 12.0),
+    _rule(r"\b(?:this|the current) (?:fiscal|financial|budget) year\b",
+          lambda t, m: _end_of_year(t), True),
     _rule(r"\bnext year\b", lambda t, m: 12.0),
     _rule(r"\b(?:the year after next|in a couple of years|next couple of years)\b",
           lambda t, m: 24.0),
-    _rule(r"\b(?:after|in|into) the new year\b", lambda t, m: 12 - t.month + 1.0),
+    _rule(r"\b(?:(?:after|in|into) the new year|(?:by|before|until|till|in time for|for) "
+          r"(?:the )?new years?)\b", lambda t, m: 12 - t.month + 1.0),
+    _rule(r"\b(?:by|before|until|till|in time for|for) (?:christmas|xmas|the holidays|"
+          r"the holiday season)\b", lambda t, m: _months_until(t, 12)),
     _rule(r"\b(?:by|before|until|till|in time for) (?:the )?(?:end of |start of )?"
           r"(spring|summer|fall|autumn|winter)\b",
           lambda t, m: _months_until(t, _SEASON_START[m.group(1)])),
@@ -153,6 +192,8 @@ def _is_future(tokens: Sequence[str], start: int, end: int, article: bool,
         return False
     if before and (is_number_word(before[-1]) or before[-1] in ("dollars", "bucks", "dollar")):
         return False  # "five thousand a month" is a rate
+    if article and before and before[-1].endswith("s") and before[-1] not in _FUTURE_BEFORE:
+        return False  # "200 calls a day", "it takes a week": a rate or a duration
     if _CONTACT.search(" ".join(tokens[:start])):
         return False
     if _FUTURE_BEFORE.intersection(before) or after.startswith(_FUTURE_AFTER):

@@ -8,8 +8,12 @@ reads a key press as DESIGN.md defines it: 1 yes, 2 no, 0 a person, 9 stop
 calling me.
 
 The optional `expecting` names the question the caller is answering ("budget",
-"timeline", "meeting", "need"), which settles what a bare fragment means: "about
-fifty" answers a budget question, "ten works" a meeting one.
+"timeline", "meeting", "need", "identity"; "booked" once a meeting is booked), which
+settles what a bare fragment means:
+"about fifty" answers a budget question, "ten works" a meeting one, "Dana." our
+"who am I speaking with?". While a meeting is being arranged, a caller who names
+or asks for another time ("could we do Wednesday at three instead?") is proposing
+a time, not asking to be called back.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from graph import intents
 from graph.authority import read_authority
 from graph.budget import read_budget
 from graph.meeting import read_meeting_time
-from graph.names import read_name
+from graph.names import read_bare_name, read_name
 from graph.need import read_need
 from graph.text import split_sentences
 from graph.timeline import read_timeline
@@ -54,6 +58,7 @@ class Understanding:
     callback_when: str | None = None  # when to call back, as said ("next quarter")
     asks_to_wait: bool = False  # "hold on a second"
     asks_question: bool = False  # a question of their own ("how much does it cost?")
+    proposes_time: bool = False  # asks for another meeting time ("anything later?")
     dtmf: str | None = None  # the key pressed, for a key press
 
     @property
@@ -83,6 +88,11 @@ def understand(
 
     opt_out = intents.detect_opt_out(joined)
     callback, callback_when = intents.detect_callback_later(joined)
+    scheduling = expecting in ("meeting", "meeting_time", "booked")
+    proposes_time = scheduling and (meeting is not None
+                                    or intents.detect_counter_proposal(joined))
+    if proposes_time and not intents.detect_contact_request(joined):
+        callback = False  # "could we do Wednesday instead?" answers our proposal
     affirmative = None
     for sentence in sentences:  # the first sentence that answers yes or no decides
         affirmative = intents.detect_affirmative(sentence.text)
@@ -110,12 +120,13 @@ def understand(
         repeat_request=any(intents.detect_repeat_request(s.text) for s in sentences),
         caller_name=next(
             (name for s in sentences if (name := read_name(s.raw, s.text))), None
-        ),
+        ) or (read_bare_name(sentences[0].raw, joined) if expecting == "identity" else None),
         asks_purpose=intents.detect_asks_purpose(joined),
         asks_if_ai=intents.detect_asks_if_ai(joined),
         unsure=intents.detect_unsure(joined),
         asks_to_wait=intents.detect_asks_to_wait(joined),
         asks_question=any(intents.detect_question(s.raw, s.text) for s in sentences),
+        proposes_time=proposes_time,
     )
 
 

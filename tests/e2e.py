@@ -46,6 +46,8 @@ from switchboard.serve_command import healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT.parent / "shared" / "scenarios"
+SCENARIO_FILES = sorted(SCENARIOS.glob("*.yaml")) if SCENARIOS.exists() else []
+FACT_KEYS = ("budget_usd", "decision_maker", "timeline_months")
 TRANSFER_NUMBER = "+15550009999"
 START_TIMEOUT_S = 300
 
@@ -317,3 +319,24 @@ async def live_audio_call(server: RunningSwitchboard) -> AsyncIterator[LiveAudio
             )
         )
         yield LiveAudioCall(ws, parties, stream_sid)
+
+
+def premium_granted(report: dict) -> bool:
+    return any(d["approved"] and d["tier"] == "premium" for d in report["tier_history"])
+
+
+def assert_report_meets_expectations(report: dict, scenario: Scenario) -> None:
+    """The call record shows what the scenario's `expect` says: outcome, facts, premium,
+    and the agents' transitions starting from `start`."""
+    expect = scenario.expect
+    assert expect is not None, f"{scenario.name} expects nothing"
+    heard = json.dumps([(t["user_text"], t["agent_text"]) for t in report["turns"]], indent=1)
+    assert report["status"] == "completed"
+    assert report["outcome"] == expect.outcome, heard
+    for key in FACT_KEYS:
+        wanted = getattr(expect, key)
+        if wanted is not None:
+            assert report["facts"][key] == wanted, f"{key}: {heard}"
+    assert report["transitions"][0]["from_agent"] == "start"
+    if expect.premium is not None:
+        assert premium_granted(report) == expect.premium, report["tier_history"]

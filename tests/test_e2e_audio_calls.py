@@ -38,11 +38,6 @@ FRAME_BYTES = 160  # 20 ms of 8 kHz μ-law
 @pytest.mark.skipif(
     not SCENARIOS.is_dir(), reason="../shared/scenarios is not beside this checkout"
 )
-@pytest.mark.xfail(
-    strict=False,
-    reason="open: PocketSphinx at 8 kHz often hears 'within three months' as 'within three "
-    "one', so the timeline is missing and the call does not qualify (see issue 2's note)",
-)
 async def test_qualified_ops_director_qualifies_over_audio(switchboard: RunningSwitchboard) -> None:
     scenario = load_scenario(SCENARIOS / "qualified-ops-director.yaml")
     result = await switchboard.call(scenario, text=False)

@@ -38,6 +38,7 @@ from actors.speech.pocketsphinx_stt import (
 )
 from actors.speech.spoken import spoken_words
 from graph.script import all_prompts
+from graph.understanding import understand
 from switchboard.settings import load_settings
 
 RATE = 8000  # Twilio
@@ -147,7 +148,7 @@ async def test_own_answers_survive_the_phone(decoder: PocketSphinxDecoder) -> No
     heard = {line: " ".join(spoken_words(r.text)) for line, r in results}
     kept = [phrase for line, phrase in OWN_ANSWERS if phrase and phrase in heard[line]]
     wanted = [phrase for _, phrase in OWN_ANSWERS if phrase]
-    # Measured 2026-11: WER ~40 %, 17/19 phrases kept. Bounds leave room for noise.
+    # Measured 2026-11: WER ~19 %, 18/22 phrases kept. Bounds leave room for noise.
     assert rate < 0.55
     assert len(kept) >= 0.75 * len(wanted), set(wanted) - set(kept)
 
@@ -189,11 +190,96 @@ async def test_scenario_lines_survive_the_phone(decoder: PocketSphinxDecoder) ->
     kept = {fact for fact, line in SCENARIO_FACTS.items() if fact in heard[line]}
     print(f"facts heard: {len(kept)}/{len(SCENARIO_FACTS)}; lost: {set(SCENARIO_FACTS) - kept}")
     assert kept >= ALWAYS_HEARD
-    # Measured 2026-11: WER ~31 %, 11-12 of 15 facts heard (8 kHz eSpeak voice:
-    # a harsh test; "do not" tends to come out as "look", final fricatives as
-    # other words). Bounds leave room for run-to-run variation.
+    # Measured 2026-11: WER ~32 %, 11 of 15 facts heard (8 kHz eSpeak voice:
+    # a harsh test; "do not" tends to come out as "look", "the decision is mine"
+    # as other words). Bounds leave room for run-to-run variation.
     assert len(kept) >= 0.6 * len(SCENARIO_FACTS)
     assert rate < 0.45
+
+
+async def heard(decoder: PocketSphinxDecoder, text: str) -> str:
+    """What the decoder makes of `text` spoken at 8 kHz, as one VAD segment."""
+    return decoder.decode(segment(await phone_audio(text)), RATE).text
+
+
+# Answers phrased for these tests (neither the scenarios' lines nor the tuning
+# set of load_tests/bench_recognition.py): at 8 kHz the words the agents act on
+# must come through well enough for graph/ to read the fact.
+
+
+@pytest.mark.parametrize(
+    ("line", "months"),
+    [
+        ("We'd want it running within four months.", 4),
+        ("Hopefully in about three months.", 3),
+        ("We plan to go live in six weeks.", 1.5),
+        ("Within two to three months.", 3),
+        ("We hope to launch within eight weeks.", 2),
+        ("Within three months, hopefully.", 3),
+    ],
+)
+async def test_a_timeline_at_8_khz_is_heard_so_the_understanding_reads_the_months(
+    decoder: PocketSphinxDecoder, line: str, months: float
+) -> None:
+    text = await heard(decoder, line)
+    assert understand(text, expecting="timeline").timeline_months == months, text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "I'm the owner, it's my call.",
+        "I run the office, so I decide.",
+        "I make the final decision.",
+    ],
+)
+async def test_who_decides_at_8_khz_is_heard_so_the_understanding_reads_the_decider(
+    decoder: PocketSphinxDecoder, line: str
+) -> None:
+    text = await heard(decoder, line)
+    assert understand(text, expecting="authority").decision_maker is True, text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Don't call this number again.",
+        "Take me off your calling list.",
+        "Never contact me again.",
+        "Please don't contact me again.",
+    ],
+)
+async def test_an_opt_out_at_8_khz_is_heard_so_the_understanding_reads_it(
+    decoder: PocketSphinxDecoder, line: str
+) -> None:
+    text = await heard(decoder, line)
+    assert understand(text).opt_out, text
+
+
+@pytest.mark.parametrize(
+    ("line", "usd"),
+    [
+        ("We could spend around fifty five thousand a year.", 55_000),
+        ("Our budget is about seventy thousand dollars.", 70_000),
+        ("Maybe forty grand.", 40_000),
+        ("We could do about eighty thousand a year.", 80_000),
+    ],
+)
+async def test_an_amount_at_8_khz_is_heard_so_the_understanding_reads_the_budget(
+    decoder: PocketSphinxDecoder, line: str, usd: float
+) -> None:
+    text = await heard(decoder, line)
+    assert understand(text, expecting="budget").budget_usd == usd, text
+
+
+@pytest.mark.parametrize(
+    ("line", "yes"), [("Yes, that works.", True), ("No, I don't think so.", False)]
+)
+async def test_yes_and_no_at_8_khz_are_heard_as_such(
+    decoder: PocketSphinxDecoder, line: str, yes: bool
+) -> None:
+    text = await heard(decoder, line)
+    assert understand(text).affirmative is yes, text
 
 
 async def test_silence_and_noise_free_gaps_are_no_words(decoder: PocketSphinxDecoder) -> None:

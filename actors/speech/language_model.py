@@ -36,11 +36,16 @@ import pocketsphinx
 from loguru import logger
 
 from actors.speech.corpus import CORPUS_VERSION, general_answers
-from actors.speech.pronounce import cmudict, pronunciations, write_dictionary
+from actors.speech.pronounce import (
+    cmudict,
+    narrowband_variants,
+    pronunciations,
+    write_dictionary,
+)
 from actors.speech.spoken import split_sentences, spoken_words
 
 #: Bump when the estimator or file layout changes.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 BOS, EOS = "<s>", "</s>"
 #: Share of unigram mass given to general English words (swept 0.001-0.5 on our
 #: development phrasings: 0.15-0.3 is best; callers do stray from the templates).
@@ -334,7 +339,9 @@ def language_model(prompts: Iterable[str] = (), *, cache_dir: Path | None = None
     total = sum(background.values())
     background = {w: p / total for w, p in background.items()}
     arpa, counts = build_arpa(_split_at(sentences, set(unknown)), background=background)
-    entries = {w: lexicon[w] for w in vocabulary | set(background) if w in lexicon}
+    entries = {
+        w: narrowband_variants(w, lexicon[w]) for w in vocabulary | set(background) if w in lexicon
+    }
 
     _write_atomic(lm_path, arpa)
     tmp_dict = folder / f"words.dict.{os.getpid()}.tmp"

@@ -199,6 +199,7 @@ def expected_report(call_sid: str) -> dict[str, object]:
                 "agent_text": t.agent_text,
                 "agent": t.agent,
                 "latency_ms": t.latency_ms,
+                "fallback": t.fallback,
             }
             for t in TURNS
         ],

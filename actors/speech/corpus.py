@@ -426,19 +426,7 @@ def _durations() -> list[str]:
         "a couple of",
         "a few",
         "several",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "eighteen",
-        "twenty four",
+        *(number_words(n) for n in (*range(2, 13), 18, 24)),
     ]
     for count in counts:
         for unit in ("days", "weeks", "months", "years"):
@@ -521,20 +509,7 @@ def _durations() -> list[str]:
     return phrases
 
 
-_COUNTS_SAID = [
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-]
+_COUNTS_SAID = [number_words(n) for n in range(1, 13)]
 
 
 def _deadlines() -> list[str]:

@@ -13,6 +13,10 @@ one, the LLM writes that part in the agent's voice, streamed sentence by sentenc
 Openings (the recording disclosure), goodbyes, transfers and voicemail messages are
 said as written. Every sentence goes to LangGraph's custom stream as soon as it is
 ready, so speech starts on the first one.
+
+An LLM call that fails (after the retries its deadline allows, `graph.llm`) leaves the
+rules' reading or the template's words in place, and its one-line `LLMError` is added
+to the turn's `errors`, once; the router starts every turn with none.
 """
 
 from __future__ import annotations

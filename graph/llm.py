@@ -12,9 +12,20 @@ the call is escalated. Two calls per caller line:
 - `write_reply` — the agent's words for the turn, streamed; sentences are handed
   on as they complete and shaped for the ear (`graph.voice`).
 
-Every call reports its token usage, which the budget turns into cost. Failures
-raise `LLMError`; the agents then fall back to rules and templates, so a slow or
-broken LLM costs a caller nothing but phrasing.
+Every call reports its token usage, which the budget turns into cost.
+
+Each call has a deadline (`extract_timeout_s`, `reply_timeout_s`: shares of the
+turn's timeout) and, inside it, a few attempts (`RetryPolicy`): a connection
+error, an attempt that timed out, HTTP 429 or 5xx is tried again after a short
+jittered backoff; any other 4xx, an answer off the schema or an empty one is not.
+Each attempt has its own limit, a share of the deadline, so one hung request
+leaves room for another; no attempt starts that could not get `min_attempt_s`
+before the deadline, and a reply is never retried once the caller heard part of
+it. What finally fails raises `LLMError`, one readable line (`llm extract failed
+after 3 attempts: HTTP 500 ...`), and is counted in `switchboard_llm_failures`
+(`call`, `reason`); retries in `switchboard_llm_retries`. The agents then fall
+back to rules and templates, so a slow or broken LLM costs a caller nothing but
+phrasing, and the turn's `errors` say what happened.
 """
 
 from __future__ import annotations
@@ -22,21 +33,34 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import logging
+import random
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import httpx
-from openai import AsyncOpenAI, OpenAIError
+from openai import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
+    AsyncOpenAI,
+    OpenAIError,
+)
 from pydantic import BaseModel, Field, ValidationError
 
 from graph.meeting import read_meeting_time
 from graph.text import split_sentences as caller_sentences
 from graph.understanding import Understanding
 from graph.voice import SentenceStream, optimize_sentences
+from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import Tier
 from switchboard.settings import VoiceAgentIntegrationConfig
+
+logger = logging.getLogger(__name__)
 
 _MAX_BUDGET_USD = 1e10
 _MAX_TIMELINE_MONTHS = 120
@@ -45,8 +69,138 @@ _MIN_PART_WORDS = 12  # an agent speaking after others still gets room for a que
 _NAME = re.compile(r"^[A-Z][a-zA-Z'-]{1,30}$")
 
 
+LLMCall = Literal["extract", "reply"]
+FailureReason = Literal["timeout", "connection", "http_5xx", "http_429", "http_4xx",
+                        "invalid_output", "empty"]
+# What may go better on another attempt: the request never got a real answer.
+RETRYABLE: frozenset[FailureReason] = frozenset({"timeout", "connection", "http_5xx",
+                                                 "http_429"})
+_DETAIL_CHARS = 160  # an error line is read by people, in a call record
+_T = TypeVar("_T")
+
+
 class LLMError(RuntimeError):
-    """The LLM did not answer usefully (down, slow, or off-schema)."""
+    """The LLM did not answer usefully (down, slow, or off-schema), after every attempt
+    the deadline allowed. `str()` is the line for the turn's `errors`."""
+
+    def __init__(self, call: LLMCall, reason: FailureReason, detail: str, attempts: int,
+                 *, heard: bool = False) -> None:
+        self.call = call
+        self.reason = reason
+        self.detail = detail
+        self.attempts = attempts
+        self.heard = heard  # part of the answer was already spoken
+        if heard:
+            line = f"llm {call} cut short on attempt {attempts}: {detail}"
+        else:
+            plural = "attempt" if attempts == 1 else "attempts"
+            line = f"llm {call} failed after {attempts} {plural}: {detail}"
+        super().__init__(line)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one LLM call tries within its deadline.
+
+    Attempt n (from 1) waits `backoff_s * 2**(n-2)`, capped at `max_backoff_s`, times a
+    random factor in [0.5, 1) ("equal jitter": never zero, so a burst of 5xx does not
+    come back all at once, never more than the cap). A 429's `Retry-After` is waited
+    when it fits in the deadline. Each attempt may take `attempt_share` of the call's
+    deadline before its first answer (at most what is left): with 0.6, a first attempt
+    that hangs leaves 40 % of the deadline for a second."""
+
+    max_attempts: int = 3
+    backoff_s: float = 0.05
+    max_backoff_s: float = 0.4
+    attempt_share: float = 0.6
+    min_attempt_s: float = 0.2  # less than this before the deadline: not worth starting
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """The pause before attempt number `attempt` (2 for the first retry)."""
+        ceiling = min(self.max_backoff_s, self.backoff_s * 2 ** max(attempt - 2, 0))
+        return ceiling * rng.uniform(0.5, 1.0)
+
+
+@dataclass
+class _Failure:
+    reason: FailureReason
+    detail: str
+    retry_after_s: float | None = None  # what a 429 asked us to wait
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS - 3] + "..."
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Seconds a 429 asks us to wait (`retry-after-ms` or `retry-after` in seconds)."""
+    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return max(float(response.headers[header]) * scale, 0.0)
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def _status_message(exc: APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+    return exc.response.reason_phrase or ""
+
+
+class _Empty(Exception):
+    """The endpoint answered, with nothing in it."""
+
+
+def classify(exc: BaseException, elapsed_s: float) -> _Failure | None:
+    """Why an attempt failed, or None for an exception that is not the LLM's (a bug:
+    it propagates). `elapsed_s`: how long the attempt ran, named when it timed out."""
+    if isinstance(exc, _Empty):
+        return _Failure("empty", str(exc))
+    if isinstance(exc, (TimeoutError, APITimeoutError, httpx.TimeoutException)):
+        return _Failure("timeout", f"timeout after {elapsed_s:.2f} s")
+    if isinstance(exc, APIStatusError):
+        status = exc.status_code
+        message = _short(f"HTTP {status} {_status_message(exc)}".strip())
+        if status == 429:
+            return _Failure("http_429", message, _retry_after(exc.response))
+        return _Failure("http_5xx" if status >= 500 else "http_4xx", message)
+    if isinstance(exc, APIResponseValidationError):
+        return _Failure("invalid_output", _short(f"invalid response: {exc}"))
+    if isinstance(exc, (APIConnectionError, httpx.TransportError)):
+        cause = exc.__cause__ if isinstance(exc, APIConnectionError) and exc.__cause__ else exc
+        return _Failure("connection", _short(f"connection: {type(cause).__name__}: {cause}"))
+    if isinstance(exc, APIError):  # an error event inside a stream: the server failed
+        return _Failure("http_5xx", _short(f"server error mid-stream: {exc.message}"))
+    if isinstance(exc, ValidationError):
+        return _Failure("invalid_output",
+                        f"answer off the schema ({exc.error_count()} errors)")
+    if isinstance(exc, (OpenAIError, httpx.HTTPError)):
+        return _Failure("invalid_output", _short(f"{type(exc).__name__}: {exc}"))
+    return None
+
+
+@dataclass
+class _Attempt:
+    """One try of an LLM call, as the code making the request sees it."""
+
+    number: int
+    timeout_s: float  # this attempt's own limit (also the HTTP client's, as a backstop)
+    timer: asyncio.Timeout
+    deadline: float  # loop time of the call's deadline
+    heard: bool = False  # the caller heard part of this attempt's answer: never retry it
+    _extended: bool = False
+
+    def answering(self) -> None:
+        """The endpoint has started streaming: let it finish within the call's deadline
+        rather than this attempt's share (starting over would only be slower)."""
+        if not self._extended:
+            self._extended = True
+            self.timer.reschedule(self.deadline)
 
 
 class Extraction(BaseModel):
@@ -196,7 +350,10 @@ class TurnContext:
 
 
 class TieredLLM:
-    """An OpenAI-compatible endpoint with an economy and a premium model."""
+    """An OpenAI-compatible endpoint with an economy and a premium model.
+
+    `retry` bounds each call's attempts within its deadline. A `client` passed in should
+    have `max_retries=0`: the SDK's own retries know nothing of the deadline."""
 
     def __init__(
         self,
@@ -205,6 +362,7 @@ class TieredLLM:
         client: AsyncOpenAI | None = None,
         extract_timeout_s: float | None = None,
         reply_timeout_s: float | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if settings.llm_base_url is None and client is None:
             raise ValueError("no LLM configured (SWITCHBOARD_LLM_BASE_URL)")
@@ -218,10 +376,14 @@ class TieredLLM:
         self.company = integration.company_name
         self.agent_name = integration.agent_name
         self.max_words = integration.max_words_per_turn
+        self.retry = retry or RetryPolicy()
+        self._rng = random.Random()
+        self.metrics = VoiceAgentIntegrationMetrics.get()
         self.client = client or AsyncOpenAI(
             base_url=settings.llm_base_url,
             api_key=settings.secret("llm_api_key") or "not-needed",
-            max_retries=0,  # a retry would miss the turn's deadline; templates are the retry
+            # our own retries (`RetryPolicy`) know the turn's deadline; the SDK's do not
+            max_retries=0,
         )
 
     @classmethod
@@ -234,6 +396,52 @@ class TieredLLM:
 
     async def aclose(self) -> None:
         await self.client.close()
+
+    async def _attempts(self, call: LLMCall, deadline_s: float,
+                        run: Callable[[_Attempt], Awaitable[_T]]) -> _T:
+        """`run` tried as `self.retry` allows, all of it within `deadline_s`."""
+        loop = asyncio.get_running_loop()
+        policy = self.retry
+        deadline = loop.time() + deadline_s
+        # a hung attempt may take its share of the deadline, and never more than is left
+        share = max(deadline_s * policy.attempt_share, policy.min_attempt_s)
+        number = 0
+        while True:
+            number += 1
+            started = loop.time()
+            limit = min(deadline - started, share)
+            this: _Attempt | None = None
+            try:
+                async with asyncio.timeout_at(started + limit) as timer:
+                    this = _Attempt(number, limit, timer, deadline)
+                    return await run(this)
+            except Exception as exc:
+                failure = classify(exc, loop.time() - started)
+                if failure is None:
+                    raise  # not the LLM failing: a bug, for the orchestrator's holding line
+                if this is not None and this.heard:
+                    raise self._failed(call, failure, number, heard=True) from exc
+                if failure.reason not in RETRYABLE or number >= policy.max_attempts:
+                    raise self._failed(call, failure, number) from exc
+                pause = policy.backoff(number + 1, self._rng)
+                if failure.retry_after_s is not None:
+                    pause = max(pause, failure.retry_after_s)
+                if loop.time() + pause + policy.min_attempt_s > deadline:
+                    # another attempt could not finish in time: give up now, and the
+                    # template is said sooner than if we waited for the deadline
+                    raise self._failed(call, failure, number) from exc
+                logger.info("llm %s attempt %d failed (%s), retrying in %.3f s",
+                            call, number, failure.detail, pause)
+                self.metrics.llm_retried(call)
+            await asyncio.sleep(pause)
+
+    def _failed(self, call: LLMCall, failure: _Failure, attempts: int, *,
+                heard: bool = False) -> LLMError:
+        """The final failure of a call: counted, logged, and the error to raise."""
+        error = LLMError(call, failure.reason, failure.detail, attempts, heard=heard)
+        self.metrics.llm_failed(call, failure.reason)
+        logger.warning("%s", error)
+        return error
 
     async def extract(self, tier: Tier, line: str, context: TurnContext
                       ) -> tuple[Extraction, int]:
@@ -251,22 +459,22 @@ class TieredLLM:
                 "caller_said": line,
             })},
         ]
-        try:
-            async with asyncio.timeout(self.extract_timeout_s):
-                response = await self.client.chat.completions.create(
-                    model=self.model(tier),
-                    messages=messages,  # type: ignore[arg-type]
-                    response_format={"type": "json_schema", "json_schema": {
-                        "name": "caller_turn", "strict": True, "schema": EXTRACTION_SCHEMA}},
-                    temperature=0,
-                    timeout=self.extract_timeout_s,
-                )
-            content = response.choices[0].message.content or ""
-            extraction = Extraction.model_validate_json(content)
-        except (OpenAIError, httpx.HTTPError, TimeoutError, ValidationError, IndexError) as exc:
-            raise LLMError(f"extract: {type(exc).__name__}: {exc}") from exc
-        tokens = response.usage.total_tokens if response.usage else 0
-        return extraction, tokens
+
+        async def attempt(this: _Attempt) -> tuple[Extraction, int]:
+            response = await self.client.chat.completions.create(
+                model=self.model(tier),
+                messages=messages,  # type: ignore[arg-type]
+                response_format={"type": "json_schema", "json_schema": {
+                    "name": "caller_turn", "strict": True, "schema": EXTRACTION_SCHEMA}},
+                temperature=0,
+                timeout=this.timeout_s,
+            )
+            if not response.choices or not response.choices[0].message.content:
+                raise _Empty("the LLM answered nothing")
+            extraction = Extraction.model_validate_json(response.choices[0].message.content)
+            return extraction, response.usage.total_tokens if response.usage else 0
+
+        return await self._attempts("extract", self.extract_timeout_s, attempt)
 
     async def write_reply(
         self,
@@ -285,22 +493,23 @@ class TieredLLM:
         word limit holds except that a closing question is always said; a reply that
         forgot the draft's question gets the draft's question."""
         reply = WrittenReply()
+        held: list[str] = []
         # the turn's word limit, less what other agents already said this turn
         limit = max(self.max_words - sum(len(s.split()) for s in said or []), _MIN_PART_WORDS)
-        spoken_words = 0
-        held: list[str] = []
 
-        def speak(raw: str) -> None:
-            nonlocal spoken_words
+        def speak(raw: str) -> bool:
+            """Shape and hand on what `raw` says; True if the caller got any of it."""
+            spoken = False
             for sentence in optimize_sentences(raw, limit):
                 words = len(sentence.split())
-                if spoken_words + words > limit:
+                if sum(len(s.split()) for s in reply.sentences) + words > limit:
                     held.append(sentence)  # over the limit: only a closing question may go
                     continue
-                spoken_words += words
                 reply.sentences.append(sentence)
+                spoken = True
                 if on_sentence is not None:
                     on_sentence(sentence)
+            return spoken
 
         messages = [
             {"role": "system", "content": (
@@ -319,34 +528,47 @@ class TieredLLM:
                 "draft_reply": " ".join(draft),
             })},
         ]
-        splitter = SentenceStream()
-        try:
-            # one deadline for the whole stream: httpx's timeout is per read
-            async with asyncio.timeout(self.reply_timeout_s):
-                stream = await self.client.chat.completions.create(
-                    model=self.model(tier),
-                    messages=messages,  # type: ignore[arg-type]
-                    stream=True,
-                    stream_options={"include_usage": True},
-                    temperature=0.4,
-                    max_tokens=limit * 3,
-                    timeout=self.reply_timeout_s,
-                )
+
+        async def attempt(this: _Attempt) -> WrittenReply:
+            nonlocal reply, held
+            # fresh for every attempt: nothing of a failed attempt was heard
+            reply, held = WrittenReply(), []
+            splitter = SentenceStream()
+
+            def speak_now(raw: str) -> None:
+                if speak(raw):
+                    this.heard = True
+
+            async with await self.client.chat.completions.create(
+                model=self.model(tier),
+                messages=messages,  # type: ignore[arg-type]
+                stream=True,
+                stream_options={"include_usage": True},
+                temperature=0.4,
+                max_tokens=limit * 3,
+                timeout=this.timeout_s,  # per read, for httpx; the attempt's timer is overall
+            ) as stream:
                 async for chunk in stream:
                     if chunk.usage is not None:
                         reply.tokens = chunk.usage.total_tokens
                     for choice in chunk.choices:
+                        if choice.delta.content:
+                            this.answering()
                         for sentence in splitter.feed(choice.delta.content or ""):
-                            speak(sentence)
+                            speak_now(sentence)
             for sentence in splitter.flush():
-                speak(sentence)
-        except (OpenAIError, httpx.HTTPError, TimeoutError) as exc:
+                speak_now(sentence)
             if not reply.sentences:
-                raise LLMError(f"reply: {type(exc).__name__}: {exc}") from exc
+                raise _Empty("the LLM said nothing")
+            return reply
+
+        try:
+            reply = await self._attempts("reply", self.reply_timeout_s, attempt)
+        except LLMError as exc:
+            if not exc.heard:
+                raise
             # the caller already heard part of it: finish that rather than start over
-            reply.error = f"reply cut short: {type(exc).__name__}: {exc}"
-        if not reply.sentences:
-            raise LLMError("reply: the LLM said nothing")
+            reply.error = str(exc)
         self._finish(reply, held, draft, on_sentence)
         return reply
 

@@ -104,7 +104,9 @@ class AgentOrchestrator:
         digit for dtmf), `direction`, `answered_by`, `tier` (economy | premium, as
         the budget granted). The answer: sentences, agent, end_call, transfer,
         transitions, facts, qualification_score, outcome, tokens {tier: n},
-        wants_premium (and tier, fallback, error, errors, latency_ms)."""
+        wants_premium (and tier, fallback, error, errors, latency_ms). `errors`: this
+        turn's covered failures, one line per failed LLM call (`llm extract failed after
+        3 attempts: HTTP 500 ...`); `error`: why the whole turn fell back."""
         result: dict[str, Any] = {}
         async for item in self.stream_voice_input(call_id, text, metadata):
             if item["type"] == "result":

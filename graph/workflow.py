@@ -76,7 +76,9 @@ class VoiceState(TypedDict, total=False):
     transfer: bool
     transitions: list[AgentTransition]
     tokens: dict[str, int]  # LLM tokens spent this turn, by tier
-    errors: list[str]  # what went wrong and was covered (an LLM that failed)
+    # what went wrong this turn and was covered: one readable line per LLM failure
+    # (`LLMError`), which the orchestrator's answer carries to the call record
+    errors: list[str]
     outcome: Outcome | None  # reached so far; the final outcome once the caller hangs up
     handoff_at: float  # wall clock of the last handoff, for its duration
     handoff_digest: str  # fingerprint of the conversation handed over

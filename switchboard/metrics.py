@@ -2,13 +2,18 @@
 
 Agent processing latency, tier escalation rate (tier decisions by outcome), agent
 transition count, fallback activation count, state sync failures and circuit breaker
-trips. They are Ray metrics (`ray.util.metrics`), which Ray exports to its dashboard and
+trips; and the agents' LLM: its final failures by call and reason, and its retries.
+They are Ray metrics (`ray.util.metrics`), which Ray exports to its dashboard and
 Prometheus as `ray_<name>` from any replica or actor; a `prometheus_client` metric inside
 a replica would not be exported.
 
 Each process makes its own set on first use (`VoiceAgentIntegrationMetrics.get()`): the
 orchestrator replicas observe latency, transitions and sync failures; the session actors
-count fallbacks and breaker trips; the budget counts its decisions.
+count fallbacks and breaker trips; the budget counts its decisions; the orchestrator's
+LLM (`graph.llm`) counts its failures and retries.
+
+Tagged counters are exported once a tag set is first counted: Ray's `Counter.inc(0)`
+raises, so they are not pre-created at zero.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from typing import ClassVar
 from ray.serve.metrics import Counter, Histogram
 
 from switchboard.models import TierDecision
+
+# The `reason` of `switchboard_llm_failures`, as `graph.llm` classifies a failure.
+LLM_FAILURE_REASONS = ("timeout", "connection", "http_5xx", "http_429", "http_4xx",
+                       "invalid_output", "empty")
 
 LATENCY_BOUNDARIES_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500]
 
@@ -59,6 +68,19 @@ class VoiceAgentIntegrationMetrics:
             "Tier decisions of the budget, by tier, approval and reason",
             tag_keys=("tier", "approved", "reason"),
         )
+        # An LLM call that failed after every attempt its deadline allowed (the agents
+        # then used rules or a template); a retry that succeeded is not a failure.
+        self.llm_failures = Counter(
+            "switchboard_llm_failures",
+            "LLM calls that finally failed, by call (extract|reply) and reason "
+            f"({'|'.join(LLM_FAILURE_REASONS)})",
+            tag_keys=("call", "reason"),
+        )
+        self.llm_retries = Counter(
+            "switchboard_llm_retries",
+            "LLM attempts retried after a timeout, connection error, 429 or 5xx, by call",
+            tag_keys=("call",),
+        )
 
     @classmethod
     def get(cls) -> VoiceAgentIntegrationMetrics:
@@ -90,3 +112,9 @@ class VoiceAgentIntegrationMetrics:
                 "reason": reason,
             }
         )
+
+    def llm_failed(self, call: str, reason: str) -> None:
+        self.llm_failures.inc(tags={"call": call, "reason": reason})
+
+    def llm_retried(self, call: str) -> None:
+        self.llm_retries.inc(tags={"call": call})

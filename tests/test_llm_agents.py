@@ -142,8 +142,8 @@ async def test_a_broken_llm_costs_the_caller_nothing_but_phrasing(
     assert final["facts"]["budget_usd"] == 50000  # the rules' reading
     assert final["sentences"] == ["Got it, about fifty thousand dollars a year.",
                                   "Will you be the one making the decision on this?"]
-    assert any(error.startswith("extract:") for error in final["errors"])
-    assert any(error.startswith("reply:") for error in final["errors"])
+    assert any(error.startswith("llm extract failed") for error in final["errors"])
+    assert any(error.startswith("llm reply failed") for error in final["errors"])
     assert final["tokens"] == {}
 
 
@@ -163,7 +163,7 @@ async def test_a_slow_llm_is_given_up_on_within_the_turn(
     assert elapsed < 5  # the LLM would take 10 s per call; both calls gave up
     assert result["sentences"] == ["Nice to meet you, Dana.",
                                    "Do you have two minutes for a few quick questions?"]
-    assert len(result["errors"]) == 2 and all("Timeout" in e for e in result["errors"])
+    assert len(result["errors"]) == 2 and all("timeout" in e for e in result["errors"])
 
 
 async def test_a_reply_cut_mid_stream_still_asks_the_question(

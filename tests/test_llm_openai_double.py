@@ -10,9 +10,11 @@ streams of `chat.completion.chunk`s ending with a usage chunk (when
   `response_format`); unset, every field is null or false;
 - `reply(draft, request) -> str` writes the streamed reply; unset, it echoes the draft.
 
-It records every request (`double.requests`) and can be made slow (`delay_s`),
-broken (`fail_status`) or cut mid-stream (`cut_stream_after`). Tokens are counted
-as words, so tests can predict usage exactly.
+It records every request (`double.requests`) and can be made slow (`delay_s`: a
+hang, released when the double stops), broken (`fail_status` for every request,
+`fail_next` for the next few, one status each, e.g. `[500, 500]` then answers) or cut
+mid-stream (`cut_stream_after` chunks, for the next `cut_streams` streams or all).
+Tokens are counted as words, so tests can predict usage exactly.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,9 +66,14 @@ class OpenAIDouble:
     reply: Callable[[str, dict[str, Any]], str] | None = None
     delay_s: float = 0.0
     fail_status: int | None = None
+    fail_next: list[int] = field(default_factory=list)  # statuses for the next requests
     cut_stream_after: int | None = None  # chunks sent before the connection drops
+    cut_streams: int | None = None  # how many streams are cut (None: every one)
     requests: list[dict[str, Any]] = field(default_factory=list)
     usage: list[tuple[str, int]] = field(default_factory=list)  # (model, total tokens) per answer
+    # set when the double stops: a request still "hanging" returns, so shutting the
+    # server down does not wait out `delay_s`
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def extraction_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if "response_format" in r]
@@ -78,10 +85,13 @@ class OpenAIDouble:
         body = await request.json()
         self.requests.append(body)
         if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        if self.fail_status is not None:
-            return JSONResponse({"error": {"message": "unavailable", "type": "server_error"}},
-                                status_code=self.fail_status)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.delay_s)
+        status = self.fail_next.pop(0) if self.fail_next else self.fail_status
+        if status is not None:
+            kind = "server_error" if status >= 500 else "invalid_request_error"
+            return JSONResponse({"error": {"message": "unavailable", "type": kind}},
+                                status_code=status)
         payload = user_payload(body)
         if "response_format" in body:
             answer = {**empty_extraction(),
@@ -118,8 +128,11 @@ class OpenAIDouble:
         yield chunk([{"index": 0, "delta": {"role": "assistant", "content": ""},
                       "finish_reason": None}])
         pieces = [piece + " " for piece in content.split(" ")]
+        cut_after = self.cut_stream_after if self.cut_streams != 0 else None
+        if cut_after is not None and self.cut_streams is not None:
+            self.cut_streams -= 1
         for sent, piece in enumerate(pieces):
-            if self.cut_stream_after is not None and sent >= self.cut_stream_after:
+            if cut_after is not None and sent >= cut_after:
                 raise ConnectionResetError("stream cut by the test")
             yield chunk([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
             await asyncio.sleep(0)
@@ -145,6 +158,7 @@ async def openai_double() -> AsyncIterator[OpenAIDouble]:
     try:
         yield double
     finally:
+        double.stopping.set()
         server.should_exit = True
         await task
 

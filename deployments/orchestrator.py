@@ -9,6 +9,12 @@ transitions per turn, and state sync failures: a turn whose workflow failed, so 
 call's `VoiceAgentIntegrationContext.sync_status` went `failed`, or an
 `adopt_conversation` that could not hand the direct path's state to the agents.
 
+A replayed turn (`replayed: True`: a turn the workflow had already run, answered from
+its checkpoint after a session actor was replaced) is counted in no metric: its latency
+and transitions were observed when it ran, and observing them again would count one
+turn twice. It is logged (by `graph.orchestrator`) instead. A stale turn is answered
+with the fallback and counts as a state sync failure, as any turn that could not run.
+
 Every answer names the replica that served it (`replica_id`, its unique id within the
 deployment; None outside Serve), so logs and tests can see which replica took a turn.
 """
@@ -49,6 +55,8 @@ class OrchestratorDeployment:
         response = await self._orchestrator.process_voice_input(call_id, text, metadata)
         if response["fallback"]:
             self._metrics.state_sync_failed("turn")
+        elif response.get("replayed"):
+            pass  # observed when the turn ran: counting it again would count it twice
         else:
             self._metrics.agent_turn(
                 response["agent"], response["latency_ms"], response["transitions"]

@@ -129,11 +129,14 @@ class VoiceAgents:
     # --- the router -------------------------------------------------------------------
 
     async def route(self, state: VoiceState) -> Command:
-        """Send the caller's turn to the agent holding the call; open the call first."""
+        """Send the caller's turn to the agent holding the call; open the call first.
+
+        The router resets this turn's result keys; the input keys, including the turn
+        record (`turn`, `turn_event`), are the orchestrator's and left as they came."""
         event = state["event"]
         conversation = state.get("conversation")
         fresh: dict[str, Any] = {
-            "hops": [], "verbatim": False, "sentences": [], "end_call": False,
+            "hops": [], "verbatim": False, "sentences": [], "speakers": [], "end_call": False,
             "transfer": False, "transitions": [], "tokens": {}, "errors": [],
             "outcome": conversation.outcome if conversation else None,
         }
@@ -157,6 +160,9 @@ class VoiceAgents:
         if conversation.current_agent == "start":  # no agent holds the call yet
             step = await self._take_turn({**state, **fresh}, conversation)
             return await self._carry_on("start", {**state, **fresh}, step, fresh)
+        if state.get("conversation") is None:  # opened just now: the agent needs it
+            return Command(goto=conversation.current_agent,
+                           update={**fresh, "conversation": conversation})
         return Command(goto=conversation.current_agent, update=fresh)
 
     # --- the agents -------------------------------------------------------------------
@@ -249,6 +255,7 @@ class VoiceAgents:
                                          trigger=hop["trigger"], timestamp=now())
             return Command(goto=hop["to_agent"], update={
                 **update, "hops": pending, "sentences": [*said, *own],
+                "speakers": [*state.get("speakers", []), *[name] * len(own)],
                 "transitions": [*state.get("transitions", []), transition],
                 "handoff_at": time.time(), "handoff_digest": _digest(state.get("conversation")),
             })
@@ -260,6 +267,7 @@ class VoiceAgents:
             history = [*history, {"caller": _describe(event), "agent": " ".join(sentences)}]
         return Command(goto=END, update={
             **update, "hops": [], "sentences": sentences, "tokens": tokens, "errors": errors,
+            "speakers": [*state.get("speakers", []), *[name] * len(spoken)],
             "history": history[-_HISTORY_TURNS:],
         })
 

@@ -13,18 +13,45 @@ last turn fell back) is kept in Redis next to the checkpoint, with the same TTL.
 A turn that fails does not raise: `_create_fallback_response` answers with a short
 holding line and `fallback: True`, and the caller's session decides what to do (its
 direct path can take the turn).
+
+Turns are idempotent by (CallSid, turn number). When a session actor dies, its
+replacement restores the call from the session's last checkpoint and replays what the
+caller said since; the dead actor may already have had some of those turns run here.
+So the session numbers its caller events (`metadata["turn"]`: 0 for `start`, then
+growing, gaps allowed) and every checkpoint records the number it ran (`turn`) and a
+fingerprint of its event (`turn_event`: kind + text, case and spacing ignored). Before
+a numbered turn n runs, one `aget_state` reads the thread's latest checkpoint (the
+only extra read a turn costs; unnumbered turns skip it and run as they always did):
+
+- it ran turn n, to the end, with the same event: the answer is rebuilt from that
+  checkpoint (this turn's keys are still in it) with `replayed: True`; the graph does
+  not run and nothing is written;
+- it ran turn n with another event (the replacement heard something else), or the run
+  failed half-way: turn n runs again from the checkpoint before it (the snapshot's
+  `parent_config`), so the thread's latest state holds one run of turn n, not two;
+- it ran a later turn: the turn is stale; nothing runs, and the answer is the fallback
+  with a `StaleTurnError`;
+- otherwise (an older or no recorded turn, or a state the session handed over with
+  `adopt_conversation` since turn n ran) the turn runs as usual.
+
+Two deliveries of one turn at the same moment are not excluded (each reads the state
+before the other has written): a call has one session writer at a time (the call
+registry's generation), and a replacement replays only after it has taken the call
+over. A dead actor's late turn is refused as stale once a later turn has run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 from langchain_core.runnables import RunnableConfig
+from langgraph.types import StateSnapshot
 
 from graph.agents import VoiceAgents
 from graph.checkpointer import RedisCheckpointSaver
@@ -43,6 +70,66 @@ _EVENT_ALIASES: dict[str, EventKind] = {"stop": "hangup", "speech": "text",
                                         "transcription": "text"}
 _KINDS: tuple[EventKind, ...] = ("start", "text", "dtmf", "silence", "hangup")
 _AUTO: Any = object()
+
+TurnAction = Literal["run", "replay", "rerun", "stale"]
+
+
+class StaleTurnError(RuntimeError):
+    """A numbered caller turn older than the last one the call's workflow ran."""
+
+
+def _turn_number(metadata: dict[str, Any]) -> int | None:
+    """`metadata["turn"]`: the session's number for this caller event, or None."""
+    number = metadata.get("turn")
+    if number is None:
+        return None
+    if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+        raise ValueError(f"turn must be a non-negative integer, not {number!r}")
+    return number
+
+
+def turn_fingerprint(event: CallerTurn) -> str:
+    """The event's kind and text, case and spacing ignored: a replacement actor that
+    hears the same words again gives the same fingerprint. Hashed, so the checkpoint
+    does not hold the caller's words a second time."""
+    text = " ".join(event["text"].split()).casefold()
+    return hashlib.sha256(f"{event['kind']}\0{text}".encode()).hexdigest()[:16]
+
+
+def plan_turn(number: int, fingerprint: str, snapshot: StateSnapshot) -> TurnAction:
+    """What to do with caller turn `number` given the thread's latest checkpoint.
+
+    `replay`: that checkpoint ran this very turn to the end; answer from it.
+    `rerun`: it ran turn `number` with another event, or did not finish it; run the
+    turn again from the checkpoint before (`snapshot.parent_config`).
+    `stale`: it ran a later turn. `run`: anything else, as a new turn."""
+    values = snapshot.values
+    last = values.get("turn")
+    if last is None or number > last:
+        return "run"
+    if number < last:
+        return "stale"
+    recorded = values.get("turn_event")
+    if recorded is None:
+        # adopt_conversation replaced the state since turn `number` ran: it is the
+        # session's own state before this turn, so this turn runs on it.
+        return "run"
+    # `next` is empty only when the run reached the end; a turn that failed half-way
+    # leaves a checkpoint with tasks still to run and nothing to replay.
+    if recorded == fingerprint and not snapshot.next:
+        return "replay"
+    return "rerun"
+
+
+def _replayed_sentences(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A replayed turn's stream: its sentences, each with the agent that said it."""
+    sentences: list[str] = list(state.get("sentences", []))
+    speakers: list[str] = list(state.get("speakers", []))
+    if len(speakers) != len(sentences):  # a checkpoint from before speakers were kept
+        conversation: ConversationState | None = state.get("conversation")
+        speakers = [conversation.current_agent if conversation else "start"] * len(sentences)
+    for sentence, agent in zip(sentences, speakers, strict=True):
+        yield {"type": "sentence", "text": sentence, "agent": agent}
 
 
 def _event(text: str, metadata: dict[str, Any]) -> CallerTurn:
@@ -102,11 +189,16 @@ class AgentOrchestrator:
 
         `metadata`: `event` (start | text | dtmf | silence | hangup; `text` is the
         digit for dtmf), `direction`, `answered_by`, `tier` (economy | premium, as
-        the budget granted). The answer: sentences, agent, end_call, transfer,
-        transitions, facts, qualification_score, outcome, tokens {tier: n},
-        wants_premium (and tier, fallback, error, errors, latency_ms). `errors`: this
-        turn's covered failures, one line per failed LLM call (`llm extract failed after
-        3 attempts: HTTP 500 ...`); `error`: why the whole turn fell back."""
+        the budget granted), and optionally `turn`: the session's number for this
+        caller event (0 for `start`, then growing; gaps allowed), which makes the
+        turn idempotent (see the module docstring). The answer: sentences, agent,
+        end_call, transfer, transitions, facts, qualification_score, outcome, tokens
+        {tier: n}, wants_premium (and tier, fallback, error, errors, latency_ms,
+        conversation), `turn` (the number given, or None) and `replayed` (True when the
+        turn had already run and the answer is its result, rebuilt from the checkpoint:
+        the same sentences, transitions, tokens and outcome; nothing ran again).
+        `errors`: this turn's covered failures, one line per failed LLM call (`llm extract
+        failed after 3 attempts: HTTP 500 ...`); `error`: why the whole turn fell back."""
         result: dict[str, Any] = {}
         async for item in self.stream_voice_input(call_id, text, metadata):
             if item["type"] == "result":
@@ -116,44 +208,88 @@ class AgentOrchestrator:
     async def stream_voice_input(self, call_id: str, text: str, metadata: dict[str, Any]
                                  ) -> AsyncIterator[dict[str, Any]]:
         """As `process_voice_input`, yielding `{"type": "sentence", "text", "agent"}` as
-        each sentence is ready, then `{"type": "result", "result": {...}}`."""
+        each sentence is ready, then `{"type": "result", "result": {...}}`. A replayed
+        turn yields its recorded sentences the same way, then its result."""
         started = time.perf_counter()
         context: VoiceAgentIntegrationContext | None = None
+        number: int | None = None
         try:
             context = await self._get_or_create_voice_context(call_id, metadata)
-            tier: Tier = "premium" if metadata.get("tier") == "premium" else "economy"
-            turn: dict[str, Any] = {
-                "call_id": call_id,
-                "event": _event(text, metadata),
-                "direction": metadata.get("direction") or "inbound",
-                "answered_by": metadata.get("answered_by"),
-                "tier": tier,
-            }
+            number = _turn_number(metadata)
+            event = _event(text, metadata)
+            fingerprint = turn_fingerprint(event)
+            config = self._config(call_id)
+            action: TurnAction = "run"
             final: dict[str, Any] = {}
-            async for mode, chunk in self.graph.astream(
-                turn, self._config(call_id), stream_mode=["custom", "values"],
-                durability="exit",
-            ):
-                if mode == "custom" and isinstance(chunk, dict) and "sentence" in chunk:
-                    yield {"type": "sentence", "text": chunk["sentence"],
-                           "agent": chunk.get("agent")}
-                elif mode == "values":
-                    final = chunk
-            response = self._response(call_id, final, started)
+            if number is not None:
+                snapshot = await self.graph.aget_state(config)
+                action = plan_turn(number, fingerprint, snapshot)
+                if action == "stale":
+                    raise StaleTurnError(f"turn {number} is stale: the workflow already "
+                                         f"ran turn {snapshot.values.get('turn')}")
+                if action == "rerun":
+                    config = await self._before_turn(call_id, snapshot)
+                    logger.info("call %s: turn %s runs again from the state before it",
+                                call_id, number)
+                elif action == "replay":
+                    final = snapshot.values
+                    logger.info("call %s: turn %s replayed from its checkpoint",
+                                call_id, number)
+            if action == "replay":
+                for item in _replayed_sentences(final):
+                    yield item
+            else:
+                tier: Tier = "premium" if metadata.get("tier") == "premium" else "economy"
+                turn: dict[str, Any] = {
+                    "call_id": call_id,
+                    "event": event,
+                    "direction": metadata.get("direction") or "inbound",
+                    "answered_by": metadata.get("answered_by"),
+                    "tier": tier,
+                    # recorded in the checkpoint, so a replay of this turn is recognised
+                    "turn": number,
+                    "turn_event": fingerprint,
+                }
+                async for mode, chunk in self.graph.astream(
+                    turn, config, stream_mode=["custom", "values"], durability="exit",
+                ):
+                    if mode == "custom" and isinstance(chunk, dict) and "sentence" in chunk:
+                        yield {"type": "sentence", "text": chunk["sentence"],
+                               "agent": chunk.get("agent")}
+                    elif mode == "values":
+                        final = chunk
+            response = self._response(call_id, final, started, turn=number,
+                                      replayed=action == "replay")
         except Exception as exc:  # any failure: a holding line, never silence
-            logger.exception("turn of call %s failed", call_id)
+            if isinstance(exc, StaleTurnError):  # expected after a takeover: no traceback
+                logger.warning("call %s: %s", call_id, exc)
+            else:
+                logger.exception("turn of call %s failed", call_id)
             if context is not None:
                 context.error_count += 1
                 context.fallback_active = True
                 context.sync_status = "failed"
                 await self._save_context_quietly(context)
-            yield {"type": "result", "result": self._create_fallback_response(call_id, exc)}
+            yield {"type": "result",
+                   "result": self._create_fallback_response(call_id, exc, turn=number)}
             return
         context.sync_status = "in_sync"
         context.last_sync_timestamp = time.time()
         context.fallback_active = False
         await self._save_context_quietly(context)
         yield {"type": "result", "result": response}
+
+    async def _before_turn(self, call_id: str, snapshot: StateSnapshot) -> RunnableConfig:
+        """The config that runs a turn again from the checkpoint before `snapshot`'s.
+
+        Running from the parent forks the thread there: the new checkpoint is the
+        thread's latest, and the first run of the turn stays behind as a dead branch.
+        A turn that was the thread's first checkpoint has no parent: the state before
+        it was empty, so the thread is cleared and the turn runs on a new one."""
+        if snapshot.parent_config is not None:
+            return snapshot.parent_config
+        await self.checkpointer.adelete_thread(call_id)
+        return self._config(call_id)
 
     # --- the conversation, for the session's direct path -------------------------------
 
@@ -167,7 +303,11 @@ class AgentOrchestrator:
         """Continue from `conversation` (the direct path's state after fallback turns, a
         `DirectResponder.snapshot()`), so the agents pick up where the caller is."""
         state = ConversationState.model_validate(conversation)
-        await self.graph.aupdate_state(self._config(call_id), {"conversation": state},
+        # The turn number stays (an older turn is still stale), but the state is no
+        # longer that turn's result: clearing its fingerprint means it is not replayed
+        # from here, and the session's next turn runs on the state it handed over.
+        await self.graph.aupdate_state(self._config(call_id),
+                                       {"conversation": state, "turn_event": None},
                                        as_node=ROUTER)
 
     # --- the names of the specification -----------------------------------------------
@@ -198,10 +338,11 @@ class AgentOrchestrator:
             return False
         return wants_premium(conversation.facts, self.settings.qualification)
 
-    def _create_fallback_response(self, call_id: str, error: BaseException | str
-                                  ) -> dict[str, Any]:
-        """The answer to a turn the workflow could not run: a holding line, nothing
-        changed. `fallback` tells the session to count it (and maybe answer itself)."""
+    def _create_fallback_response(self, call_id: str, error: BaseException | str, *,
+                                  turn: int | None = None) -> dict[str, Any]:
+        """The answer to a turn the workflow could not run (or would not: a stale
+        turn): a holding line, nothing changed. `fallback` tells the session to count
+        it (and maybe answer itself)."""
         return {
             "call_id": call_id,
             "sentences": list(FALLBACK_SENTENCES),
@@ -220,6 +361,8 @@ class AgentOrchestrator:
             else str(error),
             "errors": [],
             "latency_ms": None,
+            "turn": turn,
+            "replayed": False,
         }
 
     # --- helpers ----------------------------------------------------------------------
@@ -240,8 +383,10 @@ class AgentOrchestrator:
             logger.warning("could not save the voice context of %s", context.call_id,
                            exc_info=True)
 
-    def _response(self, call_id: str, state: dict[str, Any], started: float
-                  ) -> dict[str, Any]:
+    def _response(self, call_id: str, state: dict[str, Any], started: float, *,
+                  turn: int | None = None, replayed: bool = False) -> dict[str, Any]:
+        """The answer to a turn from the state it left: the state a run ended with, or
+        for a replayed turn the checkpoint that run wrote (the same keys)."""
         conversation: ConversationState | None = state.get("conversation")
         facts = conversation.facts if conversation else CallFacts()
         outcome = state.get("outcome")
@@ -263,6 +408,8 @@ class AgentOrchestrator:
             "error": None,
             "errors": list(state.get("errors", [])),
             "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "turn": turn,
+            "replayed": replayed,
             # The whole conversation, so the session's direct path can take over
             # exactly where the agents are should the next turn fall back.
             "conversation": conversation.model_dump(mode="json") if conversation else None,

@@ -10,7 +10,9 @@ the agent that holds the call when the turn ends writes the reply. The nodes liv
 in `graph.agents`; this module owns the state and the wiring.
 
 The graph is checkpointed with `thread_id` = CallSid (`graph.checkpointer`), so the
-next turn may run on any replica.
+next turn may run on any replica. Each checkpoint also records which caller turn it ran
+(`turn`, `turn_event`), so the orchestrator can tell a replayed turn from a new one
+(`graph.orchestrator`).
 """
 
 from __future__ import annotations
@@ -63,6 +65,14 @@ class VoiceState(TypedDict, total=False):
     answered_by: str | None
     tier: Tier
     event: CallerTurn
+    # The turn this checkpoint ran: the session's number for the caller event (None
+    # when the session gave none) and a fingerprint of the event (kind + text).
+    # Input keys, never reset by the router: with the per-turn keys below they are
+    # what lets a replayed turn be answered from the checkpoint instead of run twice.
+    # `adopt_conversation` clears `turn_event`: the state is then the session's, not
+    # the result of that turn.
+    turn: int | None
+    turn_event: str | None
 
     # carried from turn to turn
     conversation: ConversationState | None
@@ -72,6 +82,7 @@ class VoiceState(TypedDict, total=False):
     hops: list[Hop]  # handoffs still to happen
     verbatim: bool  # the last agent's words are said as written (disclosures, goodbyes)
     sentences: list[str]  # what the caller hears, in order, agent after agent
+    speakers: list[str]  # the agent saying each of `sentences`, for a replayed turn's stream
     end_call: bool
     transfer: bool
     transitions: list[AgentTransition]

@@ -109,6 +109,17 @@ async def test_a_repeated_start_does_not_greet_again(orchestrator: AgentOrchestr
     assert again["agent"] == "greeter"
 
 
+async def test_an_inbound_call_restored_without_a_start_is_answered_by_the_greeter(
+    orchestrator: AgentOrchestrator,
+) -> None:
+    # a session restored mid-call sends no start: the call opens on the caller's line
+    result = await orchestrator.process_voice_input(new_call(), "Yes, this is Dana speaking.",
+                                                    {"event": "text"})
+
+    assert not result["fallback"]
+    assert result["conversation"]["caller_name"] == "Dana" and result["agent"] == "qualifier"
+
+
 async def test_a_machine_answering_gets_a_voicemail_and_the_call_ends(
     orchestrator: AgentOrchestrator,
 ) -> None:

@@ -16,9 +16,9 @@ import logging
 from typing import Any
 
 import pybreaker
-import redis
 from ray.serve.handle import DeploymentHandle
 
+from actors.breaker import orchestrator_breaker
 from actors.direct_path import DirectResponder
 from actors.responder import CallerEvent, ResponderView
 from actors.usage import CallUsage
@@ -29,33 +29,6 @@ from switchboard.models import AgentTransition, CallSession, Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig
 
 logger = logging.getLogger("ray")
-
-_breakers: dict[str, pybreaker.CircuitBreaker] = {}
-
-
-class _TripCounter(pybreaker.CircuitBreakerListener):
-    def state_change(self, cb, old_state, new_state) -> None:
-        logger.warning(f"orchestrator breaker {old_state.name} → {new_state.name}")
-        if new_state.name == pybreaker.STATE_OPEN:
-            VoiceAgentIntegrationMetrics.get().breaker_tripped()
-
-
-def orchestrator_breaker(settings: VoiceAgentIntegrationConfig) -> pybreaker.CircuitBreaker:
-    """One breaker per process, its state shared through Redis by every session."""
-    if "orchestrator" not in _breakers:
-        storage = pybreaker.CircuitRedisStorage(
-            pybreaker.STATE_CLOSED,
-            redis.Redis.from_url(settings.redis_url, socket_timeout=0.5),
-            namespace=f"{settings.redis_prefix}:breaker:orchestrator",
-        )
-        _breakers["orchestrator"] = pybreaker.CircuitBreaker(
-            fail_max=settings.circuit_breaker.fail_max,
-            reset_timeout=settings.circuit_breaker.reset_timeout_s,
-            state_storage=storage,
-            listeners=[_TripCounter()],
-            name="orchestrator",
-        )
-    return _breakers["orchestrator"]
 
 
 class WorkflowFailed(RuntimeError):

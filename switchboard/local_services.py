@@ -180,6 +180,7 @@ class LocalRedis:
 
     def stop(self, *, kill: bool = False) -> None:
         """Shut down (SIGTERM: AOF flushed); `kill` is SIGKILL, like a crash."""
+        self.resume()  # a paused server would not act on SIGTERM
         _stop(self._process, signal.SIGKILL if kill else signal.SIGTERM)
         self._process = None
 
@@ -187,6 +188,16 @@ class LocalRedis:
         """Stop and start again on the same port with the same data."""
         self.stop(kill=kill)
         self.start()
+
+    def pause(self) -> None:
+        """Hang the server (SIGSTOP): connections are accepted by the kernel, nothing
+        is answered, as with an overloaded or partitioned Redis. `resume()` undoes it."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)
 
 
 class LocalPostgres:

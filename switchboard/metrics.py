@@ -9,7 +9,7 @@ a replica would not be exported.
 
 Each process makes its own set on first use (`VoiceAgentIntegrationMetrics.get()`): the
 orchestrator replicas observe latency, transitions and sync failures; the session actors
-count fallbacks and breaker trips; the budget counts its decisions; the orchestrator's
+count fallbacks, breaker trips and failed breaker syncs; the budget counts its decisions; the orchestrator's
 LLM (`graph.llm`) counts its failures and retries.
 
 Tagged counters are exported once a tag set is first counted: Ray's `Counter.inc(0)`
@@ -55,8 +55,9 @@ class VoiceAgentIntegrationMetrics:
         )
         self.state_sync_failures = Counter(
             "switchboard_state_sync_failures",
-            "Conversation state the agents could not sync: a failed workflow turn "
-            "(operation=turn) or a failed hand-over from the direct path (operation=adopt)",
+            "State that could not be synced: a failed workflow turn (operation=turn), a "
+            "failed hand-over from the direct path (operation=adopt), or a round of the "
+            "orchestrator breaker's state sync with Redis (operation=breaker)",
             tag_keys=("operation",),
         )
         self.circuit_breaker_trips = Counter(

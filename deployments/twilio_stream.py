@@ -3,18 +3,25 @@
 Twilio sends `connected`, then `start`, then `media`/`dtmf`/`mark`, and `stop` last,
 with increasing sequence numbers. Anything else — not JSON, an unknown event, a
 message too large, events out of order — closes that one socket with a reason; no
-other call notices.
+other call notices. `check` raises nothing but `StreamProtocolError`, and a message it
+returns has what the ingress and the session's serializer read from it (a
+`start.callSid`, `customParameters` as an object, a base64 `media.payload`, a keypad
+`dtmf.digit`, a `mark.name`), so they need not check again.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
+import re
 from base64 import b64decode
 
 EVENTS = {"connected", "start", "media", "dtmf", "mark", "stop"}
 # The largest payload Twilio sends is a few hundred bytes of audio; allow generous room.
 MAX_MEDIA_PAYLOAD_CHARS = 16_000
+KEYPAD = frozenset("0123456789*#")
+# Twilio numbers messages with a string of digits; a stream never reaches 10^18 of them.
+SEQUENCE_PATTERN = re.compile(r"[0-9]{1,18}")
 
 
 class StreamProtocolError(ValueError):
@@ -32,17 +39,20 @@ class TwilioStreamGuard:
 
     def check(self, raw: str) -> dict:
         """The parsed message, or `StreamProtocolError` saying what is wrong."""
-        if len(raw) > self._max_bytes:
-            raise StreamProtocolError(f"message of {len(raw)} bytes exceeds {self._max_bytes}")
+        # A character is at least one byte: encode only a message short enough to pass.
+        if len(raw) > self._max_bytes or _utf8_size(raw) > self._max_bytes:
+            raise StreamProtocolError(f"message exceeds {self._max_bytes} bytes")
         try:
             message = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise StreamProtocolError(f"malformed JSON: {exc.msg}") from None
+        except (ValueError, RecursionError):  # a number too long, or nesting too deep
+            raise StreamProtocolError("malformed JSON: beyond the parser's limits") from None
         if not isinstance(message, dict):
             raise StreamProtocolError("a message must be a JSON object")
         event = message.get("event")
-        if event not in EVENTS:
-            raise StreamProtocolError(f"unknown event {event!r}")
+        if not isinstance(event, str) or event not in EVENTS:
+            raise StreamProtocolError(f"unknown event {_shown(event)}")
         self._check_sequence(message)
         getattr(self, f"_on_{event}")(message)
         return message
@@ -51,10 +61,12 @@ class TwilioStreamGuard:
         raw = message.get("sequenceNumber")
         if raw is None:
             return
-        try:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            sequence = raw
+        elif isinstance(raw, str) and SEQUENCE_PATTERN.fullmatch(raw):
             sequence = int(raw)
-        except (TypeError, ValueError):
-            raise StreamProtocolError(f"bad sequenceNumber {raw!r}") from None
+        else:
+            raise StreamProtocolError(f"bad sequenceNumber {_shown(raw)}")
         if sequence <= self._last_sequence:
             raise StreamProtocolError(
                 f"sequenceNumber {sequence} out of order after {self._last_sequence}"
@@ -82,11 +94,15 @@ class TwilioStreamGuard:
         if not isinstance(stream_sid, str) or not stream_sid:
             raise StreamProtocolError("'start' without streamSid")
         media_format = start.get("mediaFormat") or {}
-        if media_format and (
-            media_format.get("encoding") != "audio/x-mulaw"
-            or int(media_format.get("sampleRate", 8000)) != 8000
-        ):
-            raise StreamProtocolError(f"unsupported media format {media_format}")
+        if not isinstance(media_format, dict):
+            raise StreamProtocolError(f"unsupported media format: {_shown(media_format)}")
+        encoding, rate = media_format.get("encoding"), media_format.get("sampleRate", 8000)
+        if media_format and (encoding != "audio/x-mulaw" or rate not in (8000, "8000")):
+            raise StreamProtocolError(
+                f"unsupported media format {_shown(encoding)} at {_shown(rate)} Hz"
+            )
+        if not isinstance(start.get("customParameters") or {}, dict):
+            raise StreamProtocolError("'start' customParameters must be an object")
         self.stream_sid = stream_sid
         self._state = "started"
 
@@ -106,13 +122,32 @@ class TwilioStreamGuard:
         self._expect("started", event="dtmf")
         self._check_stream_sid(message)
         dtmf = message.get("dtmf")
-        if not isinstance(dtmf, dict) or str(dtmf.get("digit")) not in set("0123456789*#"):
+        digit = dtmf.get("digit") if isinstance(dtmf, dict) else None
+        if not isinstance(digit, str) or digit not in KEYPAD:
             raise StreamProtocolError("'dtmf' without a valid digit")
 
     def _on_mark(self, message: dict) -> None:
         self._expect("started", event="mark")
         self._check_stream_sid(message)
+        mark = message.get("mark")
+        if not isinstance(mark, dict) or not isinstance(mark.get("name"), str):
+            raise StreamProtocolError("'mark' without a mark.name")
 
     def _on_stop(self, message: dict) -> None:
         self._expect("started", event="stop")
+        self._check_stream_sid(message)
         self._state = "stopped"
+
+
+def _utf8_size(text: str) -> int:
+    # "surrogatepass": a lone surrogate (never sent by a real peer) still has a size.
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _shown(value: object) -> str:
+    """A bad value as a close reason may quote it: short, and never a whole structure
+    (the repr of a deeply nested one can itself exceed the recursion limit)."""
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "an array"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"

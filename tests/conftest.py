@@ -1,18 +1,34 @@
 """Shared fixtures: a real Switchboard (`serve run` of serve_config.yaml) per session, and
-a local Ray per test module for the tests that run deployments in process."""
+a local Ray per test module for the tests that run deployments in process.
+
+Also the Hypothesis profiles: `ci` (a fixed, derandomized number of examples) when the
+environment has `CI=true`, `dev` (fewer, random examples) otherwise; `HYPOTHESIS_PROFILE`
+names either one explicitly.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 import ray
+from hypothesis import settings
 from ray import serve
 
 from switchboard.local_services import start_local_ray
 from tests.e2e import RunningSwitchboard, run_switchboard
 
 pytest_plugins = ["tests.db_fixtures"]
+
+# No deadline in either profile: the machines running the tests are shared, and a slow
+# example there is not a failure of the code under test.
+settings.register_profile("ci", max_examples=300, derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=50, deadline=None, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI", "").lower() == "true" else "dev")
+)
 
 
 @pytest.fixture(scope="session")

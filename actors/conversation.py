@@ -7,6 +7,18 @@ end) so text-to-speech starts on the first sentence, followed by the turn-end
 message (a Twilio `mark`, or text mode's `turn_end`) that tells the caller the agent
 has finished. The processor also owns turn timing (latency, reprompts after silence,
 barge-in) and ends the call when the agent's last words have been heard.
+
+It numbers the conversation: caller turns (1, 2, ...; the responder is asked with the
+number, so a turn replayed after a failure is answered once) and the agent's replies
+(the greeting is reply 1; each reply's turn-end message carries its number). It also
+follows how far into the caller's messages each turn reached (the index the ingress
+gave each message), so a checkpoint can say which messages a replacement must replay.
+
+A call carried on by a replacement actor starts with a `ResumePlan` instead of a
+greeting: the replayed messages are processed first; if they held a finished sentence
+it is answered; otherwise the agent greets (if the greeting never went out), or says
+a short bridge and asks its last question again (if the caller missed part of the last
+reply), or simply listens.
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
     Frame,
+    InputAudioRawFrame,
     InputDTMFFrame,
     InterruptionFrame,
     LLMFullResponseEndFrame,
@@ -38,6 +51,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from actors.frames import CallerHangupFrame, CallerSilenceFrame, MarkPlayedFrame
 from actors.responder import CallerEvent, TurnResponder
+from actors.transport import INBOUND_INDEX
 from actors.usage import CallUsage
 from graph.script import AgentReply
 
@@ -53,6 +67,27 @@ class TurnOutcome:
     event: CallerEvent
     reply: AgentReply
     latency_ms: float | None
+    turn: int = 0  # the caller turn's number
+    reply_number: int = 0  # the number of the agent's reply to it
+    consumed: int = 0  # the caller's messages up to this index are in the turn
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """How a replacement actor picks the conversation up (see the module docstring)."""
+
+    greet: bool  # the greeting never went out in full
+    bridge: bool  # the caller did not receive the agent's last reply in full
+    settle_s: float  # time the replayed messages get to become a caller turn
+
+
+@dataclass(frozen=True)
+class Numbering:
+    """Where the numbering of a conversation starts (after a resume: its checkpoint)."""
+
+    turn: int = 0
+    reply: int = 0
+    consumed: int = 0
 
 
 @dataclass
@@ -72,12 +107,15 @@ class ConversationProcessor(FrameProcessor):
         responder: TurnResponder,
         usage: CallUsage,
         mode: str,
-        turn_end_message: Callable[[str], dict],
+        turn_end_message: Callable[[int], dict],
         on_turn: Callable[[TurnOutcome], Awaitable[None]],
         on_agent_ends_call: Callable[[CallEnd], Awaitable[None]],
         on_caller_hangup: Callable[[], Awaitable[None]],
         reprompt_after_s: float,
         speaks_first: bool,
+        on_opened: Callable[[int], Awaitable[None]] | None = None,
+        numbering: Numbering = Numbering(),
+        resume: ResumePlan | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -90,8 +128,16 @@ class ConversationProcessor(FrameProcessor):
         self._on_caller_hangup = on_caller_hangup
         self._reprompt_after_s = reprompt_after_s
         self._speaks_first = speaks_first
+        self._on_opened = on_opened
+        self._resume = resume
 
-        self._turn_counter = 0
+        self._turn = numbering.turn
+        self._reply = numbering.reply
+        self._consumed = numbering.consumed
+        self._audio_index = numbering.consumed  # the last caller audio seen
+        self._utterance_end: int | None = None  # where the caller's last speech ended
+        self._awaiting_transcription = False
+        self._caller_acted = asyncio.Event()  # a caller turn began (for a resume)
         self._lock = asyncio.Lock()
         self._bot_speaking = False
         self._user_speaking = False
@@ -111,19 +157,30 @@ class ConversationProcessor(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
 
-        if isinstance(frame, StartFrame):
+        if isinstance(frame, InputAudioRawFrame):
+            self._audio_index = frame.metadata.get(INBOUND_INDEX, self._audio_index)
             await self.push_frame(frame, direction)
-            self.create_task(self._open(), name="conversation-open")
+        elif isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            if self._resume is None:
+                self.create_task(self._open(), name="conversation-open")
+            else:
+                self.create_task(self._pick_up(self._resume), name="conversation-resume")
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._stop_timers()
             await self.push_frame(frame, direction)
         elif isinstance(frame, TranscriptionFrame):
+            self._awaiting_transcription = False
             if frame.text.strip():
-                await self._caller_turn(CallerEvent("text", frame.text.strip()))
+                await self._caller_turn(
+                    CallerEvent("text", frame.text.strip()), self._position_of(frame)
+                )
         elif isinstance(frame, InputDTMFFrame):
-            await self._caller_turn(CallerEvent("dtmf", str(frame.button.value)))
+            await self._caller_turn(
+                CallerEvent("dtmf", str(frame.button.value)), self._position_of(frame)
+            )
         elif isinstance(frame, CallerSilenceFrame):
-            await self._virtual_silence(frame.seconds)
+            await self._virtual_silence(frame.seconds, self._position_of(frame))
         elif isinstance(frame, CallerHangupFrame):
             await self._caller_hung_up()
         elif isinstance(frame, MarkPlayedFrame):
@@ -133,6 +190,8 @@ class ConversationProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._user_speaking = False
+            self._utterance_end = self._audio_index
+            self._awaiting_transcription = True
             # The VAD reports the stop `stop_secs` after the caller fell silent.
             self._speech_ended_at = time.monotonic() - frame.stop_secs
             if self._speech_started_at is not None:
@@ -153,32 +212,71 @@ class ConversationProcessor(FrameProcessor):
 
     # Turns
 
+    def _position_of(self, frame: Frame) -> int:
+        """How far into the caller's messages the turn `frame` starts reaches."""
+        if isinstance(frame, TranscriptionFrame) and self._mode == "audio":
+            # A transcription comes after its speech: it reaches where the speech ended.
+            end, self._utterance_end = self._utterance_end, None
+            return end if end is not None else self._audio_index
+        return frame.metadata.get(INBOUND_INDEX, self._audio_index)
+
     async def _open(self) -> None:
         async with self._lock:
             reply = await self._responder.open()
             if reply is not None:
-                await self._speak(reply)
+                number = await self._speak(reply)
+                if self._on_opened is not None:
+                    await self._on_opened(number)
             elif not self._speaks_first:
                 self._start_silence_timer()
 
-    async def _caller_turn(self, event: CallerEvent) -> None:
+    async def _pick_up(self, plan: ResumePlan) -> None:
+        """A replacement actor's first move (see `ResumePlan`)."""
+        if plan.settle_s > 0:
+            try:
+                async with asyncio.timeout(plan.settle_s):
+                    await self._caller_acted.wait()
+            except TimeoutError:
+                pass
+        if self._caller_acted.is_set() or self._user_speaking or self._awaiting_transcription:
+            return  # the caller's own words come first
+        if plan.greet:
+            await self._open()
+        elif plan.bridge:
+            async with self._lock:
+                await self._speak(self._responder.resume_reply())
+        else:
+            self._start_silence_timer()
+
+    async def _caller_turn(self, event: CallerEvent, position: int) -> None:
         if self._ending is not None or self._finished:
             return
+        self._caller_acted.set()
         self._cancel_silence_timer()
         self._virtual_silence_s = 0.0
         heard_at = self._speech_ended_at if event.kind == "text" and self._mode == "audio" else None
         self._speech_ended_at = None
         async with self._lock:
+            # The turn before is reported first: a turn's checkpoint never runs ahead.
+            await self._report_pending(None)
             started = heard_at if heard_at is not None else time.monotonic()
-            reply = await self._responder.respond(event)
-            outcome = TurnOutcome(event=event, reply=reply, latency_ms=None)
+            self._turn += 1
+            self._consumed = max(self._consumed, position)
+            reply = await self._responder.respond(event, turn=self._turn)
+            outcome = TurnOutcome(
+                event=event,
+                reply=reply,
+                latency_ms=None,
+                turn=self._turn,
+                reply_number=self._reply + 1,
+                consumed=self._consumed,
+            )
             if self._mode == "text":
                 outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
                 await self._on_turn(outcome)
             else:
                 # Reported when the first audio of the reply goes out; a reply still
-                # waiting for its audio is reported now, without a latency.
-                await self._report_pending(None)
+                # waiting for its audio is reported when the next turn begins.
                 self._pending_latency = outcome
                 self._pending_since = started
             await self._speak(reply)
@@ -195,26 +293,29 @@ class ConversationProcessor(FrameProcessor):
             pending.latency_ms = latency_ms
             await self._on_turn(pending)
 
-    async def _speak(self, reply: AgentReply) -> None:
-        self._turn_counter += 1
-        mark = f"turn-{self._turn_counter}"
+    async def _speak(self, reply: AgentReply) -> int:
+        """Say `reply`, then its turn-end message; returns the reply's number."""
+        self._reply += 1
+        number = self._reply
         await self.push_frame(LLMFullResponseStartFrame())
         for sentence in reply.sentences:
             if self._mode == "audio":
                 self._usage.tts_characters += len(sentence)
             await self.push_frame(TextFrame(text=sentence))
         await self.push_frame(LLMFullResponseEndFrame())
-        await self.push_frame(OutputTransportMessageFrame(message=self._turn_end_message(mark)))
+        end_message = self._turn_end_message(number)
+        await self.push_frame(OutputTransportMessageFrame(message=end_message))
         if reply.end_call or reply.transfer:
             self._ending = CallEnd(
                 reason="transferred" if reply.transfer else "agent_ended", transfer=reply.transfer
             )
-            self._final_mark = mark
+            self._final_mark = (end_message.get("mark") or {}).get("name")
             if self._mode == "text" or not reply.sentences:
                 await self._end_call()
             else:
                 # Hang up once the caller has heard the last words, or after a grace period.
                 self._final_task = self.create_task(self._end_after_grace(reply))
+        return number
 
     # Ending
 
@@ -272,15 +373,16 @@ class ConversationProcessor(FrameProcessor):
         if self._user_speaking or self._bot_speaking:
             return
         self._silence_task = None
-        await self._caller_turn(CallerEvent("silence"))
+        await self._caller_turn(CallerEvent("silence"), self._audio_index)
 
-    async def _virtual_silence(self, seconds: float) -> None:
+    async def _virtual_silence(self, seconds: float, position: int) -> None:
         # Text mode: time passes as the caller says; every interval is one reprompt.
+        self._caller_acted.set()
         reprompts, remainder = divmod(self._virtual_silence_s + seconds, self._reprompt_after_s)
         for _ in range(int(reprompts)):
             if self._ending is not None:
                 break
-            await self._caller_turn(CallerEvent("silence"))
+            await self._caller_turn(CallerEvent("silence"), position)
         # A caller turn resets the silence; what is left of this stretch still counts.
         self._virtual_silence_s = remainder
 

@@ -50,7 +50,7 @@ class DirectResponder:
             self._note(reply, started)
         return reply
 
-    async def respond(self, event: CallerEvent) -> AgentReply:
+    async def respond(self, event: CallerEvent, *, turn: int | None = None) -> AgentReply:
         if self._state is None:
             await self.open()
         assert self._state is not None
@@ -82,12 +82,33 @@ class DirectResponder:
             return Outcome.ABANDONED
         return self._script.on_hangup(self._state)
 
+    def resume_reply(self) -> AgentReply:
+        if self._state is None:
+            return AgentReply(sentences=[], agent="greeter")
+        return self._script.on_resume(self._state)
+
     def adopt(self, state: dict) -> None:
         """Continue from a conversation another responder (the agents) carried on."""
         self._state = ConversationState.model_validate(state)
 
-    def snapshot(self) -> dict:
+    def conversation(self) -> dict:
+        """The conversation state as JSON ({} before the call has begun)."""
         return self._state.model_dump(mode="json") if self._state else {}
+
+    def snapshot(self) -> dict:
+        return {"conversation": self.conversation()}
+
+    def restore(self, snapshot: dict) -> None:
+        state = snapshot.get("conversation")
+        self._state = ConversationState.model_validate(state) if state else None
+
+    @property
+    def started(self) -> bool:
+        """The conversation has begun (the greeting was made, or the caller spoke)."""
+        return self._state is not None
+
+    def take_errors(self) -> list[str]:
+        return []  # the templates cannot fail
 
     def _note(self, reply: AgentReply, started: float) -> None:
         elapsed_ms = (time.perf_counter() - started) * 1000

@@ -56,23 +56,29 @@ class OrchestratedResponder:
         self._pending: list[AgentTransition] = []
         self._last: dict[str, Any] | None = None
         self._needs_adoption = False
+        self._errors: list[str] = []
         self.last_turn_fallback = False
         self.fallback_active = False
 
     async def open(self) -> AgentReply | None:
-        reply = await self._turn(CallerEvent("text", ""), kind="start")
+        reply = await self._turn(CallerEvent("text", ""), kind="start", turn=0)
         return reply if reply.sentences else None
 
-    async def respond(self, event: CallerEvent) -> AgentReply:
-        return await self._turn(event, kind=event.kind)
+    async def respond(self, event: CallerEvent, *, turn: int | None = None) -> AgentReply:
+        return await self._turn(event, kind=event.kind, turn=turn)
 
-    async def _turn(self, event: CallerEvent, *, kind: str) -> AgentReply:
+    def resume_reply(self) -> AgentReply:
+        # The direct path's state mirrors the agents' after every turn they answer.
+        return self._direct.resume_reply()
+
+    async def _turn(self, event: CallerEvent, *, kind: str, turn: int | None) -> AgentReply:
         metadata = {
             "event": kind,
             "direction": self._call.direction,
             "answered_by": self._call.answered_by,
             "tier": self._call.tier,
             "session": self._call.call_sid,
+            "turn": turn,
         }
         try:
             with self._breaker.calling():
@@ -83,6 +89,7 @@ class OrchestratedResponder:
             return await self._fall_back(event, kind, exc)
         self.last_turn_fallback = self.fallback_active = False
         self._last = response
+        self._errors.extend(response.get("errors") or [])
         for tier, tokens in response["tokens"].items():
             self._usage.llm_tokens[tier] = self._usage.llm_tokens.get(tier, 0) + tokens
         if response.get("conversation"):
@@ -94,7 +101,7 @@ class OrchestratedResponder:
         if self._needs_adoption:
             # The direct path answered while the agents could not: hand them its state.
             await self._orchestrator.adopt_conversation.remote(
-                self._call.call_sid, self._direct.snapshot()
+                self._call.call_sid, self._direct.conversation()
             )
             self._needs_adoption = False
         return await self._orchestrator.process_voice_input.remote(
@@ -126,7 +133,19 @@ class OrchestratedResponder:
         return self._direct.final_outcome()
 
     def snapshot(self) -> dict:
-        return self._direct.snapshot()
+        return {**self._direct.snapshot(), "needs_adoption": self._needs_adoption}
+
+    def restore(self, snapshot: dict) -> None:
+        self._direct.restore(snapshot)
+        self._needs_adoption = bool(snapshot.get("needs_adoption"))
+
+    @property
+    def started(self) -> bool:
+        return self._direct.started
+
+    def take_errors(self) -> list[str]:
+        errors, self._errors = self._errors, []
+        return errors
 
 
 def _fallback_reason(exc: Exception) -> str:

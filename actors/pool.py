@@ -3,7 +3,8 @@
 Answering a call must never wait for a process to start and load speech models, so
 each replica keeps a few actors started and warmed; `take` hands one out at once and
 the pool refills in the background. Actors are owned by the replica that made them:
-should it die, its calls' sockets are gone anyway, and Ray reaps the actors with it.
+should it die, Ray reaps the actors with it, and Twilio reconnects their calls (through
+`<Connect action>`) to another replica, which resumes each on an actor of its own.
 """
 
 from __future__ import annotations
@@ -82,7 +83,14 @@ class SessionPool:
 
     def _spawn(self) -> PooledSession:
         name = f"session-{uuid.uuid4().hex[:12]}"
-        options: dict = {"name": name, "namespace": self._namespace, "num_cpus": self._num_cpus}
+        options: dict = {
+            "name": name,
+            "namespace": self._namespace,
+            "num_cpus": self._num_cpus,
+            # Calls spread over the nodes, so a node that dies takes few calls' actors;
+            # each of those calls resumes on an actor elsewhere.
+            "scheduling_strategy": "SPREAD",
+        }
         if self._memory_mb:
             options["memory"] = self._memory_mb * 1024 * 1024
         handle = CallSessionActor.options(**options).remote(name, self._orchestrator, self._budget)

@@ -50,8 +50,13 @@ class TurnResponder(Protocol):
         """The agent's first words, or None when the caller speaks first."""
         ...
 
-    async def respond(self, event: CallerEvent) -> AgentReply:
-        """The agent's answer to one caller event."""
+    async def respond(self, event: CallerEvent, *, turn: int | None = None) -> AgentReply:
+        """The agent's answer to caller turn number `turn`; the same turn asked again
+        (replayed after a failure) is answered once."""
+        ...
+
+    def resume_reply(self) -> AgentReply:
+        """After the call moved to a new actor: a short bridge and the pending question."""
         ...
 
     def view(self) -> ResponderView:
@@ -64,4 +69,12 @@ class TurnResponder(Protocol):
 
     def snapshot(self) -> dict:
         """JSON-able state, checkpointed so another actor can continue the call."""
+        ...
+
+    def restore(self, snapshot: dict) -> None:
+        """Continue from a `snapshot` another actor checkpointed."""
+        ...
+
+    def take_errors(self) -> list[str]:
+        """Errors met since the last call (a failing LLM), for the call's record."""
         ...

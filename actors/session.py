@@ -1,10 +1,21 @@
 """`CallSessionActor`: one Ray actor per call, running that call's Pipecat pipeline.
 
 An actor is created warm (speech engines loaded) by the pool, anonymous until a call
-takes it. `start_call` binds it to a CallSid in the call registry and starts the
-pipeline; the ingress then pumps the peer's messages in with `deliver` and drains
-the pipeline's messages with `collect`. When the call ends, however it ends, the
-record is closed through the outbox and the actor exits within seconds.
+takes it. The ingress claims the call in the registry (or takes it over, with a new
+generation, when the call moves here after a failure) and hands it to the actor with
+`start_call`; it then pumps the peer's messages in with `deliver` and drains the
+pipeline's messages with `collect`.
+
+A call taken over (`Resume`) is restored from its last checkpoint: the `CallSession`,
+the conversation (the agents' LangGraph thread simply continues), where the wire
+stood, and the usage and tier the budget already has. The caller's messages the
+ingress kept since that checkpoint are replayed into the pipeline, and the
+conversation picks up as its `ResumePlan` says.
+
+Everything the actor writes (record, checkpoints, heartbeats) is fenced by the call's
+generation: once another actor has taken the call over, this one stops at its next
+write or heartbeat, without touching the record. When the call ends, however it ends,
+the record is closed through the outbox and the actor exits within seconds.
 """
 
 from __future__ import annotations
@@ -21,23 +32,31 @@ from pipecat.frames.frames import EndFrame, OutputTransportMessageFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 from ray.serve.handle import DeploymentHandle
+from redis.exceptions import RedisError
 
 from actors.call_control import CallControl
-from actors.checkpoint import SessionCheckpoints
-from actors.conversation import CallEnd, ConversationProcessor, TurnOutcome
+from actors.checkpoint import SessionCheckpoint, SessionCheckpoints, WirePosition
+from actors.conversation import (
+    CallEnd,
+    ConversationProcessor,
+    Numbering,
+    ResumePlan,
+    TurnOutcome,
+)
 from actors.direct_path import DirectResponder
 from actors.journal import CallJournal
 from actors.orchestrated_path import OrchestratedResponder
 from actors.pipeline import SpeechEngines, build_call_worker, make_vad
 from actors.registry import CallRegistry
-from actors.responder import TurnResponder
 from actors.text_serializer import TextStreamSerializer
 from actors.tiering import CallTiering
-from actors.transport import CallLink
-from actors.twilio_serializer import CallSerializer, mark_message
+from actors.transport import CallLink, Outbound
+from actors.turn_ends import audio_turn_end, text_turn_end
+from actors.twilio_serializer import CallSerializer
 from actors.usage import CallUsage
-from db.outbox import Outbox
+from db.outbox import FencedOutbox
 from graph.script import all_prompts
+from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import CallMode, CallSession, CallStatus, Direction, Outcome, Tier
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import get_settings
@@ -45,12 +64,17 @@ from switchboard.settings import get_settings
 # Stdlib logging: Ray pickles this class by value, and a loguru logger cannot be pickled.
 logger = logging.getLogger("ray")
 
-# An ingress that has not pulled for this long is gone (its replica died): the
-# caller's socket went with it, so the call is over.
-ORPHAN_AFTER_S = 20.0
+# An ingress that has not pulled for this long is gone (its replica died or hangs): the
+# call waits to be resumed on a new stream, as when its socket closed without `stop`.
+ORPHAN_AFTER_S = 10.0
 # After the call ends, how long the ingress has to drain the last messages.
 DRAIN_GRACE_S = 3.0
 WARM_HANDLE_TIMEOUT_S = 10.0
+# How long the end of a call may wait for Redis to take its last writes.
+FINAL_FLUSH_S = 20.0
+# A text turn's checkpoint is written before its reply goes out; while Redis is away the
+# reply goes out after this anyway, and the checkpoint follows when Redis is back.
+TEXT_CHECKPOINT_WAIT_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -64,6 +88,28 @@ class CallStart:
     to_number: str = ""
     stream_sid: str | None = None
     answered_by: str | None = None
+    # The generation the ingress claimed (1) or took the call over with.
+    generation: int = 1
+    # The socket the ingress numbers the caller's messages on.
+    stream_key: str = ""
+    ingress_pid: int = 0
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A call taken over after a failure, as the ingress hands it on."""
+
+    # The caller's messages the ingress kept (index, raw), oldest first.
+    replay: list[tuple[int, str]]
+    # The last agent reply whose turn end reached the caller; None on a new stream.
+    forwarded_reply: int | None
+    failure_id: str
+    failed: str  # what failed, for the record
+    failed_at: float  # wall clock: when the caller was last served
+
+
+class CallNotResumable(RuntimeError):
+    """The call cannot be carried on (no checkpoint, or taken over meanwhile)."""
 
 
 def _rss_mb() -> float:
@@ -76,7 +122,7 @@ def _rss_mb() -> float:
 
 @ray.remote(max_restarts=0, max_task_retries=0)
 class CallSessionActor:
-    """Serves exactly one call, then exits."""
+    """Serves exactly one call (or what is left of one), then exits."""
 
     def __init__(
         self,
@@ -91,14 +137,22 @@ class CallSessionActor:
         self._engines: SpeechEngines | None = None
         self._link = CallLink()
         self._session: CallSession | None = None
+        self._start: CallStart | None = None
         self._worker: PipelineWorker | None = None
-        self._run_task: asyncio.Task | None = None
-        self._watch_task: asyncio.Task | None = None
-        self._responder: TurnResponder | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._responder: OrchestratedResponder | DirectResponder | None = None
         self._tiering: CallTiering | None = None
+        self._journal: CallJournal | None = None
         self._usage = CallUsage()
         self._ended = asyncio.Event()
+        self._stale = False
+        self._detached_task: asyncio.Task | None = None
         self._redis: aioredis.Redis | None = None
+        self._wire = WirePosition()
+        self._failures: list[str] = []
+        self._resume: Resume | None = None
+        self._recovery_noted = False
+        self._exiting = False
 
     # Lifecycle
 
@@ -139,32 +193,40 @@ class CallSessionActor:
             "pid": os.getpid(),
             "rss_mb": round(_rss_mb(), 1),
             "call_sid": self._session.call_sid if self._session else None,
+            "generation": self._start.generation if self._start else None,
         }
 
-    async def start_call(self, start: CallStart) -> None:
+    async def start_call(self, start: CallStart, resume: Resume | None = None) -> None:
+        """Serve the call `start` describes: a new one, or (`resume`) one taken over."""
         if self._session is not None:
             raise RuntimeError(f"session {self._name} already serves a call")
         settings = self._settings
-        prefix = settings.redis_prefix
-        ttl = settings.performance.session_ttl_s
-        self._redis = connect_redis(settings.redis_url)
-        self._session = session = CallSession(
-            call_sid=start.call_sid,
-            stream_sid=start.stream_sid,
-            mode=start.mode,
-            direction=start.direction,
-            from_number=start.from_number,
-            to_number=start.to_number,
-            answered_by=start.answered_by,
-            workflow_context_id=f"{prefix}:thread:{start.call_sid}",
-            integration_enabled=settings.agent_integration.enabled,
+        prefix, ttl = settings.redis_prefix, settings.performance.session_ttl_s
+        self._redis = redis = connect_redis(settings.redis_url)
+        self._registry = registry = CallRegistry(redis, prefix, ttl)
+        self._fence = fence = registry.fence(start.call_sid, start.generation)
+        self._checkpoints = checkpoints = SessionCheckpoints(redis, prefix, ttl)
+        checkpoint = await checkpoints.load(start.call_sid) if resume is not None else None
+        if resume is not None and checkpoint is None:
+            raise CallNotResumable(f"call {start.call_sid} has no checkpoint to resume from")
+        self._start = start
+        self._session = session = self._session_for(start, checkpoint)
+        self._journal = CallJournal(
+            FencedOutbox(redis, prefix, fence_key=fence.key, generation=fence.generation),
+            checkpoints,
+            fence,
+            session,
+            on_stale=self._superseded,
+            on_checkpointed=self._checkpointed,
         )
-        self._registry = CallRegistry(self._redis, prefix, ttl)
-        self._checkpoints = SessionCheckpoints(self._redis, prefix, ttl)
-        self._journal = CallJournal(Outbox(self._redis, prefix), session)
         self._call_control = CallControl.from_settings(settings)
         self._tiering = CallTiering(
-            self._budget, session, self._usage, settings, on_error=self._journal.error
+            self._budget,
+            session,
+            self._usage,
+            settings,
+            on_error=self._journal.error,
+            generation=start.generation,
         )
         if self._orchestrator is not None and settings.agent_integration.enabled:
             self._responder = OrchestratedResponder(
@@ -172,25 +234,117 @@ class CallSessionActor:
             )
         else:
             self._responder = DirectResponder(settings, session)
+        plan: ResumePlan | None = None
+        numbering = Numbering()
+        if resume is not None and checkpoint is not None:
+            self._responder.restore(checkpoint.responder)
+            self._failures = list(checkpoint.failures)
+            if resume.failure_id not in self._failures:
+                self._failures.append(resume.failure_id)
+                session.recovered += 1
+            numbering, plan = self._pick_up(start, resume, checkpoint)
+            await self._tiering.resume(checkpoint.premium_asked_for)
+        self._wire = WirePosition(
+            turn=numbering.turn, reply=numbering.reply, consumed=numbering.consumed,
+            stream=start.stream_key,
+        )
+        self._link.checkpointed = numbering.consumed
+        self._worker = self._build_worker(start, numbering, plan)
 
+        alive = await registry.heartbeat(
+            fence,
+            start.call_sid,
+            actor=self._name,
+            node=ray.get_runtime_context().get_node_id(),
+            pid=os.getpid(),
+            ingress_pid=start.ingress_pid,
+        )
+        if not alive:
+            raise CallNotResumable(f"call {start.call_sid} was taken over meanwhile")
+        if resume is None:
+            self._journal.started()
+        else:
+            self._resume = resume
+            self._replay(resume, numbering.consumed)
+            self._tasks.append(asyncio.create_task(self._note_recovery()))
+        self._journal.checkpoint(self._checkpoint())
+        # A warm actor may have waited in the pool for longer than ORPHAN_AFTER_S: the
+        # ingress's silence is counted from now, not from when the actor was made.
+        self._link.touch()
+        self._tasks += [
+            asyncio.create_task(self._run()),
+            asyncio.create_task(self._watch_ingress()),
+            asyncio.create_task(self._heartbeat_forever()),
+        ]
+        how = f"resumed ({resume.failed})" if resume else "took"
+        logger.info(
+            f"{self._name} {how} call {start.call_sid} ({start.mode}, {start.direction}, "
+            f"generation {start.generation})"
+        )
+
+    def _session_for(self, start: CallStart, checkpoint: SessionCheckpoint | None) -> CallSession:
+        if checkpoint is not None:
+            session = checkpoint.session
+            session.stream_sid = start.stream_sid
+            return session
+        return CallSession(
+            call_sid=start.call_sid,
+            stream_sid=start.stream_sid,
+            mode=start.mode,
+            direction=start.direction,
+            from_number=start.from_number,
+            to_number=start.to_number,
+            answered_by=start.answered_by,
+            workflow_context_id=f"{self._settings.redis_prefix}:thread:{start.call_sid}",
+            integration_enabled=self._settings.agent_integration.enabled,
+        )
+
+    def _pick_up(
+        self, start: CallStart, resume: Resume, checkpoint: SessionCheckpoint
+    ) -> tuple[Numbering, ResumePlan]:
+        """Where the conversation resumes, and how the agent picks it up."""
+        assert self._responder is not None
+        wire = checkpoint.wire
+        # Indices number the caller's messages on one socket; a new stream starts over.
+        same_stream = wire.stream == start.stream_key
+        numbering = Numbering(
+            turn=wire.turn, reply=wire.reply, consumed=wire.consumed if same_stream else 0
+        )
+        heard_all = resume.forwarded_reply is not None and resume.forwarded_reply >= wire.reply
+        settle_s = self._settings.recovery.resume_settle_s if start.mode == "audio" else 0.05
+        plan = ResumePlan(
+            greet=not self._responder.started, bridge=not heard_all, settle_s=settle_s
+        )
+        return numbering, plan
+
+    def _build_worker(
+        self, start: CallStart, numbering: Numbering, plan: ResumePlan | None
+    ) -> PipelineWorker:
+        assert self._responder is not None
+        settings = self._settings
+        generation = start.generation
         if start.mode == "audio":
             assert start.stream_sid is not None
             stream_sid = start.stream_sid
-            serializer = CallSerializer(stream_sid, start.call_sid)
+            serializer: CallSerializer | TextStreamSerializer = CallSerializer(
+                stream_sid, start.call_sid
+            )
 
-            def turn_end(name: str) -> dict:
-                return mark_message(stream_sid, name)
+            def turn_end(reply: int) -> dict:
+                return audio_turn_end(stream_sid, reply, generation)
 
             engines = self._engines
-            if engines is None:
-                await self.warm()
-                engines = self._engines
+            if engines is None:  # a cold actor: the caller waits for the engines once
+                from actors.speech.factory import make_stt, make_tts
+
+                engines = self._engines = SpeechEngines(
+                    vad=make_vad(),
+                    stt=make_stt(settings.speech, prompts=all_prompts(settings)),
+                    tts=make_tts(settings.speech, sample_rate=8000),
+                )
         else:
             serializer = TextStreamSerializer(start.call_sid)
-
-            def turn_end(name: str) -> dict:
-                return {"event": "turn_end"}
-
+            turn_end = text_turn_end
             engines = None
 
         conversation = ConversationProcessor(
@@ -201,10 +355,13 @@ class CallSessionActor:
             on_turn=self._on_turn,
             on_agent_ends_call=self._on_agent_ends_call,
             on_caller_hangup=self._on_caller_hangup,
+            on_opened=self._on_opened,
             reprompt_after_s=settings.agent_integration.reprompt_after_s,
             speaks_first=start.direction == "inbound",
+            numbering=numbering,
+            resume=plan,
         )
-        self._worker, transport = build_call_worker(
+        worker, transport = build_call_worker(
             link=self._link,
             serializer=serializer,
             conversation=conversation,
@@ -216,34 +373,44 @@ class CallSessionActor:
         async def _on_peer_gone(_transport) -> None:
             await self._on_caller_hangup()
 
-        await self._registry.bind(
-            start.call_sid,
-            self._name,
-            node=ray.get_runtime_context().get_node_id(),
-            pid=os.getpid(),
-        )
-        await self._journal.started()
-        # A warm actor may have waited in the pool for longer than ORPHAN_AFTER_S: the
-        # ingress's silence is counted from now, not from when the actor was made.
-        self._link.touch()
-        self._run_task = asyncio.create_task(self._run())
-        self._watch_task = asyncio.create_task(self._watch_ingress())
-        logger.info(f"{self._name} took call {start.call_sid} ({start.mode}, {start.direction})")
+        return worker
 
-    async def deliver(self, messages: list[str]) -> None:
-        """Messages from the peer, in order."""
-        self._link.deliver(messages)
+    def _replay(self, resume: Resume, consumed: int) -> None:
+        """Feed the pipeline what the caller said since the checkpoint, as fast as it
+        takes it: VAD and STT work on the audio, not on the clock."""
+        tail = [(index, raw) for index, raw in resume.replay if index > consumed]
+        if tail:
+            self._link.deliver([raw for _, raw in tail], tail[0][0])
+        logger.info(f"{self._name}: replaying {len(tail)} messages after index {consumed}")
 
-    async def collect(self, max_wait_s: float = 0.5) -> list[str] | None:
-        """Messages for the peer; None when the call is over and nothing is left."""
-        messages = await self._link.collect(max_wait_s)
-        if messages is None:
-            # The ingress has everything: nothing keeps this actor any longer.
-            asyncio.get_running_loop().call_later(0.1, self._exit_now)
-        return messages
+    # What the ingress calls
+
+    async def deliver(self, messages: list[str], first_index: int) -> None:
+        """Messages from the peer, in order, numbered from `first_index`."""
+        self._link.deliver(messages, first_index)
+
+    async def collect(self, max_wait_s: float = 0.5) -> Outbound | None:
+        """Messages for the peer; None when the call is over and nothing is left (the
+        ingress then kills this actor: it has nothing more to do)."""
+        outbound = await self._link.collect(max_wait_s)
+        return outbound
 
     async def peer_gone(self) -> None:
-        """The ingress lost the peer's socket."""
+        """The caller hung up (`stop`), or a text-mode socket closed."""
+        self._link.peer_gone()
+
+    async def detach(self) -> None:
+        """The media stream closed without `stop`: the call may come back on a new stream
+        (served by a new actor). Until then it is kept; after the grace period, or when
+        Twilio says the call is over, it ends here as a caller hang-up."""
+        if self._detached_task is None and not self._ended.is_set():
+            grace = self._settings.recovery.resume_grace_s
+            logger.info(f"{self._name}: stream lost; waiting up to {grace:g} s for a resume")
+            self._detached_task = asyncio.create_task(self._end_after(grace))
+
+    async def twilio_ended(self, call_status: str) -> None:
+        """Twilio's status callback says the call is over."""
+        logger.info(f"{self._name}: Twilio reports the call {call_status}")
         self._link.peer_gone()
 
     async def apply_tier(self, tier: Tier) -> None:
@@ -257,32 +424,84 @@ class CallSessionActor:
     # The call
 
     async def _run(self) -> None:
-        assert self._worker is not None and self._session is not None
+        assert self._worker is not None
         runner = WorkerRunner(handle_sigint=False, check_dangling_tasks=False)
         await runner.add_workers(self._worker)
         try:
             await runner.run()
         except Exception as exc:  # the record must still be closed
             logger.exception(f"{self._name}: pipeline failed")
-            await self._journal.error(f"pipeline failed: {exc}")
+            if self._journal is not None:
+                await self._journal.error(f"pipeline failed: {exc}")
         finally:
             await self._finish()
 
+    def _checkpoint(self) -> SessionCheckpoint:
+        assert self._session is not None and self._responder is not None
+        assert self._tiering is not None
+        return SessionCheckpoint(
+            session=self._session,
+            responder=self._responder.snapshot(),
+            wire=self._wire,
+            premium_asked_for=self._tiering.premium_asked_for,
+            failures=self._failures,
+        )
+
+    async def _on_opened(self, reply: int) -> None:
+        """The greeting went out: checkpointed, so a replacement does not greet again."""
+        assert self._journal is not None
+        self._wire = self._wire.model_copy(update={"reply": reply})
+        self._journal.checkpoint(self._checkpoint())
+
     async def _on_turn(self, outcome: TurnOutcome) -> None:
         assert self._session is not None and self._responder is not None
+        assert self._journal is not None and self._tiering is not None
         fallback = getattr(self._responder, "last_turn_fallback", False)
-        await self._journal.turn(outcome, fallback=fallback)
+        self._journal.turn(outcome, fallback=fallback)
+        for error in self._responder.take_errors():
+            await self._journal.error(error)
         view = self._responder.view()
-        await self._journal.progress(view)
-        await self._checkpoints.save(self._session, self._responder.snapshot())
-        assert self._tiering is not None
+        self._journal.progress(view)
+        self._wire = WirePosition(
+            turn=outcome.turn,
+            reply=outcome.reply_number,
+            consumed=outcome.consumed,
+            stream=self._wire.stream,
+        )
+        self._journal.checkpoint(self._checkpoint())
+        if self._session.mode == "text":
+            # The reply goes out after this: a checkpoint that lands first means a
+            # replacement never answers this turn a second time.
+            await self._journal.flush(TEXT_CHECKPOINT_WAIT_S)
         self._tiering.after_turn(view)
+
+    def _checkpointed(self, wire: WirePosition) -> None:
+        if wire.stream == self._wire.stream:
+            self._link.checkpointed = max(self._link.checkpointed, wire.consumed)
+
+    async def _note_recovery(self) -> None:
+        """The record's line for this recovery, once the caller hears the agent again."""
+        await self._link.first_sent.wait()
+        await self._write_recovery_note()
+
+    async def _write_recovery_note(self) -> None:
+        resume = self._resume
+        if resume is None or self._recovery_noted or self._journal is None:
+            return
+        self._recovery_noted = True
+        heard_at = self._link.first_sent_at
+        waited = (
+            f"the caller waited {heard_at - resume.failed_at:.1f} s"
+            if heard_at is not None
+            else "the agent was not heard again"
+        )
+        await self._journal.error(f"{resume.failed}; resumed on {self._name}; {waited}")
 
     async def _on_agent_ends_call(self, end: CallEnd) -> None:
         assert self._session is not None and self._worker is not None
-        assert self._responder is not None
+        assert self._responder is not None and self._journal is not None
         session = self._session
-        await self._journal.progress(self._responder.view())
+        self._journal.progress(self._responder.view())
         if session.mode == "audio":
             try:
                 if end.transfer and self._settings.transfer_number:
@@ -307,40 +526,101 @@ class CallSessionActor:
         if self._worker is not None and not self._ended.is_set():
             await self._worker.cancel(reason="caller hung up")
 
+    async def _end_after(self, grace_s: float) -> None:
+        await asyncio.sleep(grace_s)
+        if not self._ended.is_set() and not self._stale:
+            logger.info(f"{self._name}: not resumed within {grace_s:g} s; ending the call")
+            await self._on_caller_hangup()
+
     async def _watch_ingress(self) -> None:
         while not self._ended.is_set():
             await asyncio.sleep(1.0)
             if time.monotonic() - self._link.last_contact > ORPHAN_AFTER_S:
-                logger.warning(f"{self._name}: ingress gone, ending the call")
-                self._link.peer_gone()
+                logger.warning(f"{self._name}: the ingress is gone")
+                await self.detach()
                 return
+
+    async def _heartbeat_forever(self) -> None:
+        """Tell the registry this actor still serves the call; stop if it no longer does."""
+        assert self._start is not None
+        every_s = self._settings.recovery.heartbeat_s
+        while not self._ended.is_set():
+            await asyncio.sleep(every_s)
+            if self._ended.is_set():
+                return
+            try:
+                alive = await self._registry.heartbeat(self._fence, self._start.call_sid)
+            except (RedisError, OSError):
+                VoiceAgentIntegrationMetrics.get().state_sync_failed("heartbeat")
+                continue
+            if not alive:
+                self._superseded()
+                return
+
+    def _superseded(self) -> None:
+        """Another actor took the call over: stop serving it, write nothing more."""
+        if self._stale or self._ended.is_set():
+            return
+        self._stale = True
+        logger.warning(f"{self._name}: the call was taken over; leaving it")
+        if self._worker is not None:
+            asyncio.get_running_loop().create_task(self._worker.cancel(reason="taken over"))
 
     async def _finish(self) -> None:
         session = self._session
         assert session is not None and self._responder is not None
+        assert self._tiering is not None and self._journal is not None
         if self._ended.is_set():
             return
         self._ended.set()
+        if self._stale:
+            self._tiering.stop()
+            self._leave(f"call {session.call_sid} left to its new actor")
+            return
         session.status = CallStatus.COMPLETED
         session.outcome = self._responder.final_outcome()
-        assert self._tiering is not None
         try:
             cost_usd, cost_breakdown = await self._tiering.close()
-            # Listed before the record is final, so a final record implies the listing.
-            if session.outcome == Outcome.OPTED_OUT and session.from_number:
-                await self._journal.opted_out()
-            await self._journal.ended(
-                self._responder.view(), cost_usd=cost_usd, cost_breakdown=cost_breakdown
-            )
-            await self._registry.release(session.call_sid)
-            await self._checkpoints.delete(session.call_sid)
         except Exception:
-            logger.exception(f"{self._name}: could not close the record of {session.call_sid}")
+            logger.exception(f"{self._name}: could not close the budget of {session.call_sid}")
+            cost_usd, cost_breakdown = 0.0, {}
+        await self._write_recovery_note()
+        # Listed before the record is final, so a final record implies the listing.
+        if session.outcome == Outcome.OPTED_OUT and session.from_number:
+            self._journal.opted_out()
+        self._journal.ended(
+            self._responder.view(), cost_usd=cost_usd, cost_breakdown=cost_breakdown
+        )
+        if await self._journal.flush(FINAL_FLUSH_S):
+            await self._close_registry(session.call_sid)
+        else:
+            logger.error(f"{self._name}: the record of {session.call_sid} was not written")
+        await self._journal.close()
         # Only now may the ingress close the socket and let this actor go.
+        self._leave(f"call {session.call_sid} ended: {session.outcome}")
+
+    async def _close_registry(self, call_sid: str) -> None:
+        try:
+            # Ended before the socket closes: a reconnect now gets <Hangup/>.
+            await self._registry.end(self._fence, call_sid)
+            await self._checkpoints.delete(call_sid)
+        except (RedisError, OSError):
+            logger.exception(f"{self._name}: could not close the registry entry of {call_sid}")
+
+    def _leave(self, why: str) -> None:
+        for task in self._tasks:
+            if task is not asyncio.current_task() and not task.done():
+                task.cancel()
         self._link.close()
-        logger.info(f"{self._name}: call {session.call_sid} ended: {session.outcome}")
+        logger.info(f"{self._name}: {why}")
+        # The ingress kills this actor once it has drained the link; if it never does (it
+        # died, or the socket was gone), leave anyway. Exactly one request to ourselves:
+        # an exiting worker waits for the calls it made, and would wait for a second one.
         asyncio.get_running_loop().call_later(DRAIN_GRACE_S, self._exit_now)
 
     def _exit_now(self) -> None:
-        # Give the ingress time to drain; then leave even if it never did.
-        ray.get_runtime_context().current_actor.shutdown.remote()
+        if not self._exiting:
+            self._exiting = True
+            ray.get_runtime_context().current_actor.shutdown.remote()
+
+

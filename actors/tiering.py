@@ -9,7 +9,12 @@ and a budget that cannot be reached leaves the call on the economy tier with an 
 in its record instead of failing it.
 
 Usage goes as deltas, each with an update id the ledger applies once, so an update that
-timed out but did land is not counted twice when it is sent again.
+timed out but did land is not counted twice when it is sent again. Update ids carry the
+call's generation: a replacement actor after a failure never reuses an id of the actor
+it replaced, and starts from the usage and tier the ledger already has (`resume`).
+
+While the call holds the premium tier it renews the budget's lease on its hold; a call
+whose actor dies stops renewing, and the budget returns the hold when the lease ends.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Awaitable, Callable
 
 from ray.serve.handle import DeploymentHandle
 
-from actors.budget import CallCost, UsageDelta, UsageResult
+from actors.budget import CallBudget, CallCost, UsageDelta, UsageResult
 from actors.responder import ResponderView
 from actors.usage import CallUsage
 from graph.policy import wants_premium
@@ -45,6 +50,8 @@ class CallTiering:
         usage: CallUsage,
         settings: VoiceAgentIntegrationConfig,
         on_error: Callable[[str], Awaitable[None]],
+        *,
+        generation: int = 1,
     ) -> None:
         self._budget = budget
         self._session = session
@@ -57,6 +64,33 @@ class CallTiering:
         self._asked_for: tuple[float, float | None] | None = None
         self._work: asyncio.Task | None = None
         self._budget_failing = False
+        self._generation = generation
+        self._lease_task: asyncio.Task | None = None
+
+    @property
+    def premium_asked_for(self) -> tuple[float, float | None] | None:
+        """The last premium ask (score, budget), for the call's checkpoint."""
+        return self._asked_for
+
+    async def resume(self, asked_for: tuple[float, float | None] | None) -> None:
+        """Carry on a call another actor served: the usage and tier the ledger has."""
+        self._asked_for = asked_for
+        if self._budget is None:
+            return
+        try:
+            known: CallBudget = await self._ask(
+                self._budget.call_budget.remote(self._session.call_sid)
+            )
+        except Exception as exc:
+            await self._budget_error("usage so far not read", exc)
+            return
+        units = known.units
+        for usage in (self._usage, self._reported):
+            usage.stt_seconds = units.stt_ms / 1000
+            usage.tts_characters = units.tts_characters
+            usage.llm_tokens = {"economy": units.economy_tokens, "premium": units.premium_tokens}
+        self._reported.call_seconds = units.telephony_ms / 1000
+        self.apply(known.tier)
 
     @property
     def enabled(self) -> bool:
@@ -74,9 +108,26 @@ class CallTiering:
         if tier != self._session.tier:
             logger.info(f"call {self._session.call_sid}: tier {self._session.tier} → {tier}")
         self._session.tier = tier
+        if tier == "premium" and self._budget is not None and self._lease_task is None:
+            self._lease_task = asyncio.create_task(self._renew_lease_forever())
+
+    async def _renew_lease_forever(self) -> None:
+        """Keep the premium hold's lease while the call is premium."""
+        assert self._budget is not None
+        every_s = self._settings.tier_escalation.hold_lease_s / 3
+        while self._session.tier == "premium":
+            await asyncio.sleep(every_s)
+            try:
+                tier = await self._ask(self._budget.renew_hold.remote(self._session.call_sid))
+            except Exception as exc:  # the next renewal tries again; a turn renews too
+                logger.warning(f"call {self._session.call_sid}: lease not renewed: {exc!r}")
+                continue
+            self._session.tier = tier
+        self._lease_task = None
 
     async def close(self) -> tuple[float, dict[str, float]]:
         """The call is over: last usage, the hold released, and the call's final cost."""
+        self.stop()
         if self._work is not None:
             await asyncio.gather(self._work, return_exceptions=True)
         if self._budget is None or self._budget_failing:
@@ -92,6 +143,12 @@ class CallTiering:
             await self._budget_error("could not close the call's budget", exc)
             return self._local_cost()
         return cost.as_floats()
+
+    def stop(self) -> None:
+        """No more renewals (the call ended, or another actor took it over)."""
+        if self._lease_task is not None:
+            self._lease_task.cancel()
+            self._lease_task = None
 
     # The turn
 
@@ -110,7 +167,7 @@ class CallTiering:
         delta = UsageDelta.between(self._reported, self._usage)
         if any(delta.in_order()):
             self._updates += 1
-            self._unsent.append((f"usage-{self._updates}", delta))
+            self._unsent.append((f"g{self._generation}-usage-{self._updates}", delta))
             self._reported = copy.deepcopy(self._usage)
         while self._unsent:
             update_id, delta = self._unsent[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -33,26 +34,50 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 
 # How a serialized Twilio audio message starts (`TwilioFrameSerializer` output).
 MEDIA = '{"event": "media"'
+# The frame metadata key holding the index the ingress gave the message a frame came from.
+INBOUND_INDEX = "inbound"
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """What `collect` hands the ingress: messages for the peer, and how far into the
+    peer's messages the call's last checkpoint reaches (the ingress may forget those)."""
+
+    messages: list[str]
+    checkpointed: int
 
 
 class CallLink:
-    """The two queues between the ingress and the pipeline of one call."""
+    """The two queues between the ingress and the pipeline of one call.
+
+    Inbound messages carry the index the ingress gave them; the input transport tags
+    each frame with it (`frame.metadata["inbound"]`), so the conversation knows how far
+    into the caller's messages each turn reached."""
 
     def __init__(self) -> None:
-        self.inbound: asyncio.Queue[str | None] = asyncio.Queue()
+        self.inbound: asyncio.Queue[tuple[int, str] | None] = asyncio.Queue()
         self.outbound: asyncio.Queue[str | None] = asyncio.Queue()
         self.closed = False
         self.last_contact = time.monotonic()
+        self.delivered = 0  # the highest inbound index received
+        self.checkpointed = 0  # inbound index the last saved checkpoint reaches
+        self.first_sent = asyncio.Event()  # something went to the peer
+        self.first_sent_at: float | None = None  # wall clock
 
     def touch(self) -> None:
         """The ingress is there now (it calls, or it has just taken the call)."""
         self.last_contact = time.monotonic()
 
-    def deliver(self, messages: list[str]) -> None:
-        """Messages the peer sent, in order."""
+    def deliver(self, messages: list[str], first_index: int) -> None:
+        """Messages the peer sent, in order, numbered from `first_index`; any the link
+        already has (a replay overlapping a delivery) are skipped."""
         self.touch()
-        for message in messages:
-            self.inbound.put_nowait(message)
+        for offset, message in enumerate(messages):
+            index = first_index + offset
+            if index <= self.delivered:
+                continue
+            self.delivered = index
+            self.inbound.put_nowait((index, message))
 
     def peer_gone(self) -> None:
         """The peer's socket closed: no more inbound messages."""
@@ -61,6 +86,9 @@ class CallLink:
     def send(self, message: str) -> None:
         if not self.closed:
             self.outbound.put_nowait(message)
+            if self.first_sent_at is None:
+                self.first_sent_at = time.time()
+                self.first_sent.set()
 
     def close(self) -> None:
         """Nothing more will be sent; the ingress closes the socket once drained."""
@@ -70,7 +98,7 @@ class CallLink:
 
     async def collect(
         self, max_wait_s: float, *, linger_s: float = 0.02, max_messages: int = 64
-    ) -> list[str] | None:
+    ) -> Outbound | None:
         """Wait for outbound messages; None once the link is closed and drained.
 
         Once one message is there, waits `linger_s` more so a batch carries a few
@@ -79,7 +107,7 @@ class CallLink:
         try:
             first = await asyncio.wait_for(self.outbound.get(), timeout=max_wait_s)
         except TimeoutError:
-            return []
+            return Outbound([], self.checkpointed)
         if first is None:
             return None
         # Only audio lingers: a turn's first words, marks and text events go at once.
@@ -93,7 +121,7 @@ class CallLink:
                 self.outbound.put_nowait(None)
                 break
             batch.append(item)
-        return batch
+        return Outbound(batch, self.checkpointed)
 
 
 class CallLinkParams(TransportParams):
@@ -141,13 +169,15 @@ class CallLinkInputTransport(BaseInputTransport):
 
     async def _receive_messages(self) -> None:
         while True:
-            message = await self._link.inbound.get()
-            if message is None:
+            item = await self._link.inbound.get()
+            if item is None:
                 await self._call_event_handler("on_peer_gone")
                 return
+            index, message = item
             frame = await self._params.serializer.deserialize(message)
             if frame is None:
                 continue
+            frame.metadata[INBOUND_INDEX] = index
             if isinstance(frame, InputAudioRawFrame):
                 await self.push_audio_frame(frame)
             else:
@@ -174,13 +204,8 @@ class CallLinkOutputTransport(BaseOutputTransport):
         await super().start(frame)
         await self.set_transport_ready(frame)
 
-    async def stop(self, frame: EndFrame) -> None:
-        await super().stop(frame)
-        self._link.close()
-
-    async def cancel(self, frame: CancelFrame) -> None:
-        await super().cancel(frame)
-        self._link.close()
+    # Stopping does not close the link: the session closes it once the call's record is
+    # written, so the ingress never closes the socket (and so ends the actor) before.
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)

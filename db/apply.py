@@ -24,6 +24,7 @@ import asyncpg
 from db.events import (
     CallEnded,
     CallError,
+    CallFailed,
     CallStarted,
     CallUpdated,
     DoNotCall,
@@ -253,6 +254,53 @@ async def _call_ended(conn: asyncpg.Connection, event: CallEnded, entry_id: str)
     )
 
 
+async def _call_failed(conn: asyncpg.Connection, event: CallFailed, entry_id: str) -> None:
+    await _lock_call(conn, event.call_sid)
+    session = event.session
+    if session is not None:
+        await _identity(conn, session)
+    facts = _facts(event.facts) if event.facts is not None else (None,) * 5
+    await conn.execute(
+        """
+        UPDATE calls SET
+            status = 'failed',
+            outcome = coalesce($2, outcome, 'abandoned'),
+            current_agent = coalesce($3, current_agent),
+            tier = coalesce($4, tier),
+            qualification_score = coalesce($5, qualification_score),
+            budget_usd = coalesce($6, budget_usd),
+            decision_maker = coalesce($7, decision_maker),
+            need = coalesce($8, need),
+            timeline_months = coalesce($9, timeline_months),
+            meeting_time = coalesce($10, meeting_time),
+            cost_usd = coalesce($11, cost_usd),
+            cost_breakdown = coalesce($12, cost_breakdown),
+            recovered = greatest(recovered, coalesce($13, 0)),
+            fallback_turns = greatest(fallback_turns, coalesce($14, 0)),
+            errors = errors || ARRAY(
+                SELECT e FROM unnest($15::text[]) WITH ORDINALITY AS s(e, i)
+                WHERE NOT e = ANY (errors) ORDER BY i),
+            ended_at = coalesce(ended_at, $16),
+            finalized = true,
+            last_event_id = $17
+        WHERE call_sid = $1 AND NOT finalized
+        """,
+        event.call_sid,
+        event.outcome.value if event.outcome else None,
+        session.current_agent if session else None,
+        session.tier if session else None,
+        event.qualification_score,
+        *facts,
+        Decimal(str(event.cost_usd)) if event.cost_usd is not None else None,
+        event.cost_breakdown,
+        session.recovered if session else None,
+        session.fallback_turns if session else None,
+        [*(session.errors if session else []), event.message],
+        _time(event.at),
+        event_version(entry_id),
+    )
+
+
 async def _status_callback(conn: asyncpg.Connection, event: StatusCallback, entry_id: str) -> None:
     await _lock_call(conn, event.call_sid)
     status = event.call_status.lower()
@@ -327,6 +375,7 @@ _APPLY: dict[str, Callable[[asyncpg.Connection, Any, str], Awaitable[None]]] = {
     "tier_decision": _tier_decision,
     "call_updated": _call_updated,
     "call_ended": _call_ended,
+    "call_failed": _call_failed,
     "status_callback": _status_callback,
     "error": _error,
     "do_not_call": _do_not_call,

@@ -80,6 +80,23 @@ class CallEnded(BaseEvent):
     cost_breakdown: dict[str, float]
 
 
+class CallFailed(BaseEvent):
+    """A call nobody could carry on (its actor and stream gone, not resumed in time).
+
+    It ends `failed` with what its last checkpoint knew; without a checkpoint, with what
+    the record already holds. It never changes a call that has already ended."""
+
+    type: Literal["call_failed"] = "call_failed"
+    call_sid: str
+    message: str
+    session: CallSession | None = None
+    outcome: Outcome | None = None
+    facts: CallFacts | None = None
+    qualification_score: float | None = Field(None, ge=0, le=1)
+    cost_usd: float | None = Field(None, ge=0)
+    cost_breakdown: dict[str, float] | None = None
+
+
 class StatusCallback(BaseEvent):
     type: Literal["status_callback"] = "status_callback"
     call_sid: str
@@ -106,6 +123,7 @@ Event = Annotated[
     | TierDecided
     | CallUpdated
     | CallEnded
+    | CallFailed
     | StatusCallback
     | CallError
     | DoNotCall,
@@ -119,7 +137,8 @@ class UndecodableEvent(ValueError):
 
 def encode(event: BaseEvent) -> dict[str, str]:
     """The stream entry fields for `event`."""
-    exclude = {"session": SESSION_EXCLUDE} if isinstance(event, CallStarted | CallEnded) else None
+    carries_session = isinstance(event, CallStarted | CallEnded | CallFailed)
+    exclude = {"session": SESSION_EXCLUDE} if carries_session else None
     return {"type": event.type, "data": event.model_dump_json(exclude=exclude)}
 
 

@@ -8,6 +8,11 @@ The stream is never trimmed here: an entry leaves it only when the recorder has
 committed it (or moved it to `{prefix}:outbox:dead`), so nothing is lost while the
 database is away. Redis must persist (AOF) for the outbox to survive a Redis restart.
 A failed append raises the Redis error; the caller decides whether to retry.
+
+A session actor appends through a `FencedOutbox`: each append checks, in the same
+script, that the actor's generation is still the call's current one in the call
+registry (`actors.registry`), so an actor that was replaced after a failure can no
+longer add anything to the call's record.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from db.events import (
     BaseEvent,
     CallEnded,
     CallError,
+    CallFailed,
     CallStarted,
     CallUpdated,
     DoNotCall,
@@ -35,6 +41,16 @@ from switchboard.models import (
     TierDecision,
     TurnRecord,
 )
+
+# KEYS: the call's registry entry, the outbox stream. ARGV: generation, then the fields.
+_FENCED_XADD = """
+if redis.call('HGET', KEYS[1], 'generation') ~= ARGV[1] then return false end
+return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+"""
+
+
+class StaleWriter(RuntimeError):
+    """A write from a generation that no longer serves the call; it was refused."""
 
 
 def outbox_key(prefix: str) -> str:
@@ -110,6 +126,10 @@ class Outbox:
             )
         )
 
+    async def call_failed(self, event: CallFailed) -> str:
+        """The call could not be carried on; it ends `failed` (see `CallFailed`)."""
+        return await self._append(event)
+
     async def status_callback(self, call_sid: str, call_status: str, params: dict[str, str]) -> str:
         """A Twilio status callback (`CallStatus` and the form's parameters)."""
         return await self._append(
@@ -125,4 +145,24 @@ class Outbox:
     async def _append(self, event: BaseEvent) -> str:
         """Append `event`; returns its stream id."""
         entry_id = await self._redis.xadd(self.key, encode(event))  # type: ignore[arg-type]
+        return entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+
+
+class FencedOutbox(Outbox):
+    """An `Outbox` whose appends are refused once `generation` no longer serves the call."""
+
+    def __init__(self, redis: redis.Redis, prefix: str, *, fence_key: str, generation: int):
+        super().__init__(redis, prefix)
+        self.fence_key = fence_key
+        self.generation = generation
+        self._xadd = redis.register_script(_FENCED_XADD)
+
+    async def _append(self, event: BaseEvent) -> str:
+        fields = encode(event)
+        args: list[str | int] = [self.generation]
+        for name, value in fields.items():
+            args += [name, value]
+        entry_id = await self._xadd(keys=[self.fence_key, self.key], args=args)
+        if entry_id is None:
+            raise StaleWriter(f"generation {self.generation} no longer serves the call")
         return entry_id.decode() if isinstance(entry_id, bytes) else entry_id

@@ -16,10 +16,13 @@ class TwilioSignatures:
     """Checks `X-Twilio-Signature` on webhooks and stream handshakes.
 
     Signatures are computed on the public URL Twilio requested, never on the URL the
-    request arrived at behind a proxy.
+    request arrived at behind a proxy. An empty auth token is refused outright: the
+    twilio library accepts a signature computed with an empty key.
     """
 
     def __init__(self, auth_token: str, public_url: str) -> None:
+        if not auth_token:
+            raise ValueError("a Twilio auth token is required to check signatures")
         self._validator = RequestValidator(auth_token)
         self._public_url = public_url.rstrip("/")
 

@@ -1,15 +1,19 @@
 """`TwilioIngress`: the Serve deployment Twilio and API clients talk to.
 
 Routes:
-- `POST /twilio/voice` — signed voice webhook → TwiML `<Connect><Stream>` with a
-  one-time token (or `<Reject reason="busy">` at capacity).
-- `WS /twilio/stream` — signed media stream; relayed to a warm `CallSessionActor`.
-- `POST /twilio/status` — signed status callbacks, recorded.
-- `WS /v1/text/stream` — text mode (bearer token).
-- `GET /v1/calls/{call_sid}` — the call report (bearer token).
-- `POST /v1/calls/{call_sid}/tier` — force or revoke a live call's premium tier (bearer
-  token; `deployments.tier_admin`).
-- `GET /healthz` — 200 once calls can be taken.
+- `POST /twilio/voice`, `POST /twilio/voice/continue`, `POST /twilio/status` — Twilio's
+  signed webhooks (`deployments.twilio_webhooks`);
+- `WS /twilio/stream` — signed media streams, `WS /v1/text/stream` — text mode (bearer
+  token); each relayed to a session actor (`deployments.call_streams`);
+- `GET /v1/calls/{call_sid}` — the call report; `POST /v1/calls/{call_sid}/tier` — force
+  or revoke a live call's premium tier (bearer token; `deployments.tier_admin`);
+- `GET /healthz` — liveness, answered from this process alone; `GET /readyz` — 200 once
+  calls can be taken, else 503 naming what is missing.
+
+The ingress refuses to start without a Twilio auth token and an API token, however it
+is started: an empty key would let anyone forge webhooks and streams.
+
+Each replica also sweeps for calls nobody serves any more (`actors.call_sweeper`).
 
 Every open WebSocket holds a `max_ongoing_requests` slot for the whole call, so
 serve_config.yaml sizes that to calls per replica plus headroom for webhooks.
@@ -19,41 +23,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
 
 import asyncpg
 from ray import serve
 from ray.serve.handle import DeploymentHandle
-from ray.serve.metrics import Counter, Gauge, Histogram
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
-from twilio.twiml.voice_response import Connect, VoiceResponse
 
+from actors.call_sweeper import CallSweeper
 from actors.pool import SessionPool
 from actors.registry import CallRegistry
-from actors.session import CallStart
-from actors.text_serializer import TextProtocolError, parse_text_event
 from db.outbox import Outbox
 from db.pool import create_pool
 from db.queries import call_report
 from deployments.auth import TwilioSignatures, bearer_ok
-from deployments.call_pump import CLOSE_PROTOCOL, PeerProtocolError, pump_call
-from deployments.stream_tokens import PendingCall, StreamTokens
+from deployments.call_streams import CallStreams
+from deployments.ingress_metrics import IngressMetrics
+from deployments.stream_tokens import StreamTokens
 from deployments.tier_admin import change_tier, parse_tier_change
-from deployments.twilio_stream import StreamProtocolError, TwilioStreamGuard
+from deployments.twilio_webhooks import TwilioWebhooks
+from deployments.twiml import CONTINUE_PATH
 from switchboard.redis_client import connect as connect_redis
-from switchboard.settings import get_settings
+from switchboard.settings import SettingsError, VoiceAgentIntegrationConfig, get_settings
 
 logger = logging.getLogger("ray.serve")
 
-# How long a new stream may take to send `connected` and `start`.
-START_TIMEOUT_S = 10.0
-TWIML = "application/xml"
+READY_CHECK_TIMEOUT_S = 2.0
+
+
+def required_secrets(settings: VoiceAgentIntegrationConfig) -> tuple[str, str]:
+    """The Twilio auth token and the API token; `SettingsError` naming a missing one."""
+    missing = [
+        f"SWITCHBOARD_{name.upper()}"
+        for name in ("twilio_auth_token", "api_token")
+        if not settings.secret(name)
+    ]
+    if missing:
+        raise SettingsError(
+            f"{' and '.join(missing)} must be set: without them the ingress cannot tell "
+            "Twilio and API clients from forgers, so it refuses to start"
+        )
+    return settings.secret("twilio_auth_token"), settings.secret("api_token")
 
 
 @serve.deployment
@@ -69,20 +82,20 @@ class TwilioIngress:
         warm_pool_size: int | None = None,
         session_num_cpus: float = 0.05,
     ) -> None:
+        settings = self._settings = get_settings()
+        auth_token, self._api_token = required_secrets(settings)
         # Held so the recorder is part of the application; it drains the outbox.
         self._recorder = recorder
+        self._orchestrator = orchestrator
         self._budget = budget
-        settings = self._settings = get_settings()
-        self._api_token = settings.secret("api_token")
-        self._signatures = TwilioSignatures(
-            settings.secret("twilio_auth_token"), settings.public_url
-        )
         self._redis = connect_redis(settings.redis_url)
-        prefix = settings.redis_prefix
-        self._tokens = StreamTokens(self._redis, prefix)
-        self._registry = CallRegistry(self._redis, prefix, settings.performance.session_ttl_s)
-        self._outbox = Outbox(self._redis, prefix)
+        prefix, ttl = settings.redis_prefix, settings.performance.session_ttl_s
+        self._registry = CallRegistry(self._redis, prefix, ttl)
+        self._metrics = IngressMetrics()
         self._db: asyncpg.Pool | None = None
+        self._db_lock = asyncio.Lock()
+        signatures = TwilioSignatures(auth_token, settings.public_url)
+        tokens = StreamTokens(self._redis, prefix)
         self._pool = SessionPool(
             size=settings.performance.warm_pool_size if warm_pool_size is None else warm_pool_size,
             namespace=settings.ray_namespace,
@@ -91,226 +104,70 @@ class TwilioIngress:
             budget=budget,
         )
         self._pool.start()
-        self._active_calls = 0
-        self._metrics_calls = Counter(
-            "switchboard_calls_started", "Calls whose stream started", tag_keys=("mode",)
+        self._sweeper = CallSweeper(self._redis, settings, budget=budget)
+        self._sweep_task = asyncio.create_task(self._sweeper.run_forever())
+        self._streams = CallStreams(
+            settings=settings,
+            signatures=signatures,
+            api_token=self._api_token,
+            tokens=tokens,
+            registry=self._registry,
+            pool=self._pool,
+            sweeper=self._sweeper,
+            metrics=self._metrics,
         )
-        self._metrics_refused = Counter(
-            "switchboard_requests_refused", "Requests refused", tag_keys=("reason",)
-        )
-        self._metrics_active = Gauge("switchboard_active_calls", "Calls on this replica")
-        self._metrics_take = Histogram(
-            "switchboard_session_take_ms",
-            "Time to take a session actor for a call",
-            boundaries=[1, 5, 10, 50, 100, 500, 1000, 5000],
+        self._webhooks = TwilioWebhooks(
+            settings=settings,
+            signatures=signatures,
+            tokens=tokens,
+            registry=self._registry,
+            outbox=Outbox(self._redis, prefix),
+            sweeper=self._sweeper,
+            metrics=self._metrics,
+            at_capacity=self._at_capacity,
+            database=self._database,
         )
 
     def __serve_build_asgi_app__(self) -> Starlette:
+        webhooks, streams = self._webhooks, self._streams
         return Starlette(
             routes=[
-                Route("/twilio/voice", self.voice, methods=["POST"]),
-                Route("/twilio/status", self.status, methods=["POST"]),
-                WebSocketRoute("/twilio/stream", self.stream),
-                WebSocketRoute("/v1/text/stream", self.text_stream),
+                Route("/twilio/voice", webhooks.voice, methods=["POST"]),
+                Route(CONTINUE_PATH, webhooks.continue_call, methods=["POST"]),
+                Route("/twilio/status", webhooks.status, methods=["POST"]),
+                WebSocketRoute("/twilio/stream", streams.media_stream),
+                WebSocketRoute("/v1/text/stream", streams.text_stream),
                 Route("/v1/calls/{call_sid}", self.get_call, methods=["GET"]),
                 Route("/v1/calls/{call_sid}/tier", self.set_tier, methods=["POST"]),
                 Route("/healthz", self.healthz, methods=["GET"]),
+                Route("/readyz", self.readyz, methods=["GET"]),
             ]
         )
 
     async def check_health(self) -> None:
-        await self._redis.ping()
-
-    # Twilio webhooks
-
-    async def _signed_form(self, request: Request) -> dict[str, str] | None:
-        form = {key: str(value) for key, value in (await request.form()).items()}
-        url = self._signatures.public(request.url.path, request.url.query)
-        if not self._signatures.valid(request.headers, url, form):
-            self._metrics_refused.inc(tags={"reason": "bad_signature"})
-            logger.warning(f"refused unsigned or forged request to {request.url.path}")
-            return None
-        return form
-
-    async def voice(self, request: Request) -> Response:
-        form = await self._signed_form(request)
-        if form is None:
-            return PlainTextResponse("invalid Twilio signature", status_code=403)
-        call_sid = form.get("CallSid", "")
-        if not call_sid.startswith("CA"):
-            return PlainTextResponse("CallSid missing", status_code=400)
-        response = VoiceResponse()
-        if await self._at_capacity():
-            self._metrics_refused.inc(tags={"reason": "busy"})
-            logger.warning(f"call {call_sid}: at capacity, answering busy")
-            response.reject(reason="busy")
-            return Response(str(response), media_type=TWIML)
-        outbound = form.get("Direction", "inbound").startswith("outbound")
-        token = await self._tokens.issue(
-            PendingCall(
-                call_sid=call_sid,
-                # On an outbound call the lead is Twilio's `To`.
-                from_number=form.get("To" if outbound else "From", ""),
-                to_number=form.get("From" if outbound else "To", ""),
-                direction="outbound" if outbound else "inbound",
-                answered_by=form.get("AnsweredBy"),
-            )
-        )
-        connect = Connect()
-        stream = connect.stream(url=self._signatures.public("/twilio/stream", websocket=True))
-        stream.parameter(name="token", value=token)
-        response.append(connect)
-        return Response(str(response), media_type=TWIML)
-
-    async def status(self, request: Request) -> Response:
-        form = await self._signed_form(request)
-        if form is None:
-            return PlainTextResponse("invalid Twilio signature", status_code=403)
-        call_sid = form.get("CallSid", "")
-        await self._outbox.status_callback(call_sid, form.get("CallStatus", ""), form)
-        return Response(status_code=204)
+        # Depends on nothing outside this process: a Redis outage must not get the
+        # replica, and every call it relays, restarted.
+        if self._sweep_task.done():
+            raise RuntimeError("the call sweeper stopped")
 
     async def _at_capacity(self) -> bool:
-        limit = self._settings.performance.max_calls_per_replica
-        return self._active_calls >= limit
+        return self._streams.active_calls >= self._settings.performance.max_calls_per_replica
 
-    # Media streams
-
-    async def stream(self, websocket: WebSocket) -> None:
-        url = self._signatures.public("/twilio/stream", websocket=True)
-        if not self._signatures.valid(websocket.headers, url, {}):
-            self._metrics_refused.inc(tags={"reason": "bad_signature"})
-            logger.warning("refused media stream with a bad or missing signature")
-            await websocket.close(code=CLOSE_PROTOCOL)
-            return
-        await websocket.accept()
-        guard = TwilioStreamGuard(self._settings.performance.max_message_bytes)
-
-        def check(raw: str) -> None:
-            try:
-                guard.check(raw)
-            except StreamProtocolError as exc:
-                raise PeerProtocolError(str(exc)) from None
-
-        try:
-            start = await asyncio.wait_for(self._await_start(websocket, check), START_TIMEOUT_S)
-        except (PeerProtocolError, TimeoutError) as exc:
-            reason = str(exc) or "no 'start' in time"
-            logger.warning(f"closing media stream before start: {reason}")
-            await websocket.close(code=CLOSE_PROTOCOL, reason=reason[:120])
-            return
-        except Exception:  # the peer left before starting
-            return
-        params = start["start"].get("customParameters") or {}
-        pending = await self._tokens.redeem(str(params.get("token", "")))
-        if pending is None or pending.call_sid != start["start"]["callSid"]:
-            self._metrics_refused.inc(tags={"reason": "bad_stream_token"})
-            logger.warning("closing media stream: unknown, used or mismatched stream token")
-            await websocket.close(code=CLOSE_PROTOCOL, reason="invalid stream token")
-            return
-        await self._run_call(
-            websocket,
-            CallStart(
-                call_sid=pending.call_sid,
-                mode="audio",
-                direction=pending.direction,  # type: ignore[arg-type]
-                from_number=pending.from_number,
-                to_number=pending.to_number,
-                stream_sid=guard.stream_sid,
-                answered_by=pending.answered_by,
-            ),
-            check,
-        )
-
-    async def _await_start(self, websocket: WebSocket, check) -> dict:
-        while True:
-            raw = await websocket.receive_text()
-            check(raw)
-            message = json.loads(raw)
-            if message["event"] == "start":
-                return message
-
-    # Text mode
-
-    async def text_stream(self, websocket: WebSocket) -> None:
-        if not bearer_ok(websocket.headers, self._api_token):
-            self._metrics_refused.inc(tags={"reason": "unauthorized"})
-            await websocket.close(code=CLOSE_PROTOCOL)
-            return
-        await websocket.accept()
-
-        def check(raw: str) -> None:
-            if len(raw) > self._settings.performance.max_message_bytes:
-                raise PeerProtocolError("message too large", code=1009)
-            try:
-                event = parse_text_event(raw)
-            except TextProtocolError as exc:
-                raise PeerProtocolError(str(exc)) from None
-            if event["event"] == "start":
-                raise PeerProtocolError("'start' sent twice")
-
-        try:
-            raw = await asyncio.wait_for(websocket.receive_text(), START_TIMEOUT_S)
-            start = parse_text_event(raw)
-            if start["event"] != "start" or not str(start.get("callSid", "")):
-                raise TextProtocolError("the first message must be 'start' with a callSid")
-        except (TextProtocolError, TimeoutError) as exc:
-            await websocket.close(code=CLOSE_PROTOCOL, reason=(str(exc) or "no start")[:120])
-            return
-        except Exception:
-            return
-        if await self._at_capacity():
-            await websocket.close(code=1013, reason="busy")
-            return
-        direction = "outbound" if start.get("direction") == "outbound" else "inbound"
-        await self._run_call(
-            websocket,
-            CallStart(
-                call_sid=str(start["callSid"])[:64],
-                mode="text",
-                direction=direction,
-                from_number=str(start.get("from", ""))[:32],
-                to_number=str(start.get("to", ""))[:32],
-            ),
-            check,
-        )
-
-    # Both modes
-
-    async def _run_call(self, websocket: WebSocket, start: CallStart, check) -> None:
-        taken_at = time.perf_counter()
-        session = await self._pool.take()
-        self._active_calls += 1
-        self._metrics_active.set(self._active_calls)
-        try:
-            await session.handle.start_call.remote(start)
-            self._metrics_take.observe((time.perf_counter() - taken_at) * 1000)
-            self._metrics_calls.inc(tags={"mode": start.mode})
-            reason = await pump_call(
-                websocket,
-                session.handle,
-                check=check,
-                batch_s=self._settings.performance.frame_batch_ms / 1000,
-                call_sid=start.call_sid,
-            )
-            logger.info(f"call {start.call_sid} closed: {reason}")
-        except Exception as exc:
-            logger.exception(f"call {start.call_sid} failed: {exc}")
-            await self._outbox.error(start.call_sid, f"ingress: {exc}")
-            with contextlib.suppress(RuntimeError):
-                await websocket.close(code=1011)
-        finally:
-            self._active_calls -= 1
-            self._metrics_active.set(self._active_calls)
+    async def _database(self) -> asyncpg.Pool:
+        async with self._db_lock:
+            if self._db is None:
+                self._db = await create_pool(self._settings.database_url, min_size=0)
+            return self._db
 
     # API
 
     async def get_call(self, request: Request) -> Response:
         if not bearer_ok(request.headers, self._api_token):
             return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
-        if self._db is None:
-            self._db = await create_pool(self._settings.database_url)
-        report = await call_report(self._db, request.path_params["call_sid"])
+        try:
+            report = await call_report(await self._database(), request.path_params["call_sid"])
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return JSONResponse({"error": f"call records unavailable: {exc!r}"}, 503)
         if report is None:
             return JSONResponse({"error": "no such call"}, status_code=404)
         return JSONResponse(report)
@@ -331,18 +188,50 @@ class TwilioIngress:
             namespace=self._settings.ray_namespace,
         )
 
+    # Health
+
     async def healthz(self, request: Request) -> Response:
-        try:
-            await self._redis.ping()
-        except Exception as exc:
-            return JSONResponse({"status": "redis unavailable", "error": str(exc)}, 503)
-        if self._pool.ready_count == 0 and self._pool.size > 0:
-            return JSONResponse({"status": "warming"}, status_code=503)
         return JSONResponse(
             {
                 "status": "ok",
-                "active_calls": self._active_calls,
+                "active_calls": self._streams.active_calls,
                 "warm": self._pool.ready_count,
                 "sessions_spawned": self._pool.spawned,
             }
         )
+
+    async def readyz(self, request: Request) -> Response:
+        checks = {
+            "redis": self._redis.ping(),
+            "postgresql": self._ping_database(),
+            "orchestrator": self._ping(self._orchestrator),
+            "pool": self._pool_ready(),
+        }
+        results = await asyncio.gather(
+            *(asyncio.wait_for(check, READY_CHECK_TIMEOUT_S) for check in checks.values()),
+            return_exceptions=True,
+        )
+        failed = [
+            name for name, result in zip(checks, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
+        if failed:
+            return JSONResponse({"status": "not ready", "failed": failed}, status_code=503)
+        return JSONResponse({"status": "ready", "warm": self._pool.ready_count})
+
+    async def _ping_database(self) -> None:
+        pool = await self._database()
+        async with pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+
+    async def _ping(self, handle: DeploymentHandle | None) -> None:
+        if handle is not None:
+            await handle.check_health.remote()
+
+    async def _pool_ready(self) -> None:
+        if self._pool.size > 0 and self._pool.ready_count == 0:
+            raise RuntimeError("no warm session actor yet")
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._sweep_task.cancel()

@@ -2,7 +2,9 @@
 
 The voice webhook (signed by Twilio) issues a token and puts it in the TwiML as a
 `<Parameter>`; the stream's `start` message must present it. A token works once and
-expires quickly, so a replayed or forged stream finds nothing to attach to.
+expires quickly, so a replayed or forged stream finds nothing to attach to. The
+`<Connect action>` webhook issues one the same way for a call that resumes on a new
+stream (`resume`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,12 @@ class PendingCall:
     to_number: str
     direction: str
     answered_by: str | None = None
+    # The stream resumes a live call (issued by /twilio/voice/continue).
+    resume: bool = False
+    # For a resume: when the call's previous stream last served the caller (wall clock),
+    # and what was lost, for the call's record.
+    last_served_at: float | None = None
+    failure: str | None = None
 
 
 class StreamTokens:

@@ -129,6 +129,13 @@ class Replies:
     def repeat(self) -> list[str]:
         return ["Sure."]
 
+    def lost_you(self) -> list[str]:
+        """After the call moved to another server: the caller may have heard a gap."""
+        return ["Sorry about that, I lost you for a second."]
+
+    def where_were_we(self) -> list[str]:
+        return ["Where were we?"]
+
     # --- outcomes ---------------------------------------------------------------------
 
     def opted_out(self) -> list[str]:
@@ -227,7 +234,8 @@ class Replies:
             *self.strong_fit(None), *self.meeting_deferred(), *self.specialist_will_answer(),
             *self.good_question(), *self.take_your_time(), *self.what_else(),
             *self.goodbye(None), *self.still_there(1), *self.still_there(2),
-            *self.hello_silence(), *self.silence_goodbye(),
+            *self.hello_silence(), *self.silence_goodbye(), *self.lost_you(),
+            *self.where_were_we(),
         ]
         for asked in QUESTIONS:
             said += [*self.question(asked), *self.question(asked, short=True),

@@ -193,6 +193,17 @@ class QualificationScript:
             self._ask(turn, current.asked, short=True)
         return self._finish(turn)
 
+    def on_resume(self, state: ConversationState) -> AgentReply:
+        """The call moved to another actor and the caller may have missed the agent's
+        last words: a short bridge, then the pending question again. Nothing changes:
+        what the caller already answered stays answered."""
+        if state.ended:
+            return AgentReply(agent=state.current_agent)
+        pending = state.asked is not None and state.last_question
+        question = [state.last_question] if pending else self.replies.where_were_we()
+        return AgentReply(sentences=[*self.replies.lost_you(), *question],
+                          agent=state.current_agent)
+
     def on_hangup(self, state: ConversationState) -> Outcome:
         """The outcome of the call now that it has ended."""
         return self.final_outcome(state)

@@ -91,7 +91,7 @@ async def stream(websocket: WebSocket) -> None:
         responder=DirectResponder(settings, session),
         usage=CallUsage(),
         mode="audio",
-        turn_end_message=lambda name: mark_message(stream_sid, name),
+        turn_end_message=lambda reply: mark_message(stream_sid, f"turn-{reply}"),
         on_turn=on_turn,
         on_agent_ends_call=on_agent_ends_call,
         on_caller_hangup=on_caller_hangup,

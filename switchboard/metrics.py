@@ -9,8 +9,8 @@ a replica would not be exported.
 
 Each process makes its own set on first use (`VoiceAgentIntegrationMetrics.get()`): the
 orchestrator replicas observe latency, transitions and sync failures; the session actors
-count fallbacks, breaker trips and failed breaker syncs; the budget counts its decisions; the orchestrator's
-LLM (`graph.llm`) counts its failures and retries.
+count fallbacks, breaker trips and failed breaker syncs; the budget counts its
+decisions; the orchestrator's LLM (`graph.llm`) counts its failures and retries.
 
 Tagged counters are exported once a tag set is first counted: Ray's `Counter.inc(0)`
 raises, so they are not pre-created at zero.

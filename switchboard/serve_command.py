@@ -103,9 +103,9 @@ def _write_runtime(**values: str | None) -> None:
 
 
 def healthy(base_url: str) -> bool:
-    """True when the server at `base_url` answers `/healthz` with 200."""
+    """True when the server at `base_url` is ready for calls (`/readyz` answers 200)."""
     try:
-        with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:
+        with urllib.request.urlopen(f"{base_url}/readyz", timeout=3) as response:
             return response.status == 200
     except OSError:
         return False

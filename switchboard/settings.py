@@ -61,6 +61,8 @@ class TierEscalationSettings(BaseModel):
     # What one premium grant holds against the daily budget until the call ends: about
     # what a call's premium turns cost (six turns of ~1,200 tokens at $0.01/1k is $0.07).
     premium_reservation_usd: float = Field(0.10, gt=0)
+    # A hold is a lease: a call that stops renewing it (its actor died) gives it back.
+    hold_lease_s: float = Field(90.0, gt=0)
     telephony_usd_per_minute: float = Field(0.0085, ge=0)
     stt_usd_per_second: float = Field(0.0001, ge=0)
     tts_usd_per_character: float = Field(0.000015, ge=0)
@@ -77,6 +79,39 @@ class PerformanceSettings(BaseModel):
     frame_batch_ms: int = Field(40, ge=20, le=200)
     session_ttl_s: int = Field(3600, ge=60)
     max_message_bytes: int = Field(64 * 1024, ge=1024)
+    # A new socket must send `start` within this; slower ones are closed and counted.
+    start_timeout_s: float = Field(5.0, gt=0)
+    # Sockets open but not yet started, per replica: more are refused at once, so a
+    # flood of idle connections cannot take the slots calls need.
+    max_unstarted_streams: int = Field(32, ge=1)
+    # A media stream sends a frame every 20 ms; one silent this long is gone.
+    stream_idle_timeout_s: float = Field(5.0, gt=0)
+    # A text-mode caller silent (no message at all) this long has left.
+    text_idle_timeout_s: float = Field(300.0, gt=0)
+
+
+class RecoverySettings(BaseModel):
+    """How a call survives the failure of the parts serving it (DESIGN.md "Failure and
+    recovery")."""
+
+    # No answer from a session actor for this long: it is taken for dead and replaced.
+    actor_deadline_s: float = Field(3.0, gt=0)
+    # What the ingress keeps of the caller's messages since the last finished turn, to
+    # replay to a replacement actor.
+    replay_window_s: float = Field(30.0, gt=0)
+    # How long a call whose media stream closed without a `stop` (or whose actor and
+    # socket are both gone) waits to be resumed before it is ended.
+    resume_grace_s: float = Field(30.0, gt=0)
+    # Reconnects of one call `/twilio/voice/continue` accepts before it apologises and
+    # hangs up.
+    max_resumes: int = Field(3, ge=0)
+    # How often a session actor tells the call registry it still serves its call.
+    heartbeat_s: float = Field(2.0, gt=0)
+    # How often each ingress replica looks for calls nobody serves any more.
+    sweep_interval_s: float = Field(5.0, gt=0)
+    # How long a replacement actor waits for the replayed audio to become a caller turn
+    # before it says a short bridge and asks its last question again.
+    resume_settle_s: float = Field(1.0, ge=0)
 
 
 class CircuitBreakerSettings(BaseModel):
@@ -150,6 +185,7 @@ class VoiceAgentIntegrationConfig(BaseSettings):
     tier_escalation: TierEscalationSettings = TierEscalationSettings()
     performance: PerformanceSettings = PerformanceSettings()
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
+    recovery: RecoverySettings = RecoverySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     speech: SpeechSettings = SpeechSettings()
 

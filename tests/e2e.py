@@ -260,34 +260,59 @@ FRAME_BYTES = 160  # 20 ms of 8 kHz μ-law
 
 
 class LiveAudioCall:
-    """An inbound Twilio media stream held open by a test, speaking as Twilio sends."""
+    """An inbound Twilio media stream held open by a test, sending as Twilio does: a 20 ms
+    frame every 20 ms, silence unless the caller speaks."""
 
     def __init__(self, ws: ClientConnection, parties: CallParties, stream_sid: str) -> None:
         self.ws = ws
         self.parties = parties
         self.stream_sid = stream_sid
         self._chunk = 0
+        self._audio = bytearray()
+        self._spoken = asyncio.Event()
+        self._pacer: asyncio.Task | None = None
 
     @property
     def call_sid(self) -> str:
         return self.parties.call_sid
 
+    def start(self) -> None:
+        self._pacer = asyncio.create_task(self._pace())
+
+    async def stop(self) -> None:
+        if self._pacer is not None:
+            self._pacer.cancel()
+            await asyncio.gather(self._pacer, return_exceptions=True)
+
     async def next_event(self) -> dict:
         return json.loads(await self.ws.recv())
 
     async def speak(self, ulaw: bytes) -> None:
-        """Send `ulaw` in real time, 20 ms a frame."""
+        """Send `ulaw` in real time, 20 ms a frame; returns when its last frame went out."""
+        self._spoken.clear()
+        self._audio += ulaw
+        await self._spoken.wait()
+
+    async def _pace(self) -> None:
         started = time.monotonic()
-        for offset in range(0, len(ulaw), FRAME_BYTES):
+        while True:
+            frame = bytes(self._audio[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\xff")
+            del self._audio[:FRAME_BYTES]
+            if not self._audio:
+                self._spoken.set()
             self._chunk += 1
-            payload = base64.b64encode(ulaw[offset : offset + FRAME_BYTES]).decode()
-            await self.ws.send(
-                json.dumps(media_message(self.stream_sid, self._chunk, self._chunk * 20, payload))
-            )
-            due = started + (offset + FRAME_BYTES) / 8000
+            payload = base64.b64encode(frame).decode()
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await self.ws.send(
+                    json.dumps(
+                        media_message(self.stream_sid, self._chunk, self._chunk * 20, payload)
+                    )
+                )
+            due = started + self._chunk * FRAME_BYTES / 8000
             await asyncio.sleep(max(0.0, due - time.monotonic()))
 
     async def hang_up(self) -> None:
+        await self.stop()
         parties = self.parties
         await self.ws.send(
             json.dumps(stop_message(self.stream_sid, parties.call_sid, parties.account_sid))
@@ -318,7 +343,12 @@ async def live_audio_call(server: RunningSwitchboard) -> AsyncIterator[LiveAudio
                 start_message(stream_sid, parties.call_sid, parties.account_sid, answer.parameters)
             )
         )
-        yield LiveAudioCall(ws, parties, stream_sid)
+        call = LiveAudioCall(ws, parties, stream_sid)
+        call.start()
+        try:
+            yield call
+        finally:
+            await call.stop()
 
 
 def premium_granted(report: dict) -> bool:

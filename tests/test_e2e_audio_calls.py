@@ -71,7 +71,8 @@ async def test_caller_hanging_up_mid_sentence_ends_the_actor_and_records_abandon
     while _alive(pid) and time.monotonic() - hung_up < 5.0:
         await asyncio.sleep(0.1)
     assert not _alive(pid), "the session actor outlived the call by 5 s"
-    assert await _registry_entry(switchboard, call.call_sid) == {}
+    # Kept, marked ended, so a late reconnect of the call is hung up, not resumed.
+    assert (await _registry_entry(switchboard, call.call_sid))["state"] == "ended"
     report = await switchboard.report(call.call_sid, timeout_s=5)
     assert report["outcome"] == "abandoned"
     assert report["status"] == "completed"

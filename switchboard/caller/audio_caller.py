@@ -5,6 +5,11 @@ caller's lines, silence in between), plays the agent's audio on a `PlaybackClock
 echoes marks when playback reaches them and obeys `clear`. Turn taking follows
 DESIGN.md: the agent's turn has ended when the mark sent after its audio comes back,
 or after one second of silence following its audio.
+
+When the server closes a stream the caller did not hang up, the call does what Twilio
+does: it requests the `<Connect action>` URL and follows its TwiML — a new stream (the
+call resumes there: the caller waits for the agent, and says again a line the agent
+never answered) or the end of the call.
 """
 
 from __future__ import annotations
@@ -24,13 +29,17 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 
 from switchboard.caller import twilio_protocol as tp
 from switchboard.caller.audio_playback import PendingMark, PlaybackClock
-from switchboard.caller.result import CallFailed, LegResult
+from switchboard.caller.result import CallFailed, EndedBy, LegResult
 from switchboard.caller.script import CallerLeg, check_stream_end, play_script
 from switchboard.caller.signing import SIGNATURE_HEADER, stream_handshake_signature
 from switchboard.caller.speech import synthesize_lines
 from switchboard.caller.transcript import Transcript
 from switchboard.caller.turns import TurnTracker
-from switchboard.caller.webhooks import post_status_callback, request_twiml
+from switchboard.caller.webhooks import (
+    post_status_callback,
+    request_next_twiml,
+    request_twiml,
+)
 from switchboard.scenario import Scenario
 
 FRAME_S = tp.FRAME_MS / 1000
@@ -94,6 +103,7 @@ class AudioLeg(CallerLeg):
         speech: dict[str, bytes],
     ) -> None:
         super().__init__(turns)
+        self.ws = ws
         self._ws = ws
         self._stream_sid = stream_sid
         self._call_sid = call_sid
@@ -134,6 +144,12 @@ class AudioLeg(CallerLeg):
     def playback(self) -> PlaybackClock:
         return self._playback
 
+    def end(self, by: EndedBy) -> None:
+        """This stream is over; whether the call is, `AudioCall` decides."""
+        if not self.ended.is_set():
+            self.ended_by = by
+            self.ended.set()
+
     @property
     def first_agent_audio_ms(self) -> float | None:
         if self.started_at is None or self.first_agent_audio_at is None:
@@ -143,8 +159,13 @@ class AudioLeg(CallerLeg):
     # What the caller does
 
     async def say(self, text: str) -> None:
+        await self.speak(text)
+
+    async def speak(self, text: str) -> bool:
+        """Say `text`; True once its last frame went out (False: the stream ended first)."""
         utterance = self._voice.speak(text, self._speech[text])
         await self.until_ended(utterance.done)
+        return utterance.done.done()
 
     async def press(self, digits: str) -> None:
         for index, digit in enumerate(digits):
@@ -299,6 +320,116 @@ async def open_stream(url: str, auth_token: str) -> ClientConnection:
         raise CallFailed(f"could not open the media stream {url}: {exc}") from None
 
 
+class AudioCall(CallerLeg):
+    """One phone call across the media streams Twilio gives it (see the module docstring)."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        parties: tp.CallParties,
+        auth_token: str,
+        turns: TurnTracker,
+        speech: dict[str, bytes],
+        transcript: Transcript,
+        answered_by: str | None,
+    ) -> None:
+        super().__init__(turns)
+        self._http = http
+        self._parties = parties
+        self._auth_token = auth_token
+        self._speech = speech
+        self._transcript = transcript
+        self._answered_by = answered_by
+        self.legs: list[AudioLeg] = []
+        self._watcher: asyncio.Task[None] | None = None
+        self._last_line: str | None = None
+        self._lost_line: str | None = None
+
+    @property
+    def leg(self) -> AudioLeg:
+        return self.legs[-1]
+
+    async def connect(self, answer: tp.StreamAnswer) -> None:
+        """Open the stream `answer` names and play the call on it."""
+        ws = await open_stream(answer.url, self._auth_token)
+        leg = AudioLeg(
+            ws,
+            stream_sid=tp.new_sid("MZ"),
+            call_sid=self._parties.call_sid,
+            account_sid=self._parties.account_sid,
+            turns=self.turns,
+            speech=self._speech,
+        )
+        self.legs.append(leg)
+        await leg.open(answer.parameters)
+        self._watcher = asyncio.create_task(self._follow(leg, answer.action), name="stream-end")
+
+    async def _follow(self, leg: AudioLeg, action: str | None) -> None:
+        """When the server ends a stream, ask `action` what next, as Twilio does."""
+        await leg.ended.wait()
+        if leg.ended_by == "caller" or self.ended.is_set():
+            return
+        if action is None:
+            self.end("agent")
+            return
+        params = tp.voice_webhook_params(self._parties, self._answered_by)
+        params["CallStatus"] = "in-progress"
+        try:
+            answer = await request_next_twiml(self._http, action, self._auth_token, params)
+        except CallFailed as exc:
+            self._transcript.note(f"the stream ended and {exc}")
+            self.end("agent")
+            return
+        if isinstance(answer, tp.EndAnswer):
+            self.end("agent")
+            return
+        if not self.turns.agent_spoke_this_epoch and self._last_line is not None:
+            self._lost_line = self._last_line  # the agent never answered it
+        self._transcript.note("the stream dropped; Twilio reconnected the call")
+        self.turns.expect_agent()
+        try:
+            await self.connect(answer)
+        except CallFailed as exc:
+            self._transcript.note(str(exc))
+            self.end("agent")
+
+    def take_lost_line(self) -> str | None:
+        line, self._lost_line = self._lost_line, None
+        return line
+
+    async def say(self, text: str) -> None:
+        self._last_line = text
+        if not await self.leg.speak(text) and not self.ended.is_set():
+            self._lost_line = text  # cut off mid-line: said again on the next stream
+
+    async def press(self, digits: str) -> None:
+        self._last_line = None
+        await self.leg.press(digits)
+
+    async def stay_silent(self, seconds: float) -> None:
+        self._last_line = None
+        await self.leg.stay_silent(seconds)
+
+    async def hang_up(self) -> None:
+        await self.leg.hang_up()
+        self.end("caller")
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        for leg in self.legs:
+            await leg.close()
+
+    @property
+    def first_agent_audio_ms(self) -> float | None:
+        return self.legs[0].first_agent_audio_ms if self.legs else None
+
+    @property
+    def playback_gaps(self) -> list[float]:
+        return [gap for leg in self.legs for gap in leg.playback.gaps]
+
+
 async def run_audio_call(
     scenario: Scenario,
     *,
@@ -308,7 +439,7 @@ async def run_audio_call(
     call_sid: str,
     transcript: Transcript,
 ) -> LegResult:
-    """Place the call, play the scenario on the media stream, report the call's end."""
+    """Place the call, play the scenario on its media streams, report the call's end."""
     speech = await synthesize_lines(line for line in scenario.lines if isinstance(line, str))
     parties = tp.CallParties.for_scenario(scenario, call_sid=call_sid, account_sid=account_sid)
     async with httpx.AsyncClient(timeout=15) as http:
@@ -326,33 +457,35 @@ async def run_audio_call(
 
         started = time.monotonic()
         turns = TurnTracker(agent_speaks_first=scenario.direction == "inbound")
-        ws = await open_stream(answer.url, auth_token)
-        leg = AudioLeg(
-            ws,
-            stream_sid=tp.new_sid("MZ"),
-            call_sid=call_sid,
-            account_sid=account_sid,
+        call = AudioCall(
+            http,
+            parties=parties,
+            auth_token=auth_token,
             turns=turns,
             speech=speech,
+            transcript=transcript,
+            answered_by=scenario.answered_by,
         )
         try:
-            await leg.open(answer.parameters)
-            await play_script(scenario, leg, transcript)
+            await call.connect(answer)
+            await play_script(scenario, call, transcript)
         finally:
-            await leg.close()
+            await call.close()
         duration_s = time.monotonic() - started
         problem = await post_status_callback(
             http, base_url, auth_token, tp.status_callback_params(parties, "completed", duration_s)
         )
         if problem:
             transcript.note(problem)
-        check_stream_end(ws, leg, transcript)
-        if leg.ended_by == "agent":
+        call.heard_server = any(leg.heard_server for leg in call.legs)
+        check_stream_end(call.leg.ws, call, transcript)
+        if call.ended_by == "agent":
             transcript.note("the agent ended the call")
     return LegResult(
-        ended_by=leg.ended_by or "caller",
+        ended_by=call.ended_by or "caller",
         duration_s=duration_s,
         timings=turns.timings,
-        first_agent_audio_ms=leg.first_agent_audio_ms,
-        playback_gaps_ms=[round(gap * 1000, 1) for gap in leg.playback.gaps],
+        first_agent_audio_ms=call.first_agent_audio_ms,
+        playback_gaps_ms=[round(gap * 1000, 1) for gap in call.playback_gaps],
+        streams=len(call.legs),
     )

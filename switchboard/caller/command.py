@@ -94,6 +94,7 @@ async def run_call(
         record_final=fetched.final,
         first_agent_audio_ms=leg.first_agent_audio_ms,
         playback_gaps_ms=leg.playback_gaps_ms,
+        streams=leg.streams,
     )
 
 

@@ -25,6 +25,8 @@ class LegResult:
     # heard inside agent turns.
     first_agent_audio_ms: float | None = None
     playback_gaps_ms: list[float] = field(default_factory=list)
+    # Audio mode: media streams the call used (more than one after a reconnect).
+    streams: int = 1
 
 
 @dataclass
@@ -40,6 +42,7 @@ class CallResult:
     record_final: bool
     first_agent_audio_ms: float | None = None
     playback_gaps_ms: list[float] = field(default_factory=list)
+    streams: int = 1
 
     @property
     def outcome(self) -> str | None:

@@ -42,6 +42,11 @@ class CallerLeg(ABC):
             self.ended.set()
             self.turns.call_ended()
 
+    def take_lost_line(self) -> str | None:
+        """A line the agent never heard (a stream dropped while it was said, before its
+        answer): the caller says it again. Only audio calls lose lines."""
+        return None
+
     async def until_ended(self, awaitable: Awaitable[object]) -> None:
         """Await `awaitable`, or stop waiting as soon as the call ends."""
         task = asyncio.ensure_future(awaitable)
@@ -70,6 +75,11 @@ async def play_script(scenario: Scenario, leg: CallerLeg, transcript: Transcript
     for index, line in enumerate(scenario.lines):
         # On an outbound call the lead answers: the first line is spoken at once.
         if not (index == 0 and scenario.direction == "outbound"):
+            await _wait_for_agent(leg, transcript)
+        lost = leg.take_lost_line()
+        if lost is not None and not leg.ended.is_set():
+            transcript.caller(f"{lost} (again: the line dropped)")
+            await leg.say(lost)
             await _wait_for_agent(leg, transcript)
         if leg.ended.is_set():
             return

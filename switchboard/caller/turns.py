@@ -65,6 +65,13 @@ class TurnTracker:
             if timing.latency_ms is None:
                 timing.latency_ms = max(0.0, (now - timing.ended_at) * 1000)
 
+    def expect_agent(self) -> None:
+        """The call came back on a new stream: the agent speaks next (its turn in flight
+        was lost with the old stream)."""
+        self._agent_in_turn = False
+        self._awaiting_reply = True
+        self._agent_spoke_this_epoch = False
+
     def agent_turn_ended(self) -> None:
         """The agent finished its turn: the caller may speak."""
         self._agent_in_turn = False

@@ -114,11 +114,13 @@ class TwimlError(ValueError):
 
 @dataclass(frozen=True)
 class StreamAnswer:
-    """`<Connect><Stream url=…>`: open the media stream, passing its `<Parameter>`s."""
+    """`<Connect action=…><Stream url=…>`: open the media stream, passing its
+    `<Parameter>`s; when the stream ends, ask `action` (if any) what to do next."""
 
     url: str
     parameters: dict[str, str] = field(default_factory=dict)
     said: tuple[str, ...] = ()
+    action: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,12 @@ def parse_twiml(text: str) -> StreamAnswer | EndAnswer:
             parameters = {
                 p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")
             }
-            return StreamAnswer(url=stream.get("url", ""), parameters=parameters, said=tuple(said))
+            return StreamAnswer(
+                url=stream.get("url", ""),
+                parameters=parameters,
+                said=tuple(said),
+                action=verb.get("action") or None,
+            )
         elif verb.tag == "Reject":
             return EndAnswer("reject", reason=verb.get("reason", "rejected"), said=tuple(said))
         elif verb.tag == "Hangup":

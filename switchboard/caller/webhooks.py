@@ -4,6 +4,8 @@ signs them."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from switchboard.caller.result import CallFailed
@@ -50,6 +52,35 @@ async def request_twiml(
         return parse_twiml(response.text)
     except TwimlError as exc:
         raise CallFailed(f"{url} answered TwiML the caller cannot follow: {exc}") from None
+
+
+async def request_next_twiml(
+    http: httpx.AsyncClient, action_url: str, auth_token: str, params: dict[str, str],
+    *, attempts: int = 5, pause_s: float = 1.0,
+) -> StreamAnswer | EndAnswer:
+    """After a stream ended: POST `<Connect action>` and read what to do next.
+
+    A replica that just died may fail a request or two: those are retried, as Twilio
+    retries a webhook it could not reach."""
+    for attempt in range(attempts):
+        try:
+            response = await _signed_post(http, action_url, auth_token, params)
+        except httpx.TransportError as exc:
+            problem = f"could not reach {action_url} ({exc.__class__.__name__})"
+        else:
+            if response.status_code == 200:
+                try:
+                    return parse_twiml(response.text)
+                except TwimlError as exc:
+                    raise CallFailed(
+                        f"{action_url} answered TwiML the caller cannot follow: {exc}"
+                    ) from None
+            problem = f"{action_url} answered HTTP {response.status_code}"
+            if response.status_code < 500:
+                raise CallFailed(problem)
+        if attempt + 1 < attempts:
+            await asyncio.sleep(pause_s)
+    raise CallFailed(f"{problem} after {attempts} attempts")
 
 
 async def post_status_callback(

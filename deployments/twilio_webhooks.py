@@ -1,0 +1,220 @@
+"""Twilio's webhooks: a call arrives, its stream ended, its status changed.
+
+- `POST /twilio/voice` — a new call: `<Connect action><Stream>` with a one-time token,
+  `<Reject reason="busy">` at capacity (new inbound calls only), or `<Hangup/>` for an
+  outbound call to a number on the do-not-call list (recorded as `opted_out`, blocked).
+- `POST /twilio/voice/continue` — Twilio asks what to do after a call's stream ended: a
+  live call gets a new stream (a new token, the same CallSid) on whichever replica took
+  the request; an ended one `<Hangup/>`; one that reconnected too often an apology and
+  `<Hangup/>`. Never busy.
+- `POST /twilio/status` — recorded; a final status ends a call still waiting to be
+  resumed.
+
+Every request must carry a valid `X-Twilio-Signature`, computed on the public URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import ray
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from actors.call_sweeper import CallSweeper
+from actors.registry import CallRegistry
+from db.outbox import Outbox
+from db.queries import is_do_not_call
+from deployments.auth import TwilioSignatures
+from deployments.ingress_metrics import IngressMetrics
+from deployments.stream_tokens import PendingCall, StreamTokens
+from deployments.twilio_forms import StatusCallbackForm, VoiceWebhook, WebhookFormError
+from deployments.twiml import CONTINUE_PATH, RESUME_APOLOGY, connect_stream, hang_up, reject_busy
+from switchboard.models import CallFacts, CallSession, CallStatus, Outcome
+from switchboard.settings import VoiceAgentIntegrationConfig
+
+logger = logging.getLogger("ray.serve")
+
+TWIML = "application/xml"
+DNC_TIMEOUT_S = 2.0
+ACTOR_TIMEOUT_S = 2.0
+
+
+def _twiml(text: str) -> Response:
+    return Response(text, media_type=TWIML)
+
+
+class TwilioWebhooks:
+    """The ingress's answers to Twilio's webhooks."""
+
+    def __init__(
+        self,
+        *,
+        settings: VoiceAgentIntegrationConfig,
+        signatures: TwilioSignatures,
+        tokens: StreamTokens,
+        registry: CallRegistry,
+        outbox: Outbox,
+        sweeper: CallSweeper,
+        metrics: IngressMetrics,
+        at_capacity: Callable[[], Awaitable[bool]],
+        database: Callable[[], Awaitable[asyncpg.Pool]],
+    ) -> None:
+        self._settings = settings
+        self._signatures = signatures
+        self._tokens = tokens
+        self._registry = registry
+        self._outbox = outbox
+        self._sweeper = sweeper
+        self._metrics = metrics
+        self._at_capacity = at_capacity
+        self._database = database
+
+    async def _signed_form(self, request: Request) -> dict[str, str] | None:
+        form = {key: str(value) for key, value in (await request.form()).items()}
+        url = self._signatures.public(request.url.path, request.url.query)
+        if not self._signatures.valid(request.headers, url, form):
+            self._metrics.refuse("bad_signature")
+            logger.warning(f"refused unsigned or forged request to {request.url.path}")
+            return None
+        return form
+
+    def _stream_twiml(self, token: str) -> Response:
+        return _twiml(
+            connect_stream(
+                stream_url=self._signatures.public("/twilio/stream", websocket=True),
+                action_url=self._signatures.public(CONTINUE_PATH),
+                token=token,
+            )
+        )
+
+    # A new call
+
+    async def _voice_form(self, request: Request) -> VoiceWebhook | Response:
+        form = await self._signed_form(request)
+        if form is None:
+            return PlainTextResponse("invalid Twilio signature", status_code=403)
+        try:
+            return VoiceWebhook.from_form(form, request.query_params)
+        except WebhookFormError as exc:
+            self._metrics.refuse("bad_form")
+            return PlainTextResponse(str(exc), status_code=400)
+
+    async def voice(self, request: Request) -> Response:
+        call = await self._voice_form(request)
+        if isinstance(call, Response):
+            return call
+        outbound = call.direction == "outbound"
+        if outbound and await self._blocked(call):
+            return _twiml(hang_up())
+        if not outbound and await self._at_capacity():
+            self._metrics.refuse("busy")
+            logger.warning(f"call {call.call_sid}: at capacity, answering busy")
+            return _twiml(reject_busy())
+        return self._stream_twiml(await self._tokens.issue(call.pending_call()))
+
+    async def _blocked(self, call: VoiceWebhook) -> bool:
+        """An outbound call to a number on the do-not-call list is never connected.
+
+        If the list cannot be read the call is not connected either: calling someone who
+        asked not to be called is worse than a missed call."""
+        lead = call.lead_number
+        try:
+            listed = await asyncio.wait_for(
+                is_do_not_call(await self._database(), lead), DNC_TIMEOUT_S
+            )
+            why = f"blocked: {lead} is on the do-not-call list"
+        except Exception as exc:
+            listed, why = True, f"blocked: the do-not-call list could not be read ({exc!r})"
+        if not listed:
+            return False
+        self._metrics.refuse("do_not_call")
+        logger.warning(f"call {call.call_sid}: {why}")
+        session = CallSession(
+            call_sid=call.call_sid,
+            direction="outbound",
+            from_number=lead,
+            to_number=call.agent_number,
+            answered_by=call.answered_by,
+            status=CallStatus.COMPLETED,
+            outcome=Outcome.OPTED_OUT,
+            errors=[why],
+        )
+        await self._outbox.call_started(session)
+        await self._outbox.call_ended(
+            session, facts=CallFacts(), qualification_score=0.0, cost_usd=0.0, cost_breakdown={}
+        )
+        return True
+
+    # After a stream ended
+
+    async def continue_call(self, request: Request) -> Response:
+        call = await self._voice_form(request)
+        if isinstance(call, Response):
+            return call
+        call_sid = call.call_sid
+        entry = await self._registry.entry(call_sid)
+        if entry is None or not entry.live or entry.identity.mode != "audio":
+            return _twiml(hang_up())
+        resumes = await self._registry.count_resume(call_sid)
+        if resumes > self._settings.recovery.max_resumes:
+            logger.warning(f"call {call_sid}: reconnected {resumes - 1} times; hanging up")
+            self._metrics.recovery("stream_lost", "too_many_resumes")
+            return _twiml(hang_up(say=RESUME_APOLOGY))
+        identity = entry.identity
+        token = await self._tokens.issue(
+            PendingCall(
+                call_sid=call_sid,
+                from_number=identity.from_number,
+                to_number=identity.to_number,
+                direction=identity.direction,
+                answered_by=identity.answered_by,
+                resume=True,
+                last_served_at=entry.heartbeat_at,
+                failure=(
+                    f"the media stream of session actor {entry.actor} (ingress pid "
+                    f"{entry.ingress_pid}) was lost; Twilio reconnected"
+                ),
+            )
+        )
+        logger.info(f"call {call_sid}: stream ended; resuming it on a new stream ({resumes})")
+        return self._stream_twiml(token)
+
+    # Status callbacks
+
+    async def status(self, request: Request) -> Response:
+        form = await self._signed_form(request)
+        if form is None:
+            return PlainTextResponse("invalid Twilio signature", status_code=403)
+        try:
+            callback = StatusCallbackForm.from_form(form, request.query_params)
+        except WebhookFormError as exc:
+            self._metrics.refuse("bad_form")
+            return PlainTextResponse(str(exc), status_code=400)
+        await self._outbox.status_callback(callback.call_sid, callback.call_status, form)
+        if callback.final:
+            await self._call_over(callback.call_sid, callback.call_status)
+        return Response(status_code=204)
+
+    async def _call_over(self, call_sid: str, call_status: str) -> None:
+        """Twilio says the call is over: end it if something still waits to resume it."""
+        entry = await self._registry.entry(call_sid)
+        if entry is None or not entry.live:
+            return
+        if entry.actor is not None:
+            try:
+                actor = ray.get_actor(entry.actor, namespace=self._settings.ray_namespace)
+                await asyncio.wait_for(actor.twilio_ended.remote(call_status), ACTOR_TIMEOUT_S)
+                return
+            except Exception as exc:
+                logger.info(f"call {call_sid}: its actor is gone ({exc!r})")
+        stale_for = time.time() - entry.heartbeat_at
+        await self._sweeper.finalise(
+            call_sid,
+            f"Twilio reported the call {call_status} while it waited to be resumed "
+            f"({stale_for:.0f} s after it was last served)",
+        )

@@ -72,6 +72,7 @@ DRAIN_GRACE_S = 3.0
 WARM_HANDLE_TIMEOUT_S = 10.0
 # How long the end of a call may wait for Redis to take its last writes.
 FINAL_FLUSH_S = 20.0
+START_CHECKPOINT_WAIT_S = 1.0
 # A text turn's checkpoint is written before its reply goes out; while Redis is away the
 # reply goes out after this anyway, and the checkpoint follows when Redis is back.
 TEXT_CHECKPOINT_WAIT_S = 0.25
@@ -268,6 +269,9 @@ class CallSessionActor:
             self._replay(resume, numbering.consumed)
             self._tasks.append(asyncio.create_task(self._note_recovery()))
         self._journal.checkpoint(self._checkpoint())
+        # A call is resumable from the moment it is taken: its first checkpoint lands
+        # before the caller hears anything (a write of about a millisecond).
+        await self._journal.flush(START_CHECKPOINT_WAIT_S)
         # A warm actor may have waited in the pool for longer than ORPHAN_AFTER_S: the
         # ingress's silence is counted from now, not from when the actor was made.
         self._link.touch()

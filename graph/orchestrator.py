@@ -166,7 +166,12 @@ class AgentOrchestrator:
     ) -> None:
         self.settings = settings or get_settings()
         self._owns_redis = redis is None
-        self.redis = redis if redis is not None else connect(self.settings.redis_url)
+        # Fail fast: a turn the workflow cannot checkpoint is better answered at once by
+        # the session's direct path than after seconds of retries against a Redis outage.
+        self.redis = (
+            redis if redis is not None
+            else connect(self.settings.redis_url, retries=2, timeout_s=1.0)
+        )
         self._ttl_s = self.settings.performance.session_ttl_s
         self._prefix = self.settings.redis_prefix
         self.llm = TieredLLM.from_settings(self.settings) if llm is _AUTO else llm
@@ -301,7 +306,7 @@ class AgentOrchestrator:
     async def adopt_conversation(self, call_id: str,
                                  conversation: ConversationState | dict[str, Any]) -> None:
         """Continue from `conversation` (the direct path's state after fallback turns, a
-        `DirectResponder.snapshot()`), so the agents pick up where the caller is."""
+        `DirectResponder.conversation()`), so the agents pick up where the caller is."""
         state = ConversationState.model_validate(conversation)
         # The turn number stays (an older turn is still stale), but the state is no
         # longer that turn's result: clearing its fingerprint means it is not replayed

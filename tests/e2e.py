@@ -19,13 +19,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
 import websockets
+import yaml
 from websockets.asyncio.client import ClientConnection
 
 from switchboard.caller import CallResult, run_call
@@ -84,7 +85,14 @@ class RunningSwitchboard:
                     )
                 await asyncio.sleep(0.25)
 
-    async def call(self, scenario: Scenario, *, text: bool) -> CallResult:
+    async def call(
+        self,
+        scenario: Scenario,
+        *,
+        text: bool,
+        call_sid: str | None = None,
+        on_caller_turn: Callable[[str], None] | None = None,
+    ) -> CallResult:
         """Place a simulated call (`switchboard call`) against this server."""
         return await run_call(
             scenario,
@@ -95,6 +103,8 @@ class RunningSwitchboard:
             api_token=self.api_token,
             account_sid=self.account_sid,
             out=io.StringIO(),
+            call_sid=call_sid,
+            on_caller_turn=on_caller_turn,
         )
 
     def sandbox_requests(self) -> list[dict]:
@@ -117,9 +127,25 @@ class RunningSwitchboard:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def serve_config(workdir: Path, edit: Callable[[dict], None]) -> Path:
+    """A copy of serve_config.yaml changed by `edit` (the parsed config), for one test."""
+    config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
+    edit(config)
+    path = workdir / "serve_config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def deployment_config(config: dict, name: str) -> dict:
+    """The entry of deployment `name` in a parsed Serve config."""
+    deployments = config["applications"][0]["deployments"]
+    return next(d for d in deployments if d["name"] == name)
+
+
 @contextlib.contextmanager
-def run_switchboard(workdir: Path, **extra_env: str):
-    """Start `switchboard serve`; yields a `RunningSwitchboard`; stops it after."""
+def run_switchboard(workdir: Path, *, config: Path | None = None, **extra_env: str):
+    """Start `switchboard serve` (of serve_config.yaml, or `config`); yields a
+    `RunningSwitchboard`; stops it after."""
     port = free_port()
     token = secrets.token_hex(4)
     database = f"switchboard_e2e_{token}"
@@ -145,7 +171,7 @@ def run_switchboard(workdir: Path, **extra_env: str):
                 str(Path(sys.executable).with_name("switchboard")),
                 "serve",
                 "--config",
-                str(ROOT / "serve_config.yaml"),
+                str(config or ROOT / "serve_config.yaml"),
             ],
             cwd=workdir,
             env=env,

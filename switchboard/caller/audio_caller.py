@@ -20,6 +20,7 @@ import binascii
 import json
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -438,6 +439,7 @@ async def run_audio_call(
     account_sid: str,
     call_sid: str,
     transcript: Transcript,
+    on_caller_turn: Callable[[str], None] | None = None,
 ) -> LegResult:
     """Place the call, play the scenario on its media streams, report the call's end."""
     speech = await synthesize_lines(line for line in scenario.lines if isinstance(line, str))
@@ -456,7 +458,9 @@ async def run_audio_call(
             raise CallFailed("the server hung up without connecting the call to an agent")
 
         started = time.monotonic()
-        turns = TurnTracker(agent_speaks_first=scenario.direction == "inbound")
+        turns = TurnTracker(
+            agent_speaks_first=scenario.direction == "inbound", on_caller_turn=on_caller_turn
+        )
         call = AudioCall(
             http,
             parties=parties,

@@ -13,6 +13,7 @@ import asyncio
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -42,11 +43,16 @@ async def run_call(
     api_token: str,
     account_sid: str,
     out: TextIO,
+    call_sid: str | None = None,
+    on_caller_turn: Callable[[str], None] | None = None,
 ) -> CallResult:
-    """Place the call the scenario describes; raises `CallFailed` if it cannot be placed."""
+    """Place the call the scenario describes; raises `CallFailed` if it cannot be placed.
+
+    `on_caller_turn` is told each caller line as it is finished (drills time faults to
+    it)."""
     base_url = base_url.rstrip("/")
     account_sid = account_sid or new_sid("AC")
-    call_sid = new_sid("CA")
+    call_sid = call_sid or new_sid("CA")
     transcript = Transcript(out)
     mode = "text" if text else "audio"
     transcript.note(f"{scenario.name}: {scenario.direction} {mode} call {call_sid} via {base_url}")
@@ -57,6 +63,7 @@ async def run_call(
             api_token=api_token,
             call_sid=call_sid,
             transcript=transcript,
+            on_caller_turn=on_caller_turn,
         )
     else:
         leg = await run_audio_call(
@@ -66,6 +73,7 @@ async def run_call(
             account_sid=account_sid,
             call_sid=call_sid,
             transcript=transcript,
+            on_caller_turn=on_caller_turn,
         )
     latencies = [t.latency_ms for t in leg.timings if t.latency_ms is not None]
     if latencies:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -121,9 +122,12 @@ async def run_text_call(
     api_token: str,
     call_sid: str,
     transcript: Transcript,
+    on_caller_turn: Callable[[str], None] | None = None,
 ) -> LegResult:
     """Hold a text-mode call: start, the scenario's lines with turn taking, stop."""
-    turns = TurnTracker(agent_speaks_first=scenario.direction == "inbound")
+    turns = TurnTracker(
+        agent_speaks_first=scenario.direction == "inbound", on_caller_turn=on_caller_turn
+    )
     ws = await open_text_stream(base_url, api_token)
     started = time.monotonic()
     leg = TextLeg(ws, turns=turns, transcript=transcript)

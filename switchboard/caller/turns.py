@@ -10,6 +10,7 @@ speech to the agent's first audio (or first sentence in text mode).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -25,7 +26,12 @@ class TurnTiming:
 class TurnTracker:
     """Whose turn it is, from the caller's side of the line."""
 
-    def __init__(self, *, agent_speaks_first: bool) -> None:
+    def __init__(
+        self,
+        *,
+        agent_speaks_first: bool,
+        on_caller_turn: Callable[[str], None] | None = None,
+    ) -> None:
         # `epoch` counts caller turns; an agent event belongs to the turn it follows.
         self.epoch = 0
         self.timings: list[TurnTiming] = []
@@ -34,6 +40,8 @@ class TurnTracker:
         self._agent_spoke_this_epoch = False
         self._call_over = False
         self._changed = asyncio.Event()
+        # Told each line as the caller finishes it (for drills that time a fault to it).
+        self._on_caller_turn = on_caller_turn
 
     @property
     def agent_spoke_this_epoch(self) -> bool:
@@ -55,6 +63,8 @@ class TurnTracker:
         self._agent_spoke_this_epoch = False
         if expects_reply:
             self.timings.append(TurnTiming(line=line, ended_at=ended_at))
+        if self._on_caller_turn is not None:
+            self._on_caller_turn(line)
 
     def agent_spoke(self, now: float) -> None:
         """The agent was heard (audio that is not silence, or a sentence)."""

@@ -7,9 +7,10 @@ crash, a new media stream after a reconnect): every takeover increments the call
 fenced by it (`Fence`), so an actor that was replaced — a hung one that wakes up, one
 on a partitioned node — can no longer write anything for the call.
 
-The serving actor heartbeats the call (a sorted set of live calls scored by the last
-heartbeat); a call nobody heartbeats for a grace period is finalised by the sweeper
-(`actors.call_sweeper`). An ended call keeps its entry, marked `ended`, for a while,
+The serving actor heartbeats the call, and so does the ingress holding the call's
+socket (a sorted set of live calls scored by the last sign of life); a call nobody
+heartbeats for a grace period — its actor and its socket both gone — is finalised by
+the sweeper (`actors.call_sweeper`). An ended call keeps its entry, marked `ended`, for a while,
 so a late reconnect is answered `<Hangup/>` instead of being resumed.
 
 Every check-and-change is one Lua script, so two ingress replicas racing for a call
@@ -46,7 +47,7 @@ return 1
 _TAKE_OVER = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'live' then return 0 end
 if ARGV[4] ~= '' then
-  local seen = tonumber(redis.call('HGET', KEYS[1], 'heartbeat_at') or '0')
+  local seen = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[3]) or '0')
   if seen > tonumber(ARGV[4]) then return 0 end
 end
 local generation = redis.call('HINCRBY', KEYS[1], 'generation', 1)
@@ -187,6 +188,12 @@ class CallRegistry:
             args=[fence.generation, repr(time.time()), self._ttl_s, call_sid, *pairs],
         )
         return bool(alive)
+
+    async def touch(self, call_sids: list[str]) -> None:
+        """The ingress still holds these calls' sockets (live calls only)."""
+        if call_sids:
+            now = time.time()
+            await self._redis.zadd(self.live_key, dict.fromkeys(call_sids, now), xx=True)
 
     async def end(self, fence: Fence, call_sid: str) -> bool:
         """The call is over (the entry stays, marked ended); False if replaced."""

@@ -22,7 +22,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import ray
@@ -79,6 +79,19 @@ class CallStreams:
         self._metrics = metrics
         self._unstarted = 0
         self.active_calls = 0
+        self._held: set[str] = set()  # calls whose sockets this replica holds
+
+    async def keep_alive_forever(self) -> None:
+        """Tell the registry which calls' sockets this replica holds, so the sweeper
+        never ends a call whose caller is still on the line (its actor may be starting,
+        or being replaced)."""
+        every_s = self._settings.recovery.heartbeat_s
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self._registry.touch(sorted(self._held))
+            except Exception as exc:  # Redis away: the grace period covers a short outage
+                logger.warning(f"could not touch the calls this replica holds: {exc!r}")
 
     # Twilio media streams
 
@@ -218,15 +231,26 @@ class CallStreams:
             await _close(websocket, CLOSE_PROTOCOL, f"call {call.call_sid} is already known")
             return
         call = replace(call, stream_key=uuid.uuid4().hex, ingress_pid=os.getpid())
+        with self._holding(call.call_sid):
+            try:
+                serving = await self._start_actor(call, None)
+            except Exception as exc:
+                logger.exception(f"call {call.call_sid}: no session actor could take it")
+                await self._sweeper.finalise(
+                    call.call_sid, f"no session actor could take it: {exc}"
+                )
+                await _close(websocket, 1011, "no session available")
+                return
+            self._metrics.calls_started.inc(tags={"mode": call.mode})
+            await self._relay(websocket, call, serving, check, forwarded_reply=0)
+
+    @contextlib.contextmanager
+    def _holding(self, call_sid: str) -> Iterator[None]:
+        self._held.add(call_sid)
         try:
-            serving = await self._start_actor(call, None)
-        except Exception as exc:
-            logger.exception(f"call {call.call_sid}: no session actor could take it")
-            await self._sweeper.finalise(call.call_sid, f"no session actor could take it: {exc}")
-            await _close(websocket, 1011, "no session available")
-            return
-        self._metrics.calls_started.inc(tags={"mode": call.mode})
-        await self._relay(websocket, call, serving, check, forwarded_reply=0)
+            yield
+        finally:
+            self._held.discard(call_sid)
 
     async def _resume_on_new_stream(
         self,
@@ -245,17 +269,18 @@ class CallStreams:
             failed_at=pending.last_served_at or time.time(),
         )
         replace_actor = self._replacer(call, cause="stream_lost")
-        serving = None
-        for _ in range(3):
-            try:
-                serving = await replace_actor(failure)
-                break
-            except Exception as exc:
-                logger.warning(f"call {call.call_sid}: resuming failed: {exc!r}")
-        if serving is None:
-            await _close(websocket, CLOSE_NORMAL, "call ended")
-            return
-        await self._relay(websocket, call, serving, check, forwarded_reply=None)
+        with self._holding(call.call_sid):
+            serving = None
+            for _ in range(3):
+                try:
+                    serving = await replace_actor(failure)
+                    break
+                except Exception as exc:
+                    logger.warning(f"call {call.call_sid}: resuming failed: {exc!r}")
+            if serving is None:
+                await _close(websocket, CLOSE_NORMAL, "call ended")
+                return
+            await self._relay(websocket, call, serving, check, forwarded_reply=None)
 
     async def _relay(
         self,

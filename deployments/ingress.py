@@ -116,6 +116,7 @@ class TwilioIngress:
             sweeper=self._sweeper,
             metrics=self._metrics,
         )
+        self._keep_alive_task = asyncio.create_task(self._streams.keep_alive_forever())
         self._webhooks = TwilioWebhooks(
             settings=settings,
             signatures=signatures,
@@ -147,8 +148,10 @@ class TwilioIngress:
     async def check_health(self) -> None:
         # Depends on nothing outside this process: a Redis outage must not get the
         # replica, and every call it relays, restarted.
-        if self._sweep_task.done():
-            raise RuntimeError("the call sweeper stopped")
+        for task, what in ((self._sweep_task, "call sweeper"),
+                           (self._keep_alive_task, "keep-alive of held calls")):
+            if task.done():
+                raise RuntimeError(f"the {what} stopped")
 
     async def _at_capacity(self) -> bool:
         return self._streams.active_calls >= self._settings.performance.max_calls_per_replica
@@ -235,3 +238,4 @@ class TwilioIngress:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
             self._sweep_task.cancel()
+            self._keep_alive_task.cancel()

@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable
 
+import httpx
 import redis.asyncio as aioredis
 import websockets
 
@@ -118,6 +119,13 @@ async def play_text_call(
                 return
         with contextlib.suppress(websockets.ConnectionClosed):
             await ws.send(json.dumps({"event": "stop"}))
+
+
+async def warm_pool(server: RunningSwitchboard, size: int, timeout_s: float = 300) -> None:
+    """Wait until the ingress holds `size` warm session actors (a drill spends them fast)."""
+    async with httpx.AsyncClient(base_url=server.base_url) as client, asyncio.timeout(timeout_s):
+        while (await client.get("/healthz")).json().get("warm", 0) < size:
+            await asyncio.sleep(0.5)
 
 
 async def final_report(server: RunningSwitchboard, call_sid: str, timeout_s: float = 30) -> dict:

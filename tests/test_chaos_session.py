@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 
 from switchboard.caller.twilio_protocol import new_sid
 from switchboard.scenario import Hangup, Scenario, load_scenario
-from tests.chaos import final_report, kill_serving, play_text_call, registry_entry
+from tests.chaos import final_report, kill_serving, play_text_call, registry_entry, warm_pool
 from tests.e2e import (
     SCENARIO_FILES,
     SCENARIOS,
@@ -41,7 +41,9 @@ pytestmark = [
 ]
 
 TEXT_CALLS = 20
-TEXT_CALLS_AT_ONCE = 4
+TEXT_CALLS_AT_ONCE = 3
+# Every call takes a warm actor, and every kill another for the replacement.
+WARM_POOL = 2 * TEXT_CALLS_AT_ONCE
 GRACE_S = 12.0
 
 
@@ -49,8 +51,7 @@ GRACE_S = 12.0
 def chaos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSwitchboard]:
     with run_switchboard(
         tmp_path_factory.mktemp("chaos-session"),
-        # Every kill takes a warm actor for the replacement, and a new call takes another.
-        SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE="4",
+        SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE=str(WARM_POOL),
         SWITCHBOARD_RECOVERY__RESUME_GRACE_S=str(GRACE_S),
         SWITCHBOARD_RECOVERY__SWEEP_INTERVAL_S="1",
     ) as server:
@@ -93,6 +94,7 @@ async def test_twenty_text_calls_each_lose_their_actor_and_reach_their_outcome(
     reports: list[tuple[Scenario, dict]] = []
     for start in range(0, TEXT_CALLS, TEXT_CALLS_AT_ONCE):
         batch = plays[start : start + TEXT_CALLS_AT_ONCE]
+        await warm_pool(chaos_server, WARM_POOL)
         results = await asyncio.gather(
             *(_text_call_losing_its_actor(chaos_server, s, rng) for s in batch)
         )
@@ -106,6 +108,7 @@ async def test_twenty_text_calls_each_lose_their_actor_and_reach_their_outcome(
 async def test_an_audio_sentence_cut_off_from_its_answer_by_a_crash_is_still_answered(
     chaos_server: RunningSwitchboard,
 ) -> None:
+    await warm_pool(chaos_server, 2)
     scenario = load_scenario(SCENARIOS / "qualified-ops-director.yaml")
     budget_line = next(line for line in scenario.lines if "budget" in str(line))
     call_sid = new_sid("CA")
@@ -137,6 +140,7 @@ async def test_an_audio_sentence_cut_off_from_its_answer_by_a_crash_is_still_ans
 async def test_an_audio_call_losing_its_actor_at_a_random_moment_reaches_its_outcome(
     chaos_server: RunningSwitchboard,
 ) -> None:
+    await warm_pool(chaos_server, 2)
     scenario = load_scenario(SCENARIOS / "nurture-not-decider.yaml")
     call_sid = new_sid("CA")
     started = time.monotonic()
@@ -160,6 +164,7 @@ async def test_an_audio_call_losing_its_actor_at_a_random_moment_reaches_its_out
 async def test_a_call_that_cannot_be_resumed_ends_failed_and_returns_its_hold(
     chaos_server: RunningSwitchboard,
 ) -> None:
+    await warm_pool(chaos_server, 2)
     server = chaos_server
     redis = aioredis.from_url(server.redis_url, decode_responses=True)
     try:

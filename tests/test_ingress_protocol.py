@@ -7,6 +7,7 @@ import json
 import pytest
 
 from actors.text_serializer import TextProtocolError, parse_text_event
+from deployments.auth import TwilioSignatures
 from deployments.twilio_stream import StreamProtocolError, TwilioStreamGuard
 
 STREAM = "MZ" + "0" * 32
@@ -136,3 +137,9 @@ def test_text_mode_accepts_every_caller_event() -> None:
         {"event": "stop"},
     ):
         assert parse_text_event(json.dumps(message))["event"] == message["event"]
+
+
+def test_an_empty_auth_token_validates_nothing() -> None:
+    # The twilio library accepts a signature computed with an empty key.
+    with pytest.raises(ValueError, match="auth token is required"):
+        TwilioSignatures("", "http://127.0.0.1:8000")

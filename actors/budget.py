@@ -20,7 +20,7 @@ commitment leaves room for one more reservation under `daily_budget_usd`:
   is premium spend plus outstanding holds, so concurrent grants can never commit more
   than the budget;
 - the unspent hold goes back to the day when the call ends (`end_call`), is revoked or
-  is downgraded;
+  is downgraded, or when its lease runs out (below);
 - a premium call goes back to economy when its cost reaches the cap, or when it has
   spent its hold and the day's budget is fully committed;
 - an admin's `force_tier` wins over all of this and pins the tier for the rest of the
@@ -28,6 +28,21 @@ commitment leaves room for one more reservation under `daily_budget_usd`:
 
 A day is a UTC date. Costs count on the day they are recorded; a hold stays with the day
 of its grant, so a call running past midnight does not take from the new day's budget.
+
+A hold is a lease. A call whose session actor dies never calls `end_call`, and its hold
+would keep budget from every later call of the day; so each grant (a granted request,
+an admin's `force_tier` to premium) holds for `hold_lease_s`, and a live call extends
+that with every usage update, every request for premium and `renew_hold`, which it calls
+periodically while it is premium. `release_expired_holds` (run every few seconds by the
+budget deployment) returns each hold whose lease has run out to its day, exactly as
+`end_call` would, and takes the call back to economy (an admin's pin included) with a
+`lease_expired` decision. The leases are the sorted set `{prefix}:budget:holds` (CallSid
+scored by expiry), so finding the expired ones is a range query; the check that a lease
+is still over and the release are one script, so a renewal that lands first always wins
+and no hold is released twice. Expiry times come from the ledger's `clock`.
+
+`call_budget` returns what the ledger knows of a call (tier, hold, lease, cumulative
+units and cost), so a replacement session actor can continue a call from it.
 
 Every decision is appended to the outbox (`Outbox.tier_decision`) with the call's next
 decision seq from Redis, and so becomes a row of `tier_escalation_events`. The counters
@@ -49,7 +64,15 @@ from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 
-from actors.budget_scripts import END_CALL, FORCE_TIER, RECORD_USAGE, REQUEST_PREMIUM
+from actors.budget_scripts import (
+    END_CALL,
+    FORCE_TIER,
+    RECORD_USAGE,
+    RELEASE_EXPIRED,
+    RENEW_HOLD,
+    REQUEST_PREMIUM,
+    USAGE_PARTS,
+)
 from actors.usage import CallUsage
 from db.outbox import Outbox
 from switchboard.models import Tier, TierDecision
@@ -66,6 +89,8 @@ CALL_TTL_S = 2 * 24 * 3600  # a call's counters outlive the call, for late usage
 DAY_TTL_S = 40 * 24 * 3600  # a month of daily totals, and then some
 CATEGORIES = ("telephony", "stt", "llm", "tts")  # the call report's cost_breakdown
 _HOLD_RETRIES = 20
+# Expired holds released per script: bounds how long one script blocks Redis.
+RELEASE_BATCH = 100
 _USD_TEXT = Decimal("0.0001")
 
 
@@ -80,6 +105,7 @@ class Reason(StrEnum):
     DAILY_BUDGET = "daily_budget"
     CALL_ENDED = "call_ended"
     ADMIN = "admin"
+    LEASE_EXPIRED = "lease_expired"
 
 
 def reason_code(decision: TierDecision) -> Reason:
@@ -271,6 +297,8 @@ class CallBudget:
     held: Decimal  # what is left of the premium reservation
     decisions: int
     cost: CallCost
+    units: UsageDelta  # cumulative usage recorded so far
+    hold_expires: float | None  # when the hold's lease ends (Unix seconds); None: no hold
 
 
 @dataclass(frozen=True)
@@ -288,6 +316,7 @@ class DayTotals:
     forced: int
     revoked: int
     downgraded: int
+    expired: int  # holds whose lease ran out, released that day
 
     @property
     def committed(self) -> Decimal:
@@ -333,10 +362,13 @@ class BudgetLedger:
         self.reservation_micros = usd_to_micros(premium_reservation_usd)
         if self.reservation_micros <= 0:
             raise ValueError("premium_reservation_usd must be more than zero")
+        self.lease_s = tiers.hold_lease_s
         self._record_usage = redis.register_script(RECORD_USAGE)
         self._request_premium = redis.register_script(REQUEST_PREMIUM)
         self._force_tier = redis.register_script(FORCE_TIER)
         self._end_call = redis.register_script(END_CALL)
+        self._renew_hold = redis.register_script(RENEW_HOLD)
+        self._release_expired = redis.register_script(RELEASE_EXPIRED)
 
     @classmethod
     def from_settings(
@@ -358,6 +390,13 @@ class BudgetLedger:
     def _day_key(self, day: str) -> str:
         return f"{self._prefix}:budget:day:{day}"
 
+    def _holds_key(self) -> str:
+        return f"{self._prefix}:budget:holds"
+
+    def _lease_expiry(self) -> str:
+        """When a lease granted or renewed now ends, as the scripts take it."""
+        return repr(self._clock() + self.lease_s)
+
     def today(self) -> str:
         """The budget day (UTC) at the ledger's clock."""
         return time.strftime("%Y-%m-%d", time.gmtime(self._clock()))
@@ -371,7 +410,7 @@ class BudgetLedger:
 
         Each update is applied once per `update_id` (a fresh id when none is given, so a
         command the Redis client retries is not counted twice); pass your own to make
-        retries of the whole request safe.
+        retries of the whole request safe. A premium call's lease is renewed.
         """
         _check_sid(call_sid)
         update_id = update_id or uuid.uuid4().hex
@@ -387,10 +426,11 @@ class BudgetLedger:
                     self._day_key(today),
                     hold_key,
                     f"{self._call_key(call_sid)}:applied",
+                    self._holds_key(),
                 ],
                 args=[
                     hold_day, update_id, CALL_TTL_S, DAY_TTL_S, self.cap_micros,
-                    self.budget_micros, *priced,
+                    self.budget_micros, call_sid, self._lease_expiry(), *priced,
                 ],
             )
 
@@ -420,9 +460,17 @@ class BudgetLedger:
         return (await self.call_budget(call_sid)).cost
 
     async def call_budget(self, call_sid: str) -> CallBudget:
-        fields = ("tier", "pinned", "ended", "held", "seq", "c_telephony", "c_stt", "c_tts",
-                  "c_llm_economy", "c_llm_premium")
-        values = await self._redis.hmget(self._call_key(call_sid), fields)
+        """Everything the ledger knows of the call, read at one instant."""
+        fields = (
+            "tier", "pinned", "ended", "held", "seq",
+            *(f"c_{part}" for part in USAGE_PARTS),
+            *(f"u_{part}" for part in USAGE_PARTS),
+        )
+        # One transaction, so the lease and the hash agree (no release in between).
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(self._call_key(call_sid), fields)
+            pipe.zscore(self._holds_key(), call_sid)
+            values, hold_expires = await pipe.execute()
         raw = {
             name: _text(v) if v is not None else None
             for name, v in zip(fields, values, strict=True)
@@ -442,6 +490,8 @@ class BudgetLedger:
                 llm_economy=number["c_llm_economy"],
                 llm_premium=number["c_llm_premium"],
             ),
+            units=UsageDelta(*(number[f"u_{part}"] for part in USAGE_PARTS)),
+            hold_expires=float(hold_expires) if hold_expires is not None else None,
         )
 
     async def day_totals(self, day: str | None = None) -> DayTotals:
@@ -471,6 +521,7 @@ class BudgetLedger:
             forced=get("forced"),
             revoked=get("revoked"),
             downgraded=get("downgraded"),
+            expired=get("expired"),
         )
 
     # Tier decisions
@@ -491,7 +542,8 @@ class BudgetLedger:
         """Decide, in one atomic step, whether the call may use the premium tier now.
 
         A call already on premium gets an approval that is neither recorded nor reserved
-        again (a retried request is harmless); every other answer is recorded.
+        again (a retried request is harmless) and has its lease renewed; every other
+        answer is recorded. A grant's lease ends `hold_lease_s` from now.
         """
         _check_sid(call_sid)
         if not 0 <= qualification_score <= 1:
@@ -501,10 +553,11 @@ class BudgetLedger:
         )
         today = self.today()
         reply = await self._request_premium(
-            keys=[self._call_key(call_sid), self._day_key(today)],
+            keys=[self._call_key(call_sid), self._day_key(today), self._holds_key()],
             args=[
                 "1" if eligible else "0", self.cap_micros, self.budget_micros,
-                self.reservation_micros, today, CALL_TTL_S, DAY_TTL_S,
+                self.reservation_micros, today, CALL_TTL_S, DAY_TTL_S, call_sid,
+                self._lease_expiry(),
             ],
         )
         verdict = Reason(_text(reply[0]))
@@ -533,7 +586,9 @@ class BudgetLedger:
     async def force_tier(self, call_sid: str, tier: Tier, reason: str) -> TierDecision:
         """An admin forces (`premium`) or revokes (`economy`) the tier of a live call.
 
-        The tier is then pinned: later requests and the cap or budget leave it alone.
+        The tier is then pinned: later requests and the cap or budget leave it alone. A
+        forced premium holds on a lease like any grant, and loses it (pin and all) if the
+        call stops renewing it.
         """
         _check_sid(call_sid)
         if tier not in ("economy", "premium"):
@@ -542,8 +597,13 @@ class BudgetLedger:
 
         async def run(hold_day: str, hold_key: str) -> list[Any]:
             return await self._force_tier(
-                keys=[self._call_key(call_sid), self._day_key(today), hold_key],
-                args=[hold_day, tier, self.reservation_micros, today, CALL_TTL_S, DAY_TTL_S],
+                keys=[
+                    self._call_key(call_sid), self._day_key(today), hold_key, self._holds_key()
+                ],
+                args=[
+                    hold_day, tier, self.reservation_micros, today, CALL_TTL_S, DAY_TTL_S,
+                    call_sid, self._lease_expiry(),
+                ],
             )
 
         reply = await self._with_hold(call_sid, today, run)
@@ -561,7 +621,8 @@ class BudgetLedger:
         return decision
 
     async def end_call(self, call_sid: str) -> CallCost:
-        """The call is over: its unspent reservation goes back to the day; its final cost.
+        """The call is over: its unspent reservation goes back to the day, its lease ends;
+        its final cost.
 
         Usage recorded later still counts; requests for premium are refused.
         """
@@ -570,11 +631,89 @@ class BudgetLedger:
 
         async def run(hold_day: str, hold_key: str) -> list[Any]:
             return await self._end_call(
-                keys=[self._call_key(call_sid), hold_key], args=[hold_day, CALL_TTL_S]
+                keys=[self._call_key(call_sid), hold_key, self._holds_key()],
+                args=[hold_day, CALL_TTL_S, call_sid],
             )
 
         await self._with_hold(call_sid, today, run)
         return await self.call_cost(call_sid)
+
+    # Leases
+
+    async def renew_hold(self, call_sid: str) -> Tier:
+        """A live call holding premium extends its lease to `hold_lease_s` from now.
+
+        Returns the call's tier, which tells a call whose lease already ran out (or was
+        revoked) that it is on economy now. Any other call is left as it is.
+        """
+        _check_sid(call_sid)
+        tier = await self._renew_hold(
+            keys=[self._call_key(call_sid), self._holds_key()],
+            args=[call_sid, self._lease_expiry()],
+        )
+        return _text(tier)  # type: ignore[return-value]  # the scripts only write tiers
+
+    async def release_expired_holds(self, *, batch: int = RELEASE_BATCH) -> list[str]:
+        """Release every hold whose lease has run out; the CallSids released.
+
+        Each hold goes back to the day it was taken from, as `end_call` would, the call
+        goes back to economy, and the release is a `lease_expired` decision. Safe to run
+        from several ledgers at once and alongside renewals: each hold is released at
+        most once, and never after a renewal.
+        """
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
+        released: list[str] = []
+        while True:
+            now = self._clock()
+            candidates = await self._redis.zrangebyscore(
+                self._holds_key(), "-inf", now, start=0, num=batch
+            )
+            done = await self._release_batch([_text(c) for c in candidates], now)
+            released += done
+            # A full batch of which nothing was released was renewed under us: stop
+            # rather than spin; the next run looks again.
+            if len(candidates) < batch or not done:
+                return released
+
+    async def _release_batch(self, call_sids: list[str], now: float) -> list[str]:
+        if not call_sids:
+            return []
+        today = self.today()
+        hold_days = await self._hold_days(call_sids)
+        keys = [self._holds_key(), self._day_key(today)]
+        args: list[Any] = [repr(now), CALL_TTL_S, DAY_TTL_S]
+        for call_sid, hold_day in zip(call_sids, hold_days, strict=True):
+            keys += [self._call_key(call_sid), self._day_key(hold_day or today)]
+            args += [call_sid, hold_day]
+        reply = await self._release_expired(keys=keys, args=args)
+        released = []
+        for entry in reply:
+            call_sid, seq, micros, expiry, hold_day, pinned = (_text(v) for v in entry)
+            released.append(call_sid)
+            if int(seq) >= 0:
+                reason = self._lease_reason(
+                    float(expiry), int(micros), hold_day, pinned=pinned == "1"
+                )
+                await self._record_release(call_sid, int(seq), reason)
+        return released
+
+    async def _hold_days(self, call_sids: list[str]) -> list[str]:
+        """The day each call's hold counts against ('' for none), in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for call_sid in call_sids:
+                pipe.hget(self._call_key(call_sid), "hold_day")
+            values = await pipe.execute()
+        return [_text(v) if v is not None else "" for v in values]
+
+    async def _record_release(self, call_sid: str, seq: int, reason: str) -> None:
+        decision = self._decision("economy", trigger="lease", approved=True, reason=reason)
+        try:
+            await self._record(call_sid, seq, decision)
+        except Exception:
+            # The hold is released either way; losing one row must not keep the rest of
+            # the batch's decisions out of the outbox.
+            log.exception("budget: lease release of %s #%d not recorded", call_sid, seq)
 
     # Helpers
 
@@ -615,6 +754,12 @@ class BudgetLedger:
             f"qualification score {score:g} is below {self._policy.premium_score:g} and the "
             f"budget ({stated}) below {self._policy.premium_budget_usd:,.0f} USD"
         )
+
+    def _lease_reason(self, expiry: float, micros: int, hold_day: str, *, pinned: bool) -> str:
+        ended = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(expiry))
+        whose = "an admin's premium" if pinned else "the premium hold"
+        returned = f"; {_usd_text(micros)} went back to {hold_day}" if hold_day else ""
+        return f"{Reason.LEASE_EXPIRED}: {whose} was not renewed by {ended} UTC{returned}"
 
     def _downgrade_reason(self, why: Reason, cost: CallCost) -> str:
         if why is Reason.PER_CALL_CAP:

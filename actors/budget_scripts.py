@@ -18,7 +18,17 @@ Keys (the ledger builds the names):
   `c_<part>` (µ$ of those units), `cost` (µ$, the call's total);
 - day hash: `c_<part>`, `cost`, `premium_spent` (µ$ of premium tokens), `held`
   (outstanding reservations), `reserved` (every reservation made that day), and the
-  counts `granted`, `refused`, `forced`, `revoked`, `downgraded`.
+  counts `granted`, `refused`, `forced`, `revoked`, `downgraded`, `expired`;
+- holds sorted set: one member per call holding premium (its CallSid), scored by the
+  time (Unix seconds) its lease ends. A grant adds the call, a renewal moves its score
+  later (never earlier: ledgers on different machines may disagree on the time by a
+  little), and every release of the hold removes it, so the set is exactly the calls
+  with a live premium hold and the expired ones are a range query away.
+
+Leases: a call that holds premium and is still live (a usage update, a request, a
+renewal) has its lease extended; `RELEASE_EXPIRED` releases a hold only if, inside the
+script, its lease is still over and its hold day is the one the ledger read, so a
+renewal that lands first always wins and no hold is released twice.
 
 Scripts that touch the call's hold are passed the hold day's key (read beforehand) and
 the day they expect; if the call's hold moved in between they return `retry`, so every
@@ -48,17 +58,31 @@ local function cost(units, n, d)
   return q
 end
 
--- give back what is left of the call's reservation to the day it was taken from
-local function release_hold(call, holdday)
+-- give back what is left of the call's reservation to the day it was taken from; the
+-- lease goes with it
+local function release_hold(call, holdday, holds, sid)
   local held = num(redis.call('HGET', call, 'held'))
   if held > 0 then redis.call('HINCRBY', holdday, 'held', int(-held)) end
   redis.call('HDEL', call, 'held', 'hold_day')
+  redis.call('ZREM', holds, sid)
 end
 
-local function hold(call, today, date, reservation)
+local function hold(call, today, date, reservation, holds, sid, expiry)
   redis.call('HSET', call, 'tier', 'premium', 'held', int(reservation), 'hold_day', date)
   redis.call('HINCRBY', today, 'held', int(reservation))
   redis.call('HINCRBY', today, 'reserved', int(reservation))
+  redis.call('ZADD', holds, expiry, sid)
+end
+
+-- a live premium call's lease ends no sooner than `expiry`
+local function renew(call, holds, sid, expiry)
+  if redis.call('HGET', call, 'tier') ~= 'premium' or redis.call('HGET', call, 'ended') == '1' then
+    return
+  end
+  local current = redis.call('ZSCORE', holds, sid)
+  if not current or tonumber(current) < tonumber(expiry) then
+    redis.call('ZADD', holds, expiry, sid)
+  end
 end
 
 local function next_seq(call)
@@ -74,17 +98,18 @@ local function hold_moved(call, expected)
 end
 """
 
-# KEYS: call, today, hold day, the call's set of applied update ids
+# KEYS: call, today, hold day, the call's set of applied update ids, holds
 # ARGV: expected hold day, update id, call ttl, day ttl, per-call cap µ$, daily budget µ$,
-#       then (units, numerator, denominator) for each of USAGE_PARTS
+#       call sid, lease expiry, then (units, numerator, denominator) for each of USAGE_PARTS
 # Returns: status ('ok' | 'duplicate' | 'retry'), tier, downgrade reason ('' for none),
 #          downgrade seq (-1 for none), c_<part> for each of USAGE_PARTS, call cost,
 #          day cost
 RECORD_USAGE = _COMMON + """
-local call, today, holdday, applied = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local call, today, holdday, applied, holds = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 if hold_moved(call, ARGV[1]) then return {'retry'} end
 local call_ttl, day_ttl = ARGV[3], ARGV[4]
 local cap, budget = num(ARGV[5]), num(ARGV[6])
+local sid, expiry = ARGV[7], ARGV[8]
 local parts = {'telephony', 'stt', 'tts', 'llm_economy', 'llm_premium'}
 
 -- Price everything before writing anything: a script that fails half-way keeps the
@@ -92,7 +117,7 @@ local parts = {'telephony', 'stt', 'tts', 'llm_economy', 'llm_premium'}
 -- exactly what one update of their sum would: rounding happens once per call and part.
 local priced = {}
 for i, part in ipairs(parts) do
-  local base = 6 + (i - 1) * 3
+  local base = 8 + (i - 1) * 3
   local delta = num(ARGV[base + 1])
   if delta > 0 then
     local units = num(redis.call('HGET', call, 'u_' .. part)) + delta
@@ -142,13 +167,15 @@ if redis.call('SADD', applied, ARGV[2]) == 1 then
       downgrade = 'daily_budget'
     end
     if downgrade ~= '' then
-      release_hold(call, holdday)
+      release_hold(call, holdday, holds, sid)
       redis.call('HSET', call, 'tier', 'economy')
       redis.call('HINCRBY', today, 'downgraded', 1)
       seq = next_seq(call)
     end
   end
 end
+-- usage, even a retried update, shows the call is alive
+renew(call, holds, sid, expiry)
 redis.call('EXPIRE', applied, call_ttl)
 redis.call('EXPIRE', call, call_ttl)
 redis.call('EXPIRE', today, day_ttl)
@@ -162,19 +189,22 @@ reply[#reply + 1] = num(redis.call('HGET', today, 'cost'))
 return reply
 """
 
-# KEYS: call, today
+# KEYS: call, today, holds
 # ARGV: eligible ('1' | '0'), per-call cap µ$, daily budget µ$, reservation µ$, today's
-#       date, call ttl, day ttl
+#       date, call ttl, day ttl, call sid, lease expiry
 # Returns: verdict, seq (-1 when nothing was decided), call cost µ$, day committed µ$
 #   verdict: already_premium | call_ended | not_eligible | pinned | per_call_cap |
 #            daily_budget | granted
 REQUEST_PREMIUM = _COMMON + """
-local call, today = KEYS[1], KEYS[2]
+local call, today, holds = KEYS[1], KEYS[2], KEYS[3]
 local cap, budget, reservation = num(ARGV[2]), num(ARGV[3]), num(ARGV[4])
+local sid, expiry = ARGV[8], ARGV[9]
 local spent = num(redis.call('HGET', call, 'cost'))
 local ended = redis.call('HGET', call, 'ended') == '1'
--- a retried or repeated request for a premium call reserves nothing more
+-- a retried or repeated request for a premium call reserves nothing more, but shows the
+-- call is alive
 if not ended and redis.call('HGET', call, 'tier') == 'premium' then
+  renew(call, holds, sid, expiry)
   return {'already_premium', -1, spent, committed(today)}
 end
 
@@ -191,7 +221,7 @@ elseif committed(today) + reservation > budget then
   verdict = 'daily_budget'
 else
   verdict = 'granted'
-  hold(call, today, ARGV[5], reservation)
+  hold(call, today, ARGV[5], reservation, holds, sid, expiry)
 end
 redis.call('HINCRBY', today, verdict == 'granted' and 'granted' or 'refused', 1)
 local seq = next_seq(call)
@@ -200,24 +230,27 @@ redis.call('EXPIRE', today, ARGV[7])
 return {verdict, seq, spent, committed(today)}
 """
 
-# KEYS: call, today, hold day
+# KEYS: call, today, hold day, holds
 # ARGV: expected hold day, tier ('premium' | 'economy'), reservation µ$, today's date,
-#       call ttl, day ttl
+#       call ttl, day ttl, call sid, lease expiry
 # Returns: verdict ('forced' | 'call_ended' | 'retry'), seq, previous tier
 FORCE_TIER = _COMMON + """
-local call, today, holdday = KEYS[1], KEYS[2], KEYS[3]
+local call, today, holdday, holds = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if hold_moved(call, ARGV[1]) then return {'retry'} end
+local sid, expiry = ARGV[7], ARGV[8]
 local previous = redis.call('HGET', call, 'tier') or 'economy'
 local seq = next_seq(call)
 if redis.call('HGET', call, 'ended') == '1' then return {'call_ended', seq, previous} end
 if ARGV[2] == 'premium' then
   -- an admin's grant still reserves, so the day's books show it (it may exceed the budget)
   if previous ~= 'premium' then
-    hold(call, today, ARGV[4], num(ARGV[3]))
+    hold(call, today, ARGV[4], num(ARGV[3]), holds, sid, expiry)
     redis.call('HINCRBY', today, 'forced', 1)
+  else
+    renew(call, holds, sid, expiry)
   end
 else
-  release_hold(call, holdday)
+  release_hold(call, holdday, holds, sid)
   redis.call('HSET', call, 'tier', 'economy')
   if previous == 'premium' then redis.call('HINCRBY', today, 'revoked', 1) end
 end
@@ -228,15 +261,60 @@ redis.call('EXPIRE', today, ARGV[6])
 return {'forced', seq, previous}
 """
 
-# KEYS: call, hold day
-# ARGV: expected hold day, call ttl
+# KEYS: call, hold day, holds
+# ARGV: expected hold day, call ttl, call sid
 # Returns: status ('ok' | 'retry'), µ$ released
 END_CALL = _COMMON + """
-local call, holdday = KEYS[1], KEYS[2]
+local call, holdday, holds = KEYS[1], KEYS[2], KEYS[3]
 if hold_moved(call, ARGV[1]) then return {'retry'} end
 local released = num(redis.call('HGET', call, 'held'))
-release_hold(call, holdday)
+release_hold(call, holdday, holds, ARGV[3])
 redis.call('HSET', call, 'ended', '1')
 redis.call('EXPIRE', call, ARGV[2])
 return {'ok', released}
+"""
+
+# KEYS: call, holds
+# ARGV: call sid, lease expiry
+# Returns: the call's tier
+RENEW_HOLD = _COMMON + """
+renew(KEYS[1], KEYS[2], ARGV[1], ARGV[2])
+return redis.call('HGET', KEYS[1], 'tier') or 'economy'
+"""
+
+# KEYS: holds, today, then (call, hold day) for each candidate
+# ARGV: now, call ttl, day ttl, then (call sid, expected hold day) for each candidate
+# Returns: one {call sid, seq (-1: no decision), µ$ released, lease expiry, hold day,
+#          pinned ('1' | '0')} per released hold; candidates renewed or released since
+#          they were read are left alone
+RELEASE_EXPIRED = _COMMON + """
+local holds, today = KEYS[1], KEYS[2]
+local now = tonumber(ARGV[1])
+local released = {}
+for j = 1, (#KEYS - 2) / 2 do
+  local call, holdday = KEYS[1 + 2 * j], KEYS[2 + 2 * j]
+  local sid, expected = ARGV[2 + 2 * j], ARGV[3 + 2 * j]
+  local expiry = redis.call('ZSCORE', holds, sid)
+  -- checked here, not by the ledger: a renewal between its read and this script wins
+  if expiry and tonumber(expiry) <= now and not hold_moved(call, expected) then
+    local amount = num(redis.call('HGET', call, 'held'))
+    local premium = redis.call('HGET', call, 'tier') == 'premium'
+        and redis.call('HGET', call, 'ended') ~= '1'
+    local pinned = redis.call('HGET', call, 'pinned') == '1'
+    release_hold(call, holdday, holds, sid)
+    local seq = -1
+    if premium then
+      -- an admin's premium lasted only as long as its lease: the pin goes with it, so
+      -- the call is under the policy again if it turns out to be alive
+      redis.call('HSET', call, 'tier', 'economy')
+      redis.call('HDEL', call, 'pinned')
+      redis.call('HINCRBY', today, 'expired', 1)
+      seq = next_seq(call)
+      redis.call('EXPIRE', call, ARGV[2])
+      redis.call('EXPIRE', today, ARGV[3])
+    end
+    released[#released + 1] = {sid, seq, int(amount), expiry, expected, pinned and '1' or '0'}
+  end
+end
+return released
 """

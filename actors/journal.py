@@ -63,6 +63,7 @@ class CallJournal:
         self._latest_version = 0
         self._saved_version = 0
         self.stale = False
+        self._closed = False
         self.failed_writes = 0
         self._writer = asyncio.get_running_loop().create_task(self._write_forever())
 
@@ -115,7 +116,9 @@ class CallJournal:
         session = self._session
         self._enqueue(lambda: self._outbox.do_not_call(session.from_number, session.call_sid))
 
-    def ended(self, view: ResponderView, *, cost_usd: float, cost_breakdown: dict[str, float]):
+    def ended(
+        self, view: ResponderView, *, cost_usd: float, cost_breakdown: dict[str, float]
+    ) -> None:
         session = self._session.model_copy(deep=True)
         self._enqueue(
             lambda: self._outbox.call_ended(
@@ -145,9 +148,13 @@ class CallJournal:
         return not self.stale
 
     async def close(self) -> None:
+        self._closed = True
         self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._writer
+        # redis-py can swallow a cancel that lands inside a command (it becomes a
+        # ConnectionError its retry absorbs): the flag stops the writer then, and
+        # closing never waits on it for long.
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._writer), 1.0)
 
     @property
     def pending(self) -> int:
@@ -173,10 +180,10 @@ class CallJournal:
 
     async def _write_forever(self) -> None:
         delay = RETRY_FIRST_S
-        while True:
+        while not self._closed:
             await self._wake.wait()
             self._wake.clear()
-            while self._queue:
+            while self._queue and not self._closed:
                 try:
                     await self._queue[0]()
                 except StaleWriter:

@@ -5,10 +5,19 @@ replica is enough and keeps the budget one thing to watch, but nothing depends o
 being one: the counters live in Redis and every change is one atomic script, so a
 restarted replica (or an accidental second one) continues from the same totals.
 Each request is one or two short Redis round trips, so one replica takes many at once.
+
+Premium holds are leases (see `actors.budget`): a background loop releases the expired
+ones every `release_interval_s`. Two replicas running it at once is harmless, since each
+release is checked and made in one script. The loop outlives any error (a Redis outage
+is logged and waited out), and `check_health` fails only if the loop itself has stopped:
+it does not ping Redis, because Serve would replace a replica that fails three checks,
+and a Redis outage is not cured by a new replica (DESIGN.md).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from ray import serve
@@ -18,6 +27,7 @@ from actors.budget import (
     CallBudget,
     CallCost,
     DayTotals,
+    Reason,
     UsageDelta,
     UsageResult,
     reason_code,
@@ -28,6 +38,9 @@ from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
 
 logger = logging.getLogger("ray.serve")
+
+# Well inside the default 90 s lease, so a dead call's hold is back within seconds of it.
+RELEASE_INTERVAL_S = 5.0
 
 
 @serve.deployment(
@@ -40,11 +53,21 @@ logger = logging.getLogger("ray.serve")
     ray_actor_options={"num_cpus": 0.05},
 )
 class BudgetDeployment:
-    def __init__(self, settings: VoiceAgentIntegrationConfig | None = None) -> None:
+    def __init__(
+        self,
+        settings: VoiceAgentIntegrationConfig | None = None,
+        release_interval_s: float = RELEASE_INTERVAL_S,
+    ) -> None:
+        if release_interval_s <= 0:
+            raise ValueError("release_interval_s must be more than zero")
         settings = settings or get_settings()
         self._redis = connect_redis(settings.redis_url)
         self._ledger = BudgetLedger.from_settings(self._redis, settings)
         self._metrics = VoiceAgentIntegrationMetrics.get()
+        self._release_interval_s = release_interval_s
+        self._stop = asyncio.Event()
+        # Serve runs a synchronous constructor on the replica's event loop.
+        self._releasing = asyncio.get_running_loop().create_task(self._release_loop())
         logger.info("budget ledger on %s (prefix %s)", settings.redis_url, settings.redis_prefix)
 
     async def record_usage(
@@ -77,6 +100,9 @@ class BudgetDeployment:
         self._count(decision)
         return decision
 
+    async def renew_hold(self, call_sid: str) -> Tier:
+        return await self._ledger.renew_hold(call_sid)
+
     async def end_call(self, call_sid: str) -> CallCost:
         return await self._ledger.end_call(call_sid)
 
@@ -90,8 +116,62 @@ class BudgetDeployment:
         return await self._ledger.day_totals(day)
 
     async def check_health(self) -> None:
-        # Without Redis the budget can decide nothing: let Serve restart the replica.
-        await self._redis.ping()
+        # Not a Redis ping: see the module docstring.
+        if self._releasing.done():
+            error = None if self._releasing.cancelled() else self._releasing.exception()
+            raise RuntimeError(f"budget: the lease release loop stopped: {error!r}")
+
+    async def aclose(self) -> None:
+        """Stop the release loop and close the Redis client (Serve calls `__del__`)."""
+        self._stop_releasing()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._releasing
+        await self._redis.aclose()
+
+    def __del__(self) -> None:
+        self._stop_releasing()
+
+    # Leases
+
+    async def _release_loop(self) -> None:
+        failing = False
+        while not self._stop.is_set():
+            failing = await self._release_once(failing)
+            with contextlib.suppress(TimeoutError):  # woken early when asked to stop
+                await asyncio.wait_for(self._stop.wait(), self._release_interval_s)
+
+    def _stop_releasing(self) -> None:
+        # The flag as well as the cancel: redis-py 8.1 turns a cancellation that lands
+        # inside a command into a ConnectionError, which our client then retries, so the
+        # cancellation can be lost; the loop must end anyway.
+        if not hasattr(self, "_releasing"):  # the constructor failed before the loop
+            return
+        self._stop.set()
+        with contextlib.suppress(RuntimeError):  # the event loop may be closed already
+            self._releasing.cancel()
+
+    async def _release_once(self, failing: bool) -> bool:
+        """One pass of the loop; whether it failed. Logs an outage once, and its end."""
+        try:
+            released = await self._ledger.release_expired_holds()
+            self._count_lease_releases(len(released))
+        except Exception as exc:
+            if not failing:
+                logger.warning("budget: releasing expired holds failed, will retry: %r", exc)
+            return True
+        if failing:
+            logger.info("budget: releasing expired holds again")
+        if released:
+            logger.info("budget: released %d expired holds: %s", len(released), released)
+        return False
 
     def _count(self, decision: TierDecision) -> None:
         self._metrics.tier_decided(decision, reason_code(decision).value)
+
+    def _count_lease_releases(self, count: int) -> None:
+        # The decisions themselves went to the outbox; the metric only needs their kind.
+        released = TierDecision(
+            tier="economy", trigger="lease", approved=True, reason=Reason.LEASE_EXPIRED.value
+        )
+        for _ in range(count):
+            self._metrics.tier_decided(released, Reason.LEASE_EXPIRED.value)

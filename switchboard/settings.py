@@ -61,7 +61,9 @@ class TierEscalationSettings(BaseModel):
     # What one premium grant holds against the daily budget until the call ends: about
     # what a call's premium turns cost (six turns of ~1,200 tokens at $0.01/1k is $0.07).
     premium_reservation_usd: float = Field(0.10, gt=0)
-    # A hold is a lease: a call that stops renewing it (its actor died) gives it back.
+    # A grant's hold is a lease: a live call renews it (each usage update, each request,
+    # `renew_hold`); one not renewed for this long is returned to the day, so a call
+    # whose session died without `end_call` cannot keep budget from other calls.
     hold_lease_s: float = Field(90.0, gt=0)
     telephony_usd_per_minute: float = Field(0.0085, ge=0)
     stt_usd_per_second: float = Field(0.0001, ge=0)

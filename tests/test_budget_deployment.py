@@ -24,17 +24,21 @@ async def test_the_class_behind_the_deployment_decides_from_settings(
 ) -> None:
     settings = load_settings(redis_prefix=redis_prefix)
     budget = BudgetDeployment.func_or_class(settings)
-    await budget.check_health()
+    try:
+        await budget.check_health()
 
-    await budget.record_usage("CA-direct", UsageDelta(telephony_ms=60_000))
-    decision = await budget.request_premium(
-        "CA-direct", trigger="stated_budget", qualification_score=0.5, budget_usd=90_000
-    )
-    assert reason_code(decision) is Reason.GRANTED
-    assert (await budget.call_cost("CA-direct")).total == Decimal("0.0085")
-    assert (await budget.end_call("CA-direct")).total == Decimal("0.0085")
-    assert (await budget.day_totals()).granted == 1
-    assert len(await outbox_decisions(redis_client, redis_prefix)) == 1
+        await budget.record_usage("CA-direct", UsageDelta(telephony_ms=60_000))
+        decision = await budget.request_premium(
+            "CA-direct", trigger="stated_budget", qualification_score=0.5, budget_usd=90_000
+        )
+        assert reason_code(decision) is Reason.GRANTED
+        assert await budget.renew_hold("CA-direct") == "premium"
+        assert (await budget.call_cost("CA-direct")).total == Decimal("0.0085")
+        assert (await budget.end_call("CA-direct")).total == Decimal("0.0085")
+        assert (await budget.day_totals()).granted == 1
+        assert len(await outbox_decisions(redis_client, redis_prefix)) == 1
+    finally:
+        await budget.aclose()
 
 
 @pytest.mark.slow

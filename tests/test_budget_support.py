@@ -7,7 +7,7 @@ the settings' prices with `Fraction`, independently of how the ledger prices usa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -35,16 +35,30 @@ def make_ledger(
     tiers: TierEscalationSettings | None = None,
     policy: QualificationPolicy | None = None,
     reservation: str | None = None,
-    clock: float = T0,
+    clock: float | Callable[[], float] = T0,
 ) -> BudgetLedger:
+    """A ledger on `client`; `clock` is a fixed time or a clock to read (`FakeClock`)."""
     return BudgetLedger(
         client,
         prefix,
         tiers=tiers or TierEscalationSettings(),
         policy=policy or QualificationPolicy(),
         premium_reservation_usd=Decimal(reservation) if reservation else None,
-        clock=lambda: clock,
+        clock=clock if callable(clock) else lambda: clock,
     )
+
+
+class FakeClock:
+    """A clock that moves only when told: leases expire without the test sleeping."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 @asynccontextmanager

@@ -232,21 +232,38 @@ class ConversationProcessor(FrameProcessor):
 
     async def _pick_up(self, plan: ResumePlan) -> None:
         """A replacement actor's first move (see `ResumePlan`)."""
+        if plan.greet:
+            if await self._settled(plan):
+                await self._open()
+            return
+        reply = self._responder.resume_reply()
+        if reply.end_call or reply.transfer:
+            # The agent was ending the call: end it, whatever the caller says now. If
+            # the caller heard the last words, nothing is said again.
+            if not plan.bridge:
+                reply = reply.model_copy(update={"sentences": []})
+            async with self._lock:
+                await self._speak(reply)
+        elif not await self._settled(plan):
+            return  # the caller's own words come first
+        elif plan.bridge:
+            async with self._lock:
+                await self._speak(reply)
+        else:
+            self._start_silence_timer()
+
+    async def _settled(self, plan: ResumePlan) -> bool:
+        """Give the replayed messages time to become a caller turn; True if they did
+        not (and the caller is not speaking now)."""
         if plan.settle_s > 0:
             try:
                 async with asyncio.timeout(plan.settle_s):
                     await self._caller_acted.wait()
             except TimeoutError:
                 pass
-        if self._caller_acted.is_set() or self._user_speaking or self._awaiting_transcription:
-            return  # the caller's own words come first
-        if plan.greet:
-            await self._open()
-        elif plan.bridge:
-            async with self._lock:
-                await self._speak(self._responder.resume_reply())
-        else:
-            self._start_silence_timer()
+        return not (
+            self._caller_acted.is_set() or self._user_speaking or self._awaiting_transcription
+        )
 
     async def _caller_turn(self, event: CallerEvent, position: int) -> None:
         if self._ending is not None or self._finished:

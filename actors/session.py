@@ -452,8 +452,10 @@ class CallSessionActor:
         )
 
     async def _on_opened(self, reply: int) -> None:
-        """The greeting went out: checkpointed, so a replacement does not greet again."""
-        assert self._journal is not None
+        """The greeting went out: its transitions recorded and checkpointed, so a
+        replacement neither greets again nor loses them."""
+        assert self._journal is not None and self._responder is not None
+        self._journal.progress(self._responder.view())
         self._wire = self._wire.model_copy(update={"reply": reply})
         self._journal.checkpoint(self._checkpoint())
 

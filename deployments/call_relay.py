@@ -269,11 +269,19 @@ class CallRelay:
 
     async def _replace(self, failed: ServingActor, exc: BaseException) -> bool:
         """Move the call to a new actor; False if it cannot go on (the socket is closed)."""
+        replaced = await self._replace_locked(failed, exc)
+        if replaced:
+            # What the caller said while the replacement started was not in its replay.
+            await self._deliver()
+        return replaced
+
+    async def _replace_locked(self, failed: ServingActor, exc: BaseException) -> bool:
         async with self._lock:
             if self._actor is not failed:
                 return self._actor is not None  # someone else replaced it already
             self._actor = None
             what = "no answer" if isinstance(exc, TimeoutError) else type(exc).__name__
+            replayed_through = self._buffer.last_index
             failure = Resume(
                 replay=self._buffer.since(0),
                 forwarded_reply=self._forwarded_reply,
@@ -293,7 +301,7 @@ class CallRelay:
                 if replacement is None:
                     break
                 self._actor = replacement
-                self._delivered = self._buffer.last_index
+                self._delivered = replayed_through
                 self.replacements += 1
                 return True
             self.reason = f"not resumable after {failure.failed}"

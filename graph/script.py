@@ -196,9 +196,19 @@ class QualificationScript:
     def on_resume(self, state: ConversationState) -> AgentReply:
         """The call moved to another actor and the caller may have missed the agent's
         last words: a short bridge, then the pending question again. Nothing changes:
-        what the caller already answered stays answered."""
+        what the caller already answered stays answered. A call the agent was ending is
+        ended: put through, or said goodbye to (an answering machine just hung up on)."""
+        agent = state.current_agent
+        if state.ended and state.voicemail:
+            return AgentReply(agent=agent, end_call=True)
+        if state.ended and state.transferred:
+            return AgentReply(sentences=[*self.replies.lost_you(), *self.replies.transferring()],
+                              agent=agent, transfer=True)
         if state.ended:
-            return AgentReply(agent=state.current_agent)
+            return AgentReply(
+                sentences=[*self.replies.lost_you(), *self.replies.goodbye(state.caller_name)],
+                agent=agent, end_call=True,
+            )
         pending = state.asked is not None and state.last_question
         question = [state.last_question] if pending else self.replies.where_were_we()
         return AgentReply(sentences=[*self.replies.lost_you(), *question],

@@ -35,7 +35,9 @@ def start_local_ray(num_cpus: int = 2) -> None:
 
     for attempt in range(2):
         try:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+            ray.init(
+                address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False
+            )
             return
         except Exception:
             ray.shutdown()

@@ -166,8 +166,11 @@ def serve(config_path: str) -> int:
         if ran:
             _say(f"migrated the schema up: {', '.join(m.name for m in ran)}")
         serve_bin = str(Path(sys.executable).with_name("serve"))
+        # A Ray of its own: without `--address local`, Ray would join whatever cluster
+        # /tmp/ray/ray_current_cluster last named, even one long dead.
+        address = os.environ.get("RAY_ADDRESS") or "local"
         process = subprocess.Popen(
-            [serve_bin, "run", _effective_config(config_path)],
+            [serve_bin, "run", "--address", address, _effective_config(config_path)],
             env=env,
             preexec_fn=_restore_sigint,
         )

@@ -101,7 +101,8 @@ async def play_text_call(
             if index == before_line and fault is not None:
                 await fault()
             if isinstance(line, Hangup):
-                await ws.send(json.dumps({"event": "stop"}))
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await ws.send(json.dumps({"event": "stop"}))
                 return
             if isinstance(line, Dtmf):
                 message: dict = {"event": "dtmf", "digit": line.dtmf}
@@ -109,7 +110,10 @@ async def play_text_call(
                 message = {"event": "silence", "seconds": line.silence_s}
             else:
                 message = {"event": "text", "text": line}
-            await ws.send(json.dumps(message))
+            try:
+                await ws.send(json.dumps(message))
+            except websockets.ConnectionClosed:
+                return  # the agent ended the call
             if isinstance(line, Silence) and line.silence_s < reprompt_after_s:
                 continue  # too short for a reprompt: the agent says nothing
             try:

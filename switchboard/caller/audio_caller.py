@@ -49,6 +49,8 @@ SILENT_FRAME = bytes([tp.SILENCE_BYTE]) * tp.FRAME_BYTES
 AGENT_SILENCE_ENDS_TURN_S = 1.0
 # Pause between key presses when a line presses several keys.
 KEY_GAP_S = 0.25
+# How long the caller stays on the line while a dropped stream is reconnected.
+RECONNECT_WAIT_S = 30.0
 # What Twilio's media-stream connections identify themselves as.
 STREAM_USER_AGENT = "Twilio.TmeWs/1.0"
 
@@ -344,6 +346,8 @@ class AudioCall(CallerLeg):
         self._answered_by = answered_by
         self.legs: list[AudioLeg] = []
         self._watcher: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()  # a new stream, or the end of the call
+        self._rejoined = False  # back on a new stream; the agent speaks first
         self._last_line: str | None = None
         self._lost_line: str | None = None
 
@@ -365,6 +369,7 @@ class AudioCall(CallerLeg):
         self.legs.append(leg)
         await leg.open(answer.parameters)
         self._watcher = asyncio.create_task(self._follow(leg, answer.action), name="stream-end")
+        self._changed.set()
 
     async def _follow(self, leg: AudioLeg, action: str | None) -> None:
         """When the server ends a stream, ask `action` what next, as Twilio does."""
@@ -389,6 +394,7 @@ class AudioCall(CallerLeg):
             self._lost_line = self._last_line  # the agent never answered it
         self._transcript.note("the stream dropped; Twilio reconnected the call")
         self.turns.expect_agent()
+        self._rejoined = True
         try:
             await self.connect(answer)
         except CallFailed as exc:
@@ -399,21 +405,48 @@ class AudioCall(CallerLeg):
         line, self._lost_line = self._lost_line, None
         return line
 
+    def end(self, by: EndedBy) -> None:
+        super().end(by)
+        self._changed.set()
+
+    async def _ready_leg(self) -> AudioLeg | None:
+        """The stream to act on; while a dropped stream is being reconnected, waits for the
+        new one (and for the agent to finish what it says on it). None: the call ended."""
+        while not self.ended.is_set():
+            leg = self.leg
+            if not leg.ended.is_set():
+                if self._rejoined:
+                    self._rejoined = False
+                    await self.turns.agent_turn_over(RECONNECT_WAIT_S)
+                return leg
+            self._changed.clear()
+            try:
+                async with asyncio.timeout(RECONNECT_WAIT_S):
+                    await self._changed.wait()
+            except TimeoutError:
+                self.end("agent")
+        return None
+
     async def say(self, text: str) -> None:
-        self._last_line = text
-        if not await self.leg.speak(text) and not self.ended.is_set():
-            self._lost_line = text  # cut off mid-line: said again on the next stream
+        while (leg := await self._ready_leg()) is not None:
+            if await leg.speak(text):
+                self._last_line = text
+                return
+            # Cut off mid-line by a dropped stream: said again once the call is back.
 
     async def press(self, digits: str) -> None:
         self._last_line = None
-        await self.leg.press(digits)
+        if (leg := await self._ready_leg()) is not None:
+            await leg.press(digits)
 
     async def stay_silent(self, seconds: float) -> None:
         self._last_line = None
-        await self.leg.stay_silent(seconds)
+        if (leg := await self._ready_leg()) is not None:
+            await leg.stay_silent(seconds)
 
     async def hang_up(self) -> None:
-        await self.leg.hang_up()
+        if (leg := await self._ready_leg()) is not None:
+            await leg.hang_up()
         self.end("caller")
 
     async def close(self) -> None:

@@ -220,7 +220,6 @@ class CallSessionActor:
             on_stale=self._superseded,
             on_checkpointed=self._checkpointed,
         )
-        self._call_control = CallControl.from_settings(settings)
         self._tiering = CallTiering(
             self._budget,
             session,
@@ -510,12 +509,14 @@ class CallSessionActor:
         self._journal.progress(self._responder.view())
         if session.mode == "audio":
             try:
-                if end.transfer and self._settings.transfer_number:
-                    await self._call_control.transfer(
-                        session.call_sid, self._settings.transfer_number
-                    )
-                else:
-                    await self._call_control.hang_up(session.call_sid)
+                # Made here, not at the start: a text call never needs Twilio's REST API.
+                async with CallControl.from_settings(self._settings) as call_control:
+                    if end.transfer and self._settings.transfer_number:
+                        await call_control.transfer(
+                            session.call_sid, self._settings.transfer_number
+                        )
+                    else:
+                        await call_control.hang_up(session.call_sid)
             except Exception as exc:
                 logger.error(f"{self._name}: call control failed: {exc}")
                 await self._journal.error(f"call control failed: {exc}")

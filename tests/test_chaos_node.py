@@ -29,7 +29,7 @@ from switchboard.caller.twilio_protocol import new_sid
 from switchboard.local_services import free_port
 from switchboard.scenario import load_scenario
 from switchboard.serve_command import healthy
-from tests.chaos import final_report, play_text_call, registry_entry, warm_pool
+from tests.chaos import alive, final_report, play_text_call, registry_entry, warm_pool
 from tests.e2e import (
     ROOT,
     SCENARIO_FILES,
@@ -158,6 +158,10 @@ async def test_a_call_whose_node_leaves_the_cluster_completes_on_another_node(
                     two_nodes.cluster.remove_node, two_nodes.worker, False
                 )
                 removed.append(call_sid)
+                # The node's raylet is gone at once; its workers notice within seconds.
+                async with asyncio.timeout(30):
+                    while alive(int(entry["pid"])):
+                        await asyncio.sleep(0.05)
 
         await play_text_call(server, scenario, call_sid, before_line=3, fault=remove_its_node)
         if removed:

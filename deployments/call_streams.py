@@ -37,6 +37,7 @@ from deployments.auth import TwilioSignatures, bearer_ok
 from deployments.call_relay import (
     CLOSE_NORMAL,
     CLOSE_PROTOCOL,
+    REPLACEMENT_ATTEMPTS,
     CallRelay,
     PeerProtocolError,
     Replacer,
@@ -146,6 +147,8 @@ class CallStreams:
         """Accept the socket and wait for its `start`; None if it was closed instead."""
         if self._unstarted >= self._settings.performance.max_unstarted_streams:
             self._metrics.refuse("flood")
+            # Accepted only to say why: "try again", not a forbidden handshake.
+            await websocket.accept()
             await websocket.close(code=CLOSE_TRY_AGAIN, reason="too many unstarted streams")
             return None
         self._unstarted += 1
@@ -232,17 +235,49 @@ class CallStreams:
             return
         call = replace(call, stream_key=uuid.uuid4().hex, ingress_pid=os.getpid())
         with self._holding(call.call_sid):
-            try:
-                serving = await self._start_actor(call, None)
-            except Exception as exc:
-                logger.exception(f"call {call.call_sid}: no session actor could take it")
-                await self._sweeper.finalise(
-                    call.call_sid, f"no session actor could take it: {exc}"
-                )
+            serving = await self._first_actor(call)
+            if serving is None:
                 await _close(websocket, 1011, "no session available")
                 return
             self._metrics.calls_started.inc(tags={"mode": call.mode})
             await self._relay(websocket, call, serving, check, forwarded_reply=0)
+
+    async def _first_actor(self, call: CallStart) -> ServingActor | None:
+        """An actor for a new call. One that dies while it takes the call is replaced:
+        resumed from its first checkpoint if it wrote one, else started afresh."""
+        failure: Exception | None = None
+        for _ in range(REPLACEMENT_ATTEMPTS):
+            if failure is None:
+                starting = self._start_actor(call, None)
+            else:
+                starting = self._restart_new_call(call, failure)
+            try:
+                return await starting
+            except CallNotResumable:
+                return None  # the call ended meanwhile
+            except Exception as exc:
+                logger.warning(f"call {call.call_sid}: an actor failed to take it: {exc!r}")
+                failure = exc
+        await self._sweeper.finalise(call.call_sid, f"no session actor could take it: {failure}")
+        return None
+
+    async def _restart_new_call(self, call: CallStart, failure: Exception) -> ServingActor:
+        generation = await self._registry.take_over(call.call_sid)
+        if generation is None:
+            raise CallNotResumable(f"call {call.call_sid} ended")
+        call = replace(call, generation=generation)
+        resume = Resume(
+            replay=[],
+            forwarded_reply=0,
+            failure_id=uuid.uuid4().hex,
+            failed=f"the session actor taking the call failed ({type(failure).__name__})",
+            failed_at=time.time(),
+        )
+        try:
+            return await self._start_actor(call, resume)
+        except CallNotResumable:
+            # It died before its first checkpoint: nothing was said yet, start afresh.
+            return await self._start_actor(call, None)
 
     @contextlib.contextmanager
     def _holding(self, call_sid: str) -> Iterator[None]:

@@ -12,7 +12,7 @@ echo "demo: starting Switchboard on port $PORT (log: .switchboard/serve.log)"
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 1 240); do
-  if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
+  if curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then break; fi
   if ! kill -0 $SERVER 2>/dev/null; then
     echo "demo: Switchboard did not start; last lines of .switchboard/serve.log:"; tail -30 .switchboard/serve.log; exit 1
   fi

@@ -84,8 +84,9 @@ class PerformanceSettings(BaseModel):
     # A new socket must send `start` within this; slower ones are closed and counted.
     start_timeout_s: float = Field(5.0, gt=0)
     # Sockets open but not yet started, per replica: more are refused at once, so a
-    # flood of idle connections cannot take the slots calls need.
-    max_unstarted_streams: int = Field(32, ge=1)
+    # flood of idle connections cannot take the `max_ongoing_requests` slots calls need
+    # (serve_config.yaml leaves room for these beside the calls).
+    max_unstarted_streams: int = Field(8, ge=1)
     # A media stream sends a frame every 20 ms; one silent this long is gone.
     stream_idle_timeout_s: float = Field(5.0, gt=0)
     # A text-mode caller silent (no message at all) this long has left.

@@ -49,6 +49,18 @@ async def serving_pid(server: RunningSwitchboard, call_sid: str, field: str = "p
             await asyncio.sleep(0.05)
 
 
+async def call_started(server: RunningSwitchboard, call_sid: str) -> None:
+    """Wait until the call has been taken: its first checkpoint is written (a fault before
+    that is a fault of starting the call, not of serving it)."""
+    redis = aioredis.from_url(server.redis_url)
+    try:
+        async with asyncio.timeout(30):
+            while not await redis.exists(f"{server.redis_prefix}:session:{call_sid}"):
+                await asyncio.sleep(0.02)
+    finally:
+        await redis.aclose()
+
+
 async def kill_serving(server: RunningSwitchboard, call_sid: str, field: str = "pid") -> int:
     """SIGKILL what serves the call; returns its pid once it is gone."""
     pid = await serving_pid(server, call_sid, field)

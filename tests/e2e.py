@@ -31,8 +31,11 @@ from websockets.asyncio.client import ClientConnection
 
 from switchboard.caller import CallResult, run_call
 from switchboard.caller.signing import stream_handshake_signature, webhook_signature
+from switchboard.caller.turns import TurnObserver
 from switchboard.caller.twilio_protocol import (
     CallParties,
+    EndAnswer,
+    StreamAnswer,
     connected_message,
     media_message,
     new_sid,
@@ -91,7 +94,7 @@ class RunningSwitchboard:
         *,
         text: bool,
         call_sid: str | None = None,
-        on_caller_turn: Callable[[str], None] | None = None,
+        observer: TurnObserver | None = None,
     ) -> CallResult:
         """Place a simulated call (`switchboard call`) against this server."""
         return await run_call(
@@ -104,7 +107,7 @@ class RunningSwitchboard:
             account_sid=self.account_sid,
             out=io.StringIO(),
             call_sid=call_sid,
-            on_caller_turn=on_caller_turn,
+            observer=observer,
         )
 
     def sandbox_requests(self) -> list[dict]:
@@ -345,19 +348,27 @@ class LiveAudioCall:
         )
 
 
-@contextlib.asynccontextmanager
-async def live_audio_call(server: RunningSwitchboard) -> AsyncIterator[LiveAudioCall]:
-    """A signed webhook, then the signed media stream it answered with, `start` sent."""
-    parties = CallParties(new_sid("CA"), server.account_sid, "inbound", "+15553", "+15552")
-    params = voice_webhook_params(parties)
+async def voice_webhook(
+    server: RunningSwitchboard, params: dict[str, str]
+) -> StreamAnswer | EndAnswer:
+    """POST the voice webhook signed as Twilio signs it; the TwiML it answered."""
     url = f"{server.base_url}/twilio/voice"
     async with httpx.AsyncClient() as client:
-        twiml = await client.post(
+        response = await client.post(
             url,
             data=params,
             headers={"X-Twilio-Signature": webhook_signature(server.auth_token, url, params)},
         )
-    answer = parse_twiml(twiml.text)
+    assert response.status_code == 200, response.text
+    return parse_twiml(response.text)
+
+
+@contextlib.asynccontextmanager
+async def live_audio_call(server: RunningSwitchboard) -> AsyncIterator[LiveAudioCall]:
+    """A signed webhook, then the signed media stream it answered with, `start` sent."""
+    parties = CallParties(new_sid("CA"), server.account_sid, "inbound", "+15553", "+15552")
+    answer = await voice_webhook(server, voice_webhook_params(parties))
+    assert isinstance(answer, StreamAnswer), answer
     stream_sid = new_sid("MZ")
     signature = stream_handshake_signature(server.auth_token, answer.url)
     async with websockets.connect(

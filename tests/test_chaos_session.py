@@ -21,9 +21,17 @@ from collections.abc import Iterator
 import pytest
 import redis.asyncio as aioredis
 
+from switchboard.caller.turns import TurnObserver
 from switchboard.caller.twilio_protocol import new_sid
 from switchboard.scenario import Hangup, Scenario, load_scenario
-from tests.chaos import final_report, kill_serving, play_text_call, registry_entry, warm_pool
+from tests.chaos import (
+    call_started,
+    final_report,
+    kill_serving,
+    play_text_call,
+    registry_entry,
+    warm_pool,
+)
 from tests.e2e import (
     SCENARIO_FILES,
     SCENARIOS,
@@ -42,8 +50,9 @@ pytestmark = [
 
 TEXT_CALLS = 20
 TEXT_CALLS_AT_ONCE = 3
-# Every call takes a warm actor, and every kill another for the replacement.
-WARM_POOL = 2 * TEXT_CALLS_AT_ONCE
+# Every call takes a warm actor, and every kill another for the replacement; when the
+# pool runs dry a text call simply waits for a cold one.
+WARM_POOL = 3
 GRACE_S = 12.0
 
 
@@ -77,6 +86,7 @@ async def _text_call_losing_its_actor(
     pause_s = rng.choice([rng.uniform(0.05, 0.6), 0.0])
 
     async def fault() -> None:
+        await call_started(server, call_sid)
         await kill_serving(server, call_sid)
         await asyncio.sleep(pause_s)
 
@@ -85,16 +95,17 @@ async def _text_call_losing_its_actor(
     return report
 
 
+@pytest.mark.timeout(900)
 async def test_twenty_text_calls_each_lose_their_actor_and_reach_their_outcome(
     chaos_server: RunningSwitchboard,
 ) -> None:
+    await warm_pool(chaos_server, WARM_POOL)
     rng = random.Random(7)
     scenarios = [load_scenario(path) for path in SCENARIO_FILES]
     plays = [scenarios[i % len(scenarios)] for i in range(TEXT_CALLS)]
     reports: list[tuple[Scenario, dict]] = []
     for start in range(0, TEXT_CALLS, TEXT_CALLS_AT_ONCE):
         batch = plays[start : start + TEXT_CALLS_AT_ONCE]
-        await warm_pool(chaos_server, WARM_POOL)
         results = await asyncio.gather(
             *(_text_call_losing_its_actor(chaos_server, s, rng) for s in batch)
         )
@@ -105,6 +116,7 @@ async def test_twenty_text_calls_each_lose_their_actor_and_reach_their_outcome(
         _assert_recovered_once(report)
 
 
+@pytest.mark.timeout(300)
 async def test_an_audio_sentence_cut_off_from_its_answer_by_a_crash_is_still_answered(
     chaos_server: RunningSwitchboard,
 ) -> None:
@@ -127,7 +139,8 @@ async def test_an_audio_sentence_cut_off_from_its_answer_by_a_crash_is_still_ans
             kills.append(asyncio.create_task(kill_before_the_answer()))
 
     await chaos_server.call(
-        scenario, text=False, call_sid=call_sid, on_caller_turn=on_caller_turn
+        scenario, text=False, call_sid=call_sid,
+        observer=TurnObserver(on_caller_turn=on_caller_turn),
     )
     assert killed.is_set()
     report = await final_report(chaos_server, call_sid)
@@ -137,6 +150,7 @@ async def test_an_audio_sentence_cut_off_from_its_answer_by_a_crash_is_still_ans
     assert report["facts"]["budget_usd"] == 50000
 
 
+@pytest.mark.timeout(300)
 async def test_an_audio_call_losing_its_actor_at_a_random_moment_reaches_its_outcome(
     chaos_server: RunningSwitchboard,
 ) -> None:

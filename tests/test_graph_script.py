@@ -668,3 +668,29 @@ def test_a_caller_who_says_goodbye_mid_qualification_is_let_go() -> None:
     state, replies = converse(script, QUALIFY_LINES[:3] + ["Okay, thanks, bye."])
     assert replies[-1].end_call and triggers(replies)[-1] == "caller_closing"
     assert script.on_hangup(state) is Outcome.ABANDONED
+
+
+def test_after_a_recovery_the_agent_bridges_and_asks_its_pending_question_again() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Jamie.", "Sure, go ahead."])
+    asked = replies[-1].sentences[-1]
+    reply = script.on_resume(state)
+    assert reply.sentences == ["Sorry about that, I lost you for a second.", asked]
+    assert not (reply.end_call or reply.transfer)
+    # Nothing the caller answered is asked for again, and the state is not changed.
+    assert script.on_text(state, "About forty thousand a year.")[0].facts.budget_usd == 40_000
+
+
+def test_after_a_recovery_a_call_being_ended_is_ended() -> None:
+    script = make_script()
+    opted_out, _ = converse(script, ["Take me off your list, do not call me again."])
+    assert script.on_resume(opted_out).end_call
+    transferred, _ = converse(script, ["Can I talk to a real person please?"])
+    assert script.on_resume(transferred).transfer
+    voicemail, _ = converse(
+        script,
+        ["The person you are trying to reach is not available, please leave a message."],
+        direction="outbound",
+    )
+    reply = script.on_resume(voicemail)
+    assert reply.end_call and reply.sentences == []  # the machine is not greeted twice

@@ -20,7 +20,6 @@ import binascii
 import json
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +34,7 @@ from switchboard.caller.script import CallerLeg, check_stream_end, play_script
 from switchboard.caller.signing import SIGNATURE_HEADER, stream_handshake_signature
 from switchboard.caller.speech import synthesize_lines
 from switchboard.caller.transcript import Transcript
-from switchboard.caller.turns import TurnTracker
+from switchboard.caller.turns import TurnObserver, TurnTracker
 from switchboard.caller.webhooks import (
     post_status_callback,
     request_next_twiml,
@@ -472,7 +471,7 @@ async def run_audio_call(
     account_sid: str,
     call_sid: str,
     transcript: Transcript,
-    on_caller_turn: Callable[[str], None] | None = None,
+    observer: TurnObserver | None = None,
 ) -> LegResult:
     """Place the call, play the scenario on its media streams, report the call's end."""
     speech = await synthesize_lines(line for line in scenario.lines if isinstance(line, str))
@@ -492,7 +491,7 @@ async def run_audio_call(
 
         started = time.monotonic()
         turns = TurnTracker(
-            agent_speaks_first=scenario.direction == "inbound", on_caller_turn=on_caller_turn
+            agent_speaks_first=scenario.direction == "inbound", observer=observer
         )
         call = AudioCall(
             http,

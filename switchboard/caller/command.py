@@ -13,7 +13,6 @@ import asyncio
 import json
 import statistics
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -24,6 +23,7 @@ from switchboard.caller.result import CallFailed, CallResult
 from switchboard.caller.text_caller import run_text_call
 from switchboard.caller.tokens import CredentialsError, resolve_credentials
 from switchboard.caller.transcript import Transcript
+from switchboard.caller.turns import TurnObserver
 from switchboard.caller.twilio_protocol import new_sid
 from switchboard.scenario import Scenario, ScenarioError, load_scenario
 from switchboard.settings import SettingsError, get_settings
@@ -44,12 +44,12 @@ async def run_call(
     account_sid: str,
     out: TextIO,
     call_sid: str | None = None,
-    on_caller_turn: Callable[[str], None] | None = None,
+    observer: TurnObserver | None = None,
 ) -> CallResult:
     """Place the call the scenario describes; raises `CallFailed` if it cannot be placed.
 
-    `on_caller_turn` is told each caller line as it is finished (drills time faults to
-    it)."""
+    `observer` is told what happens on the line as it happens (drills and benchmarks
+    time things to it)."""
     base_url = base_url.rstrip("/")
     account_sid = account_sid or new_sid("AC")
     call_sid = call_sid or new_sid("CA")
@@ -63,7 +63,7 @@ async def run_call(
             api_token=api_token,
             call_sid=call_sid,
             transcript=transcript,
-            on_caller_turn=on_caller_turn,
+            observer=observer,
         )
     else:
         leg = await run_audio_call(
@@ -73,7 +73,7 @@ async def run_call(
             account_sid=account_sid,
             call_sid=call_sid,
             transcript=transcript,
-            on_caller_turn=on_caller_turn,
+            observer=observer,
         )
     latencies = [t.latency_ms for t in leg.timings if t.latency_ms is not None]
     if latencies:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 from switchboard.caller.result import CallFailed, LegResult
 from switchboard.caller.script import CallerLeg, check_stream_end, play_script
 from switchboard.caller.transcript import Transcript
-from switchboard.caller.turns import TurnTracker
+from switchboard.caller.turns import TurnObserver, TurnTracker
 from switchboard.scenario import Scenario
 
 TEXT_STREAM_PATH = "/v1/text/stream"
@@ -122,11 +121,11 @@ async def run_text_call(
     api_token: str,
     call_sid: str,
     transcript: Transcript,
-    on_caller_turn: Callable[[str], None] | None = None,
+    observer: TurnObserver | None = None,
 ) -> LegResult:
     """Hold a text-mode call: start, the scenario's lines with turn taking, stop."""
     turns = TurnTracker(
-        agent_speaks_first=scenario.direction == "inbound", on_caller_turn=on_caller_turn
+        agent_speaks_first=scenario.direction == "inbound", observer=observer
     )
     ws = await open_text_stream(base_url, api_token)
     started = time.monotonic()

@@ -14,6 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
+@dataclass(frozen=True)
+class TurnObserver:
+    """Told what happens on the line as it happens; drills and benchmarks time faults and
+    measurements to it. `on_caller_turn(line)` when the caller has finished a turn,
+    `on_agent_heard(at)` (monotonic time) whenever the agent is heard."""
+
+    on_caller_turn: Callable[[str], None] | None = None
+    on_agent_heard: Callable[[float], None] | None = None
+
+
 @dataclass
 class TurnTiming:
     """One caller turn and how long the agent took to start answering it."""
@@ -30,7 +40,7 @@ class TurnTracker:
         self,
         *,
         agent_speaks_first: bool,
-        on_caller_turn: Callable[[str], None] | None = None,
+        observer: TurnObserver | None = None,
     ) -> None:
         # `epoch` counts caller turns; an agent event belongs to the turn it follows.
         self.epoch = 0
@@ -40,8 +50,7 @@ class TurnTracker:
         self._agent_spoke_this_epoch = False
         self._call_over = False
         self._changed = asyncio.Event()
-        # Told each line as the caller finishes it (for drills that time a fault to it).
-        self._on_caller_turn = on_caller_turn
+        self._observer = observer or TurnObserver()
 
     @property
     def agent_spoke_this_epoch(self) -> bool:
@@ -63,13 +72,15 @@ class TurnTracker:
         self._agent_spoke_this_epoch = False
         if expects_reply:
             self.timings.append(TurnTiming(line=line, ended_at=ended_at))
-        if self._on_caller_turn is not None:
-            self._on_caller_turn(line)
+        if self._observer.on_caller_turn is not None:
+            self._observer.on_caller_turn(line)
 
     def agent_spoke(self, now: float) -> None:
         """The agent was heard (audio that is not silence, or a sentence)."""
         self._agent_in_turn = True
         self._agent_spoke_this_epoch = True
+        if self._observer.on_agent_heard is not None:
+            self._observer.on_agent_heard(now)
         if self._awaiting_reply and self.timings:
             timing = self.timings[-1]
             if timing.latency_ms is None:

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from ray.serve.handle import DeploymentHandle
 from redis.exceptions import RedisError
 
-from actors.budget import CallCost
+from actors.budget_ledger import CallCost
 from actors.checkpoint import SessionCheckpoints
 from actors.direct_path import DirectResponder
 from actors.registry import CallRegistry

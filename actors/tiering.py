@@ -1,7 +1,7 @@
 """A call's side of the budget: its usage goes to the budget deployment after each turn,
 it asks for the premium tier when it earns it, and it learns its tier back.
 
-The budget deployment (`deployments.budget`) owns the money and every decision; this
+The budget deployment (`deployments.budget_deployment`) owns the money and every decision; this
 class only keeps the session's `CallSession.tier` in step with it, so the next turn
 goes to the orchestrator with the tier the budget allows. Nothing here may keep a
 caller waiting: the work of a turn runs in the background, in order, after the turn,
@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 
 from ray.serve.handle import DeploymentHandle
 
-from actors.budget import CallBudget, CallCost, UsageDelta, UsageResult
+from actors.budget_ledger import CallBudget, CallCost, UsageDelta, UsageResult
 from actors.responder import ResponderView
 from actors.usage import CallUsage
 from graph.policy import wants_premium

@@ -12,10 +12,10 @@ from typing import Any
 
 from ray.serve import Application
 
-from deployments.budget import BudgetDeployment
+from deployments.budget_deployment import BudgetDeployment
 from deployments.ingress import TwilioIngress, required_secrets
-from deployments.orchestrator import OrchestratorDeployment
-from deployments.recorder import RecorderDeployment
+from deployments.orchestrator_deployment import OrchestratorDeployment
+from deployments.recorder_deployment import RecorderDeployment
 from switchboard.settings import get_settings
 
 

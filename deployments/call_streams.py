@@ -29,9 +29,9 @@ import ray
 from starlette.websockets import WebSocket
 
 from actors.call_sweeper import CallSweeper
-from actors.pool import SessionPool
 from actors.registry import CallIdentity, CallRegistry
 from actors.session import CallNotResumable, CallStart, Resume
+from actors.session_pool import SessionPool
 from actors.text_serializer import TextProtocolError, parse_text_event
 from deployments.auth import TwilioSignatures, bearer_ok
 from deployments.call_relay import (

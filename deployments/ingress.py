@@ -34,8 +34,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from actors.call_sweeper import CallSweeper
-from actors.pool import SessionPool
 from actors.registry import CallRegistry
+from actors.session_pool import SessionPool
 from db.outbox import Outbox
 from db.pool import create_pool
 from db.queries import call_report

@@ -6,7 +6,9 @@ bash scripts/setup.sh
 tier=${1:-fast}; shift || true
 .venv/bin/ruff check .
 case "$tier" in
-  fast) exec .venv/bin/pytest -m "not slow" "$@" ;;
+  # Coverage includes the Ray workers and `serve` subprocesses (tests/coverage_flush.py);
+  # their data files are found beside an absolute COVERAGE_FILE.
+  fast) COVERAGE_FILE="$PWD/.coverage" exec .venv/bin/pytest -m "not slow" --cov --cov-report=term "$@" ;;
   slow) exec .venv/bin/pytest -m slow "$@" ;;
   all)  exec .venv/bin/pytest "$@" ;;
   *) echo "usage: scripts/test.sh [fast|slow|all] [pytest args]"; exit 2 ;;

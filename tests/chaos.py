@@ -57,6 +57,10 @@ async def call_started(server: RunningSwitchboard, call_sid: str) -> None:
         async with asyncio.timeout(30):
             while not await redis.exists(f"{server.redis_prefix}:session:{call_sid}"):
                 await asyncio.sleep(0.02)
+    except TimeoutError:
+        entry = await registry_entry(server, call_sid)
+        message = f"{call_sid} has no checkpoint after 30 s (registry: {entry})"
+        raise AssertionError(message) from None
     finally:
         await redis.aclose()
 

@@ -14,8 +14,8 @@ from typing import TypeVar
 
 import redis.asyncio as redis
 
-from actors.budget import Reason, UsageDelta, UsageResult, reason_code
-from deployments.budget import BudgetDeployment
+from actors.budget_ledger import Reason, UsageDelta, UsageResult, reason_code
+from deployments.budget_deployment import BudgetDeployment
 from switchboard.models import TierDecision
 from switchboard.settings import TierEscalationSettings
 from tests.test_budget_support import (

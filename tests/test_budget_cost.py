@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as redis
 from redis.exceptions import ResponseError
 
-from actors.budget import Reason, UsageDelta, reason_code
+from actors.budget_ledger import Reason, UsageDelta, reason_code
 from actors.usage import CallUsage
 from switchboard.settings import TierEscalationSettings
 from tests.test_budget_support import expected_cost, make_ledger, outbox_decisions

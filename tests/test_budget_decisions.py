@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 import redis.asyncio as redis
 
-from actors.budget import Reason, UsageDelta, reason_code, wants_premium_tier
+from actors.budget_ledger import Reason, UsageDelta, reason_code, wants_premium_tier
 from db.queries import call_report
 from db.recorder import Recorder
 from graph.policy import qualification_score, wants_premium

@@ -8,8 +8,8 @@ import pytest
 import redis.asyncio as redis
 from ray import serve
 
-from actors.budget import CallCost, DayTotals, Reason, UsageDelta, reason_code
-from deployments.budget import BudgetDeployment
+from actors.budget_ledger import CallCost, DayTotals, Reason, UsageDelta, reason_code
+from deployments.budget_deployment import BudgetDeployment
 from switchboard.settings import load_settings
 from tests.test_budget_support import outbox_decisions
 

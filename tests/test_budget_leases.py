@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
-from actors.budget import BudgetLedger, Reason, UsageDelta, reason_code
-from deployments.budget import BudgetDeployment
+from actors.budget_ledger import BudgetLedger, Reason, UsageDelta, reason_code
+from deployments.budget_deployment import BudgetDeployment
 from switchboard.local_services import LocalRedis
 from switchboard.redis_client import connect
 from switchboard.settings import TierEscalationSettings, load_settings

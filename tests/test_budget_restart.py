@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
-from actors.budget import BudgetLedger, Reason, UsageDelta, reason_code
+from actors.budget_ledger import BudgetLedger, Reason, UsageDelta, reason_code
 from switchboard.local_services import LocalRedis
 from switchboard.redis_client import connect
 from switchboard.settings import TierEscalationSettings

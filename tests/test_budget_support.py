@@ -15,7 +15,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from actors.budget import BudgetLedger, UsageDelta
+from actors.budget_ledger import BudgetLedger, UsageDelta
 from db.events import TierDecided, decode
 from db.outbox import outbox_key
 from switchboard.redis_client import connect

@@ -79,7 +79,9 @@ async def _text_call_losing_its_actor(
     server: RunningSwitchboard, scenario: Scenario, rng: random.Random
 ) -> dict:
     spoken = [i for i, line in enumerate(scenario.lines) if not isinstance(line, Hangup)]
-    before_line = rng.choice(spoken)
+    # A scenario's last line may come after the agent has ended the call (the voicemail's
+    # silence, the opt-out's goodbye): a kill there would find no call to kill.
+    before_line = rng.choice(spoken[:-1] or spoken)
     call_sid = new_sid("CA")
     # Between two turns (the actor dies while the caller thinks), or at the moment the
     # caller speaks (the line reaches an actor that is already dead).

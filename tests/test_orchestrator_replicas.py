@@ -34,7 +34,7 @@ from ray.serve.request_router import (
     RunningReplica,
 )
 
-from deployments.orchestrator import OrchestratorDeployment
+from deployments.orchestrator_deployment import OrchestratorDeployment
 from graph.orchestrator import AgentOrchestrator
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings
 

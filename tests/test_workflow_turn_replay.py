@@ -17,7 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 from langgraph.types import StateSnapshot
 
-from deployments.orchestrator import OrchestratorDeployment
+from deployments.orchestrator_deployment import OrchestratorDeployment
 from graph.orchestrator import (
     FALLBACK_SENTENCES,
     AgentOrchestrator,

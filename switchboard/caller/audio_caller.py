@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 from switchboard.caller import twilio_protocol as tp
 from switchboard.caller.audio_playback import PendingMark, PlaybackClock
 from switchboard.caller.result import CallFailed, EndedBy, LegResult
-from switchboard.caller.script import CallerLeg, check_stream_end, play_script
+from switchboard.caller.scenario_player import CallerLeg, check_stream_end, play_script
 from switchboard.caller.signing import SIGNATURE_HEADER, stream_handshake_signature
 from switchboard.caller.speech import synthesize_lines
 from switchboard.caller.transcript import Transcript

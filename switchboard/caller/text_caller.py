@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from switchboard.caller.result import CallFailed, LegResult
-from switchboard.caller.script import CallerLeg, check_stream_end, play_script
+from switchboard.caller.scenario_player import CallerLeg, check_stream_end, play_script
 from switchboard.caller.transcript import Transcript
 from switchboard.caller.turns import TurnObserver, TurnTracker
 from switchboard.scenario import Scenario

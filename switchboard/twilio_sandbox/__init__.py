@@ -7,6 +7,6 @@ received that tests read at `GET /sandbox/requests`. Start it with
 --auth-token …` and point the twilio client at `http://127.0.0.1:PORT`.
 """
 
-from switchboard.twilio_sandbox.app import Sandbox, create_app
+from switchboard.twilio_sandbox.rest_api import Sandbox, create_app
 
 __all__ = ["Sandbox", "create_app"]

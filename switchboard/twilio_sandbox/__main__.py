@@ -15,7 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
-from switchboard.twilio_sandbox.app import create_app
+from switchboard.twilio_sandbox.rest_api import create_app
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

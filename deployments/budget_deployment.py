@@ -6,7 +6,7 @@ being one: the counters live in Redis and every change is one atomic script, so 
 restarted replica (or an accidental second one) continues from the same totals.
 Each request is one or two short Redis round trips, so one replica takes many at once.
 
-Premium holds are leases (see `actors.budget`): a background loop releases the expired
+Premium holds are leases (see `actors.budget_ledger`): a background loop releases the expired
 ones every `release_interval_s`. Two replicas running it at once is harmless, since each
 release is checked and made in one script. The loop outlives any error (a Redis outage
 is logged and waited out), and `check_health` fails only if the loop itself has stopped:
@@ -22,7 +22,7 @@ import logging
 
 from ray import serve
 
-from actors.budget import (
+from actors.budget_ledger import (
     BudgetLedger,
     CallBudget,
     CallCost,

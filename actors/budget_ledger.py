@@ -1,7 +1,7 @@
 """The budget ledger: what calls cost, and which of them may use the premium model tier.
 
 `BudgetLedger` is the logic behind the singleton budget deployment, without Ray. Its
-counters live in Redis (scripts in `actors.budget_scripts`), so a restarted ledger, or
+counters live in Redis (scripts in `actors.budget_ledger_scripts`), so a restarted ledger, or
 several at once, continue from the same totals; Redis must persist (AOF) for them to
 survive a Redis restart.
 
@@ -64,7 +64,7 @@ from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
 
-from actors.budget_scripts import (
+from actors.budget_ledger_scripts import (
     END_CALL,
     FORCE_TIER,
     RECORD_USAGE,
@@ -154,7 +154,7 @@ class UnitPrice:
 
 @dataclass(frozen=True)
 class Prices:
-    """Unit prices in the order of `budget_scripts.USAGE_PARTS`."""
+    """Unit prices in the order of `budget_ledger_scripts.USAGE_PARTS`."""
 
     telephony_per_ms: UnitPrice
     stt_per_ms: UnitPrice

@@ -28,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from load_tests.bench_voice import percentile
 from switchboard.caller.turns import TurnObserver
 from switchboard.caller.twilio_protocol import new_sid
 from switchboard.scenario import parse_scenario
@@ -64,13 +65,6 @@ class Kill:
     recovered: int
     outcome: str | None
     status: str
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def one_killed_call(server: RunningSwitchboard, rng: random.Random) -> tuple[Kill, list]:
@@ -124,23 +118,20 @@ async def one_killed_call(server: RunningSwitchboard, rng: random.Random) -> tup
     return measured, undisturbed
 
 
-async def bench(kills: int, seed: int) -> dict:
+async def bench(server: RunningSwitchboard, kills: int, seed: int) -> dict:
     rng = random.Random(seed)
     results: list[Kill] = []
     normal: list[float] = []
-    with tempfile.TemporaryDirectory() as workdir, run_switchboard(
-        Path(workdir), SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE="3"
-    ) as server:
-        for index in range(kills):
-            kill, undisturbed = await one_killed_call(server, rng)
-            results.append(kill)
-            normal += undisturbed
-            print(
-                f"{index + 1:>2}/{kills} killed {kill.killed_after_line_s:.2f} s after "
-                f"{kill.line!r}: heard again after {kill.heard_again_s} s; "
-                f"{kill.outcome}, {kill.status}, recovered {kill.recovered}",
-                flush=True,
-            )
+    for index in range(kills):
+        kill, undisturbed = await one_killed_call(server, rng)
+        results.append(kill)
+        normal += undisturbed
+        print(
+            f"{index + 1:>2}/{kills} killed {kill.killed_after_line_s:.2f} s after "
+            f"{kill.line!r}: heard again after {kill.heard_again_s} s; "
+            f"{kill.outcome}, {kill.status}, recovered {kill.recovered}",
+            flush=True,
+        )
     expected = CONVERSATION["expect"]["outcome"]
     lost = [
         k for k in results
@@ -173,7 +164,11 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    summary = asyncio.run(bench(args.kills, args.seed))
+    # The server is started and stopped outside the event loop: stopping it runs its own.
+    with tempfile.TemporaryDirectory() as workdir, run_switchboard(
+        Path(workdir), SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE="3"
+    ) as server:
+        summary = asyncio.run(bench(server, args.kills, args.seed))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_recovery.json").write_text(json.dumps(summary, indent=2) + "\n")
     printable = {k: v for k, v in summary.items() if k not in ("calls", "lost")}

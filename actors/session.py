@@ -56,6 +56,7 @@ from actors.twilio_serializer import CallSerializer
 from actors.usage import CallUsage
 from db.outbox import FencedOutbox
 from graph.script import all_prompts
+from switchboard.log_level import apply_log_level
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import CallMode, CallSession, CallStatus, Direction, Outcome, Tier
 from switchboard.redis_client import connect as connect_redis
@@ -135,6 +136,7 @@ class CallSessionActor:
         self._orchestrator = orchestrator
         self._budget = budget
         self._settings = get_settings()
+        apply_log_level(self._settings.monitoring.log_level)
         self._engines: SpeechEngines | None = None
         self._link = CallLink()
         self._session: CallSession | None = None

@@ -5,8 +5,8 @@ kept in `schema_migrations`. Each migration runs in its own transaction together
 its bookkeeping row, and a whole run holds a PostgreSQL advisory lock, so two replicas
 starting at once apply every migration exactly once.
 
-`python -m db.migrate [up|down|status]` is the command line (`switchboard migrate`
-delegates to `main`).
+`switchboard migrate [up|down|status]` is the command line (`add_arguments` and `run`;
+`python -m db.migrate` works too).
 """
 
 from __future__ import annotations
@@ -235,18 +235,17 @@ async def _down(
     return done
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="switchboard migrate", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The migration command line, on `parser` (its own, or `switchboard migrate`)."""
     parser.add_argument("--dsn", help="PostgreSQL URL (default: DATABASE_URL)")
-    commands = parser.add_subparsers(dest="command")
-    up = commands.add_parser("up", help="apply pending migrations (default)")
+    commands = parser.add_subparsers(dest="migration", title="commands")
+    up = commands.add_parser("up", help="apply pending migrations (the default)")
     up.add_argument("--steps", type=int, help="apply at most this many")
     down = commands.add_parser("down", help="roll back the latest migration")
     how_many = down.add_mutually_exclusive_group()
     how_many.add_argument("--steps", type=int, help="roll back this many")
     how_many.add_argument("--all", action="store_true", help="roll back every migration")
     commands.add_parser("status", help="list migrations and whether they are applied")
-    return parser
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -255,14 +254,14 @@ async def _run(args: argparse.Namespace) -> int:
         from switchboard.settings import load_settings
 
         dsn = load_settings().database_url
-    command = args.command or "up"
+    command = args.migration or "up"
     if command == "status":
         for entry in await status(dsn):
             when = entry.applied_at.isoformat() if entry.applied_at else "pending"
             edited = "  (edited since applied)" if entry.checksum_matches is False else ""
             print(f"{entry.version:04d}_{entry.name}  {when}{edited}")
         return 0
-    steps = ALL if getattr(args, "all", False) else args.steps
+    steps = ALL if getattr(args, "all", False) else getattr(args, "steps", None)
     ran = await migrate(dsn, command, steps)
     verb = "applied" if command == "up" else "rolled back"
     for migration in ran:
@@ -272,15 +271,22 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point; returns the exit status."""
+def run(args: argparse.Namespace) -> int:
+    """Runs the command `add_arguments` parsed; returns the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args = _parser().parse_args(argv)
     try:
         return asyncio.run(_run(args))
     except (MigrationError, OSError, asyncpg.PostgresError) as exc:
         print(f"migrate: {exc}", file=sys.stderr)
         return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m db.migrate`; returns the exit status."""
+    description = __doc__.split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m db.migrate", description=description)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from actors.budget_ledger import (
     UsageResult,
     reason_code,
 )
+from switchboard.log_level import apply_log_level
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import Tier, TierDecision
 from switchboard.redis_client import connect as connect_redis
@@ -61,6 +62,7 @@ class BudgetDeployment:
         if release_interval_s <= 0:
             raise ValueError("release_interval_s must be more than zero")
         settings = settings or get_settings()
+        apply_log_level(settings.monitoring.log_level)
         self._redis = connect_redis(settings.redis_url)
         self._ledger = BudgetLedger.from_settings(self._redis, settings)
         self._metrics = VoiceAgentIntegrationMetrics.get()

@@ -46,6 +46,7 @@ from deployments.stream_tokens import StreamTokens
 from deployments.tier_admin import change_tier, parse_tier_change
 from deployments.twilio_webhooks import TwilioWebhooks
 from deployments.twiml import CONTINUE_PATH
+from switchboard.log_level import apply_log_level
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import SettingsError, VoiceAgentIntegrationConfig, get_settings
 
@@ -83,6 +84,7 @@ class TwilioIngress:
         session_num_cpus: float = 0.05,
     ) -> None:
         settings = self._settings = get_settings()
+        apply_log_level(settings.monitoring.log_level)
         auth_token, self._api_token = required_secrets(settings)
         # Held so the recorder is part of the application; it drains the outbox.
         self._recorder = recorder

@@ -28,6 +28,7 @@ from ray import serve
 from ray.serve.exceptions import RayServeException
 
 from graph.orchestrator import AgentOrchestrator
+from switchboard.log_level import apply_log_level
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.settings import VoiceAgentIntegrationConfig
 
@@ -46,6 +47,7 @@ def _replica_id() -> str | None:
 class OrchestratorDeployment:
     def __init__(self, settings: VoiceAgentIntegrationConfig | None = None) -> None:
         self._orchestrator = AgentOrchestrator(settings)
+        apply_log_level(self._orchestrator.settings.monitoring.log_level)
         self.replica_id = _replica_id()
         self._metrics = VoiceAgentIntegrationMetrics.get()
 

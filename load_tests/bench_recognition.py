@@ -12,7 +12,7 @@ Two sets:
 - `tuning` — answers written for this benchmark (timelines, budgets, roles and
   who decides, opt-outs, yes/no, asking for a person, meeting times), each with
   the question it answers. Everything in `actors/speech` may be tuned on these.
-- `heldout` — the caller lines of the public scenarios in `shared/scenarios`.
+- `heldout` — the caller lines of the public scenarios in `scenarios/`.
   Nothing in the product is built from them (DESIGN.md); they are only checked.
 
 The facts expected of a sentence are what `graph.understanding.understand` reads
@@ -63,7 +63,7 @@ from switchboard.caller.speech import synthesize_ulaw
 from switchboard.settings import load_settings
 
 RATE = 8000  # Twilio
-SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 TODAY = date(2026, 3, 2)  # timelines are relative; any fixed day will do
 
 #: The facts and acts the agents act on; the rest of `Understanding` is not scored.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from db.migrate import add_arguments as add_migration_arguments
 from switchboard.settings import SettingsError
 
 
@@ -25,9 +26,10 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser(
         "migrate",
-        help="database schema migrations: up [--steps N], down [--steps N | --all], status",
+        help="database schema migrations: up (the default), down, status",
+        description="Apply, roll back or list the database schema migrations.",
     )
-    migrate.add_argument("migrate_args", nargs=argparse.REMAINDER)
+    add_migration_arguments(migrate)
     return parser
 
 
@@ -42,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.caller import call_command
 
             return call_command(args)
-        from db.migrate import main as migrate_main
+        from db.migrate import run as run_migration
 
-        return migrate_main(args.migrate_args)
+        return run_migration(args)
     except SettingsError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2

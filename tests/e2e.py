@@ -49,8 +49,9 @@ from switchboard.scenario import Scenario
 from switchboard.serve_command import healthy
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ROOT.parent / "shared" / "scenarios"
-SCENARIO_FILES = sorted(SCENARIOS.glob("*.yaml")) if SCENARIOS.exists() else []
+# The public caller scenarios, kept in the repository so every checkout runs them.
+SCENARIOS = ROOT / "scenarios"
+SCENARIO_FILES = sorted(SCENARIOS.glob("*.yaml"))
 FACT_KEYS = ("budget_usd", "decision_maker", "timeline_months")
 TRANSFER_NUMBER = "+15550009999"
 START_TIMEOUT_S = 300

@@ -9,11 +9,8 @@ import pytest
 from switchboard.caller.demo import DEMO_SCENARIO
 from switchboard.models import Outcome
 from switchboard.scenario import Dtmf, Hangup, ScenarioError, Silence, load_scenario
+from tests.e2e import SCENARIOS
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
-needs_public_scenarios = pytest.mark.skipif(
-    not SCENARIOS.is_dir(), reason="../shared/scenarios is not beside this checkout"
-)
 GOOD = """\
 name: sample
 from: "+15551230001"
@@ -38,7 +35,6 @@ def test_every_public_scenario_loads(path: Path) -> None:
     assert scenario.expect is not None and isinstance(scenario.expect.outcome, Outcome)
 
 
-@needs_public_scenarios
 def test_public_scenarios_exist() -> None:
     assert len(list(SCENARIOS.glob("*.yaml"))) >= 8
 
@@ -53,7 +49,6 @@ def test_lines_become_sentences_key_presses_silences_and_hang_ups(tmp_path: Path
     assert scenario.expect.outcome is Outcome.QUALIFIED and scenario.expect.premium is True
 
 
-@needs_public_scenarios
 def test_outbound_direction_is_read() -> None:
     assert load_scenario(SCENARIOS / "opt-out.yaml").direction == "outbound"
 

@@ -19,7 +19,6 @@ from switchboard.caller.twilio_protocol import new_sid
 from switchboard.scenario import load_scenario
 from tests.chaos import final_report, kill_serving, warm_pool
 from tests.e2e import (
-    SCENARIO_FILES,
     SCENARIOS,
     RunningSwitchboard,
     assert_report_meets_expectations,
@@ -31,9 +30,6 @@ from tests.e2e import (
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not SCENARIO_FILES, reason="../shared/scenarios is not beside this checkout"
-    ),
 ]
 
 GRACE_S = 10.0

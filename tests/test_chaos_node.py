@@ -32,7 +32,6 @@ from switchboard.serve_command import healthy
 from tests.chaos import alive, final_report, play_text_call, registry_entry, warm_pool
 from tests.e2e import (
     ROOT,
-    SCENARIO_FILES,
     SCENARIOS,
     RunningSwitchboard,
     _drop_database,
@@ -41,9 +40,6 @@ from tests.e2e import (
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not SCENARIO_FILES, reason="../shared/scenarios is not beside this checkout"
-    ),
 ]
 
 HEAD = "switchboard_head"

@@ -43,9 +43,6 @@ from tests.e2e import (
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not SCENARIO_FILES, reason="../shared/scenarios is not beside this checkout"
-    ),
 ]
 
 TEXT_CALLS = 20

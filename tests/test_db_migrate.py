@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from db.migrate import ALL, MigrationError, load_migrations, main, migrate, status
+from switchboard.cli import main as cli_main
 
 pytest_plugins = ["tests.db_fixtures"]
 
@@ -134,6 +135,24 @@ async def test_command_line_applies_reports_and_rolls_back(
     assert "0002_do_not_call  20" in out  # status shows when it was applied
     assert "rolled back 0001_call_records" in out
     assert [s.applied for s in await status(dsn)] == [False, False]
+
+
+async def test_switchboard_migrate_runs_the_same_commands(
+    fresh_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await asyncio.to_thread(cli_main, ["migrate", "--dsn", fresh_database]) == 0
+    assert await asyncio.to_thread(cli_main, ["migrate", "--dsn", fresh_database, "status"]) == 0
+    assert "applied 0002_do_not_call" in capsys.readouterr().out
+    assert all(s.applied for s in await status(fresh_database))
+
+
+def test_switchboard_migrate_help_lists_its_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["migrate", "--help"])
+    assert exit_.value.code == 0
+    help_text = capsys.readouterr().out
+    for command in ("up", "down", "status", "--dsn"):
+        assert command in help_text
 
 
 def test_a_migration_without_its_down_file_is_refused(tmp_path: Path) -> None:

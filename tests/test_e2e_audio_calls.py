@@ -11,7 +11,6 @@ import json
 import os
 import time
 
-import pytest
 import redis.asyncio as aioredis
 
 from switchboard.caller.speech import synthesize_ulaw
@@ -19,9 +18,6 @@ from switchboard.scenario import load_scenario
 from tests.e2e import SCENARIOS, RunningSwitchboard, live_audio_call
 
 
-@pytest.mark.skipif(
-    not SCENARIOS.is_dir(), reason="../shared/scenarios is not beside this checkout"
-)
 async def test_qualified_ops_director_qualifies_over_audio(switchboard: RunningSwitchboard) -> None:
     scenario = load_scenario(SCENARIOS / "qualified-ops-director.yaml")
     result = await switchboard.call(scenario, text=False)

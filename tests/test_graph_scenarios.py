@@ -20,13 +20,9 @@ from graph.script import QualificationScript
 from graph.state import ConversationState
 from switchboard.models import Outcome
 from switchboard.settings import AgentIntegrationSettings, QualificationPolicy
+from tests.e2e import SCENARIO_FILES
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
 REPROMPT_S = AgentIntegrationSettings().reprompt_after_s
-
-
-def _scenarios() -> list[Path]:
-    return sorted(SCENARIOS.glob("*.yaml")) if SCENARIOS.is_dir() else []
 
 
 def as_recognised(line: str) -> str:
@@ -69,9 +65,8 @@ def script() -> QualificationScript:
     )
 
 
-@pytest.mark.skipif(not _scenarios(), reason=f"no public scenarios in {SCENARIOS}")
 @pytest.mark.parametrize("recognised", [False, True], ids=["typed", "recognised"])
-@pytest.mark.parametrize("path", _scenarios(), ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda path: path.stem)
 def test_public_scenario_reaches_its_expected_outcome_and_facts(
     script: QualificationScript, path: Path, recognised: bool
 ) -> None:

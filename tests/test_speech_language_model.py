@@ -23,8 +23,7 @@ from actors.speech.pronounce import (
 from actors.speech.spoken import number_words, spoken_words
 from graph.script import all_prompts
 from switchboard.settings import load_settings
-
-SCENARIOS = Path("/work/shared/scenarios")
+from tests.e2e import SCENARIOS
 
 
 @pytest.fixture(scope="module")

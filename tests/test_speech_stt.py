@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 import yaml
@@ -40,9 +39,9 @@ from actors.speech.spoken import spoken_words
 from graph.script import all_prompts
 from graph.understanding import understand
 from switchboard.settings import load_settings
+from tests.e2e import SCENARIOS
 
 RATE = 8000  # Twilio
-SCENARIOS = Path("/work/shared/scenarios")
 
 #: Answers written for these tests, with the phrase each must keep (or None).
 OWN_ANSWERS: list[tuple[str, str | None]] = [

@@ -22,14 +22,11 @@ from graph.orchestrator import AgentOrchestrator
 from graph.script import QualificationScript
 from switchboard.models import Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings
-from tests.test_graph_scenarios import REPROMPT_S, SCENARIOS, as_recognised
+from tests.e2e import SCENARIO_FILES
+from tests.test_graph_scenarios import REPROMPT_S, as_recognised
 
 WEDNESDAY = date(2025, 3, 12)
 TRANSFER = "+15557650100"
-
-
-def scenarios() -> list[Path]:
-    return sorted(SCENARIOS.glob("*.yaml")) if SCENARIOS.is_dir() else []
 
 
 def settings_for(prefix: str) -> VoiceAgentIntegrationConfig:
@@ -93,9 +90,8 @@ def script_turns(scenario: dict[str, Any], *, recognised: bool) -> list[tuple[li
     return turns
 
 
-@pytest.mark.skipif(not scenarios(), reason=f"no public scenarios in {SCENARIOS}")
 @pytest.mark.parametrize("recognised", [False, True], ids=["typed", "recognised"])
-@pytest.mark.parametrize("path", scenarios(), ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda path: path.stem)
 async def test_public_scenario_reaches_its_outcome_through_the_graph_as_the_script_does(
     orchestrator: AgentOrchestrator, path: Path, recognised: bool
 ) -> None:

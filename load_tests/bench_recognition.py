@@ -61,9 +61,9 @@ from graph.script import all_prompts
 from graph.understanding import Understanding, understand
 from switchboard.caller.speech import synthesize_ulaw
 from switchboard.settings import load_settings
+from tests.e2e import SCENARIO_FILES
 
 RATE = 8000  # Twilio
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 TODAY = date(2026, 3, 2)  # timelines are relative; any fixed day will do
 
 #: The facts and acts the agents act on; the rest of `Understanding` is not scored.
@@ -231,7 +231,7 @@ def tuning_cases() -> list[Case]:
 
 def heldout_cases() -> list[Case]:
     cases = []
-    for path in sorted(SCENARIOS.glob("*.yaml")):
+    for path in SCENARIO_FILES:
         for line in yaml.safe_load(path.read_text())["lines"]:
             if isinstance(line, str):
                 cases.append(Case("scenarios", None, line))

@@ -3,6 +3,7 @@ report holds what the caller said and what the agents did."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -12,7 +13,12 @@ import websockets
 from db.pool import create_pool
 from db.queries import is_do_not_call
 from switchboard.scenario import load_scenario, parse_scenario
-from tests.e2e import SCENARIO_FILES, RunningSwitchboard, assert_report_meets_expectations
+from tests.e2e import (
+    SCENARIO_FILES,
+    SCENARIOS,
+    RunningSwitchboard,
+    assert_report_meets_expectations,
+)
 
 
 @pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.stem)
@@ -61,6 +67,20 @@ async def test_report_of_a_call_carries_turns_transitions_and_cost(
     assert set(report["cost_breakdown"]) == {"telephony", "stt", "llm", "tts"}
     assert report["cost_usd"] == pytest.approx(sum(report["cost_breakdown"].values()), abs=1e-4)
     assert report["fallback_turns"] == 0 and report["recovered"] == 0
+
+
+async def test_a_calls_processes_log_at_the_configured_level_not_debug(
+    switchboard: RunningSwitchboard,
+) -> None:
+    scenario = load_scenario(SCENARIOS / "hangs-up-early.yaml")
+    result = await switchboard.call(scenario, text=True)
+    # Ray forwards a worker's lines in order: once the actor's INFO line about taking the
+    # call is in the log, the DEBUG lines of building its pipeline would be there too.
+    took = f"took call {result.call_sid}"
+    async with asyncio.timeout(30):
+        while took not in (log := switchboard.log_path.read_text(errors="replace")):
+            await asyncio.sleep(0.2)
+    assert "| DEBUG    |" not in log
 
 
 async def test_call_api_needs_the_bearer_token(switchboard: RunningSwitchboard) -> None:

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 from loguru import logger as loguru_logger
 
-from switchboard.log_level import apply_log_level
+from switchboard.log_level import STDLIB_LOGGERS, apply_log_level
 
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    levels = {name: logging.getLogger(name).level for name in ("ray", "actors")}
+    levels = {name: logging.getLogger(name).level for name in STDLIB_LOGGERS}
     yield
     for name, level in levels.items():
         logging.getLogger(name).setLevel(level)

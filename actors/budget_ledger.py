@@ -713,7 +713,10 @@ class BudgetLedger:
         except Exception:
             # The hold is released either way; losing one row must not keep the rest of
             # the batch's decisions out of the outbox.
-            log.exception("budget: lease release of %s #%d not recorded", call_sid, seq)
+            log.exception(
+                "budget: lease release of %s #%d not recorded", call_sid, seq,
+                extra={"call_sid": call_sid},
+            )
 
     # Helpers
 
@@ -745,6 +748,7 @@ class BudgetLedger:
         log.info(
             "tier decision %s #%d: %s approved=%s (%s)",
             call_sid, seq, decision.tier, decision.approved, decision.reason,
+            extra={"call_sid": call_sid},
         )
         await self._outbox.tier_decision(call_sid, seq, decision)
 

@@ -114,7 +114,9 @@ class CallSweeper:
         await self.registry.end(fence, call_sid)
         await self._checkpoints.delete(call_sid)
         self.finalised += 1
-        logger.warning(f"call {call_sid} finalised as failed: {reason}")
+        logger.warning(
+            f"call {call_sid} finalised as failed: {reason}", extra={"call_sid": call_sid}
+        )
         return True
 
     async def _close_budget(self, call_sid: str) -> CallCost | None:
@@ -123,5 +125,7 @@ class CallSweeper:
         try:
             return await asyncio.wait_for(self._budget.end_call.remote(call_sid), BUDGET_TIMEOUT_S)
         except Exception as exc:  # the hold's lease returns it later
-            logger.warning(f"call {call_sid}: budget not closed: {exc!r}")
+            logger.warning(
+                f"call {call_sid}: budget not closed: {exc!r}", extra={"call_sid": call_sid}
+            )
             return None

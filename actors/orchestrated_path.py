@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pybreaker
@@ -30,6 +31,9 @@ from switchboard.settings import VoiceAgentIntegrationConfig
 
 logger = logging.getLogger("ray")
 
+# A turn never waits long for the kill switch: one Redis read of a fraction of a ms.
+KILL_SWITCH_TIMEOUT_S = 0.25
+
 
 class WorkflowFailed(RuntimeError):
     """The orchestrator answered, but its workflow could not run the turn."""
@@ -45,8 +49,10 @@ class OrchestratedResponder:
         orchestrator: DeploymentHandle,
         *,
         usage: CallUsage,
+        kill_switch: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._settings = settings
+        self._kill_switch = kill_switch
         self._usage = usage
         self._call = call
         self._orchestrator = orchestrator
@@ -59,6 +65,7 @@ class OrchestratedResponder:
         self._errors: list[str] = []
         self.last_turn_fallback = False
         self.fallback_active = False
+        self._killed = False
 
     async def open(self) -> AgentReply | None:
         reply = await self._turn(CallerEvent("text", ""), kind="start", turn=0)
@@ -72,6 +79,8 @@ class OrchestratedResponder:
         return self._direct.resume_reply()
 
     async def _turn(self, event: CallerEvent, *, kind: str, turn: int | None) -> AgentReply:
+        if self._killed or await self._kill_switch_on():
+            return await self._direct_only(event, kind)
         metadata = {
             "event": kind,
             "direction": self._call.direction,
@@ -79,6 +88,9 @@ class OrchestratedResponder:
             "tier": self._call.tier,
             "session": self._call.call_sid,
             "turn": turn,
+            # The live settings the call started with: any replica, of any version,
+            # answers it by them.
+            "config": {"version": self._call.config_version, "block": self._call.live_config},
         }
         try:
             with self._breaker.calling():
@@ -107,6 +119,26 @@ class OrchestratedResponder:
         return await self._orchestrator.process_voice_input.remote(
             self._call.call_sid, text, metadata
         )
+
+    async def _kill_switch_on(self) -> bool:
+        """The one live setting a call follows after it started: the agents turned off."""
+        if self._kill_switch is None:
+            return False
+        try:
+            on = await asyncio.wait_for(self._kill_switch(), KILL_SWITCH_TIMEOUT_S)
+        except Exception:  # Redis slow or away: the call goes on as it was
+            return False
+        if on:
+            self._killed = True
+            self._call.integration_enabled = False
+            logger.warning(f"call {self._call.call_sid}: kill switch on, the direct path "
+                           "answers from now on")
+        return on
+
+    async def _direct_only(self, event: CallerEvent, kind: str) -> AgentReply:
+        self.last_turn_fallback = self.fallback_active = False
+        reply = await (self._direct.open() if kind == "start" else self._direct.respond(event))
+        return reply or AgentReply(sentences=[], agent="greeter")
 
     async def _fall_back(self, event: CallerEvent, kind: str, exc: Exception) -> AgentReply:
         reason = _fallback_reason(exc)

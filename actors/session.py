@@ -56,11 +56,14 @@ from actors.twilio_serializer import CallSerializer
 from actors.usage import CallUsage
 from db.outbox import FencedOutbox
 from graph.script import all_prompts
-from switchboard.log_level import apply_log_level
+from switchboard.app_version import app_version
+from switchboard.live_config import CallConfig, LiveConfigError, parse_live_config
+from switchboard.live_config_store import LiveConfigStore
+from switchboard.logging_setup import LogFormat, bind_process_call, setup_session_logging
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import CallMode, CallSession, CallStatus, Direction, Outcome, Tier
 from switchboard.redis_client import connect as connect_redis
-from switchboard.settings import get_settings
+from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
 
 # Stdlib logging: Ray pickles this class by value, and a loguru logger cannot be pickled.
 logger = logging.getLogger("ray")
@@ -95,6 +98,8 @@ class CallStart:
     # The socket the ingress numbers the caller's messages on.
     stream_key: str = ""
     ingress_pid: int = 0
+    # The live settings and flags a new call runs on (a resumed call keeps its own).
+    config: CallConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -131,12 +136,18 @@ class CallSessionActor:
         name: str,
         orchestrator: DeploymentHandle | None = None,
         budget: DeploymentHandle | None = None,
+        log_format: LogFormat | None = None,
+        settings: VoiceAgentIntegrationConfig | None = None,
     ) -> None:
         self._name = name
         self._orchestrator = orchestrator
         self._budget = budget
-        self._settings = get_settings()
-        apply_log_level(self._settings.monitoring.log_level)
+        # The settings of the ingress that made this actor (else the environment's); a
+        # call runs on its own live block over them. Not this node's environment: on a
+        # cluster the actor may land on a node started with other settings, and a call
+        # fenced under another Redis prefix than the ingress's was refused (code 1011).
+        self._settings = self._base_settings = settings or get_settings()
+        setup_session_logging(self._settings.monitoring.log_level, log_format)
         self._engines: SpeechEngines | None = None
         self._link = CallLink()
         self._session: CallSession | None = None
@@ -203,6 +214,8 @@ class CallSessionActor:
         """Serve the call `start` describes: a new one, or (`resume`) one taken over."""
         if self._session is not None:
             raise RuntimeError(f"session {self._name} already serves a call")
+        # This process serves this call only: all it and Pipecat log is about it.
+        bind_process_call(start.call_sid)
         settings = self._settings
         prefix, ttl = settings.redis_prefix, settings.performance.session_ttl_s
         self._redis = redis = connect_redis(settings.redis_url)
@@ -214,6 +227,7 @@ class CallSessionActor:
             raise CallNotResumable(f"call {start.call_sid} has no checkpoint to resume from")
         self._start = start
         self._session = session = self._session_for(start, checkpoint)
+        settings = self._settings = self._settings_of(session)
         self._journal = CallJournal(
             FencedOutbox(redis, prefix, fence_key=fence.key, generation=fence.generation),
             checkpoints,
@@ -230,9 +244,13 @@ class CallSessionActor:
             on_error=self._journal.error,
             generation=start.generation,
         )
-        if self._orchestrator is not None and settings.agent_integration.enabled:
+        if self._orchestrator is not None and session.integration_enabled:
             self._responder = OrchestratedResponder(
-                settings, session, self._orchestrator, usage=self._usage
+                settings,
+                session,
+                self._orchestrator,
+                usage=self._usage,
+                kill_switch=LiveConfigStore(redis, prefix, session.app).kill_switch,
             )
         else:
             self._responder = DirectResponder(settings, session)
@@ -292,6 +310,10 @@ class CallSessionActor:
             session = checkpoint.session
             session.stream_sid = start.stream_sid
             return session
+        config = start.config or CallConfig(
+            integration_enabled=self._settings.agent_integration.enabled,
+            app_version=app_version(),
+        )
         return CallSession(
             call_sid=start.call_sid,
             stream_sid=start.stream_sid,
@@ -301,8 +323,22 @@ class CallSessionActor:
             to_number=start.to_number,
             answered_by=start.answered_by,
             workflow_context_id=f"{self._settings.redis_prefix}:thread:{start.call_sid}",
-            integration_enabled=self._settings.agent_integration.enabled,
+            integration_enabled=config.integration_enabled,
+            config_version=config.version,
+            live_config=config.block,
+            flags=config.flags,
+            app=config.app,
+            app_version=config.app_version or app_version(),
         )
+
+    def _settings_of(self, session: CallSession) -> VoiceAgentIntegrationConfig:
+        """The call's settings: the live block it started with over the environment's."""
+        try:
+            return parse_live_config(session.live_config or None, self._base_settings).settings
+        except LiveConfigError as exc:  # a block this code version cannot read
+            logger.warning(f"call {session.call_sid}: live settings {session.config_version} "
+                           f"unreadable here ({exc}); serving with the environment's")
+            return self._base_settings
 
     def _pick_up(
         self, start: CallStart, resume: Resume, checkpoint: SessionCheckpoint

@@ -18,6 +18,8 @@ from ray.actor import ActorHandle
 from ray.serve.handle import DeploymentHandle
 
 from actors.session import CallSessionActor
+from switchboard.logging_setup import LogFormat
+from switchboard.settings import VoiceAgentIntegrationConfig
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class SessionPool:
         orchestrator: DeploymentHandle | None = None,
         budget: DeploymentHandle | None = None,
         memory_mb: int = 0,
+        log_format: LogFormat | None = None,
+        settings: VoiceAgentIntegrationConfig | None = None,
     ) -> None:
         self._orchestrator = orchestrator
         self._budget = budget
@@ -46,6 +50,10 @@ class SessionPool:
         self._namespace = namespace
         self._num_cpus = num_cpus
         self._memory_mb = memory_mb
+        self._log_format = log_format
+        # Handed to every actor: the call's registry, checkpoints and stores must be the
+        # ingress's, wherever in the cluster the actor lands.
+        self._settings = settings
         self._ready: asyncio.Queue[PooledSession] = asyncio.Queue()
         self._refill_needed = asyncio.Event()
         self._refill_task: asyncio.Task | None = None
@@ -93,7 +101,9 @@ class SessionPool:
         }
         if self._memory_mb:
             options["memory"] = self._memory_mb * 1024 * 1024
-        handle = CallSessionActor.options(**options).remote(name, self._orchestrator, self._budget)
+        handle = CallSessionActor.options(**options).remote(
+            name, self._orchestrator, self._budget, self._log_format, self._settings
+        )
         self.spawned += 1
         return PooledSession(name, handle, warm=False)
 

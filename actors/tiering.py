@@ -24,6 +24,7 @@ import copy
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ray.serve.handle import DeploymentHandle
 
@@ -173,7 +174,9 @@ class CallTiering:
             update_id, delta = self._unsent[0]
             try:
                 result: UsageResult = await self._ask(
-                    self._budget.record_usage.remote(self._session.call_sid, delta, update_id)
+                    self._budget.record_usage.remote(
+                        self._session.call_sid, delta, update_id, config=self._live_config()
+                    )
                 )
             except Exception as exc:
                 await self._budget_error("usage not recorded yet", exc)
@@ -201,6 +204,7 @@ class CallTiering:
                     trigger=trigger,
                     qualification_score=score,
                     budget_usd=facts.budget_usd,
+                    config=self._live_config(),
                 )
             )
         except Exception as exc:
@@ -212,6 +216,10 @@ class CallTiering:
             self.apply(decision.tier)
 
     # Helpers
+
+    def _live_config(self) -> dict[str, Any]:
+        """The call's live settings, so its prices and caps are the ones it started with."""
+        return {"version": self._session.config_version, "block": self._session.live_config}
 
     async def _ask(self, response: Awaitable) -> object:
         return await asyncio.wait_for(response, BUDGET_TIMEOUT_S)

@@ -67,7 +67,7 @@ async def _lock_call(conn: asyncpg.Connection, call_sid: str) -> None:
 
 
 async def _identity(conn: asyncpg.Connection, session: CallSession) -> None:
-    """Who called whom and when: facts that do not change during a call."""
+    """Who called whom and when, and on what: facts that do not change during a call."""
     await conn.execute(
         """
         UPDATE calls SET
@@ -77,7 +77,15 @@ async def _identity(conn: asyncpg.Connection, session: CallSession) -> None:
             answered_by = coalesce($6, answered_by),
             workflow_context_id = coalesce($7, workflow_context_id),
             -- A skeleton row was stamped when its first event arrived, after the start.
-            started_at = least(started_at, $8)
+            started_at = least(started_at, $8),
+            -- Set by the session's first event; a later one made without its config (a
+            -- call ended by the sweeper) leaves them.
+            config_version = coalesce(config_version, $9),
+            flags = CASE WHEN flags = '{}'::jsonb THEN $10 ELSE flags END,
+            app = coalesce(app, nullif($11, '')),
+            app_version = coalesce(app_version, nullif($12, '')),
+            -- False once the kill switch took the agents off the call; final at the end.
+            integration_enabled = CASE WHEN finalized THEN integration_enabled ELSE $13 END
         WHERE call_sid = $1
         """,
         session.call_sid,
@@ -88,6 +96,11 @@ async def _identity(conn: asyncpg.Connection, session: CallSession) -> None:
         session.answered_by,
         session.workflow_context_id,
         _time(session.started_at),
+        session.config_version,
+        session.flags,
+        session.app,
+        session.app_version,
+        session.integration_enabled,
     )
 
 

@@ -116,6 +116,10 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
         "fallback_turns": call["fallback_turns"],
         "recovered": call["recovered"],
         "errors": list(call["errors"]),
+        "config_version": call["config_version"],
+        "flags": call["flags"] or {},
+        "app_version": call["app_version"],
+        "trace_id": call["trace_id"],
         # Extras beyond DESIGN.md's list.
         "direction": call["direction"],
         "mode": call["mode"],
@@ -126,6 +130,9 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
         "tier_escalation_trigger": call["tier_escalation_trigger"],
         "agent_transition_count": call["agent_transition_count"],
         "workflow_context_id": call["workflow_context_id"],
+        "app": call["app"],
+        # Whether the agents answered (False: the direct path only, by flag or kill switch).
+        "integration_enabled": call["integration_enabled"],
         "started_at": _iso(call["started_at"]),
         "ended_at": _iso(call["ended_at"]),
         # True once the session's final state is recorded.

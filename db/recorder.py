@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from typing import Any
@@ -32,6 +33,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from db.apply import apply_event
 from db.events import UndecodableEvent, decode
 from db.outbox import dead_letter_key, outbox_key
+from switchboard.logging_setup import call_context
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +148,8 @@ class Recorder:
             return 0
         done = 0
         for entry_id, fields in entries:
-            await self._handle(entry_id, fields)
+            with call_context(_call_sid_of(fields)):
+                await self._handle(entry_id, fields)
             done += 1
         return done
 
@@ -238,6 +241,19 @@ class Recorder:
             pipe.xdel(self.stream, entry_id)
             await pipe.execute()
         self._attempts.pop(entry_id, None)
+
+
+def _call_sid_of(fields: dict[str, str]) -> str | None:
+    """The call an entry is about, for the lines logged while applying it (read
+    leniently: an entry that does not decode is logged all the same)."""
+    try:
+        data = json.loads(fields.get("data") or "{}")
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    call_sid = data.get("call_sid") or (data.get("session") or {}).get("call_sid")
+    return call_sid if isinstance(call_sid, str) else None
 
 
 def _text(value: Any) -> str:

@@ -12,6 +12,9 @@ release is checked and made in one script. The loop outlives any error (a Redis 
 is logged and waited out), and `check_health` fails only if the loop itself has stopped:
 it does not ping Redis, because Serve would replace a replica that fails three checks,
 and a Redis outage is not cured by a new replica (DESIGN.md).
+
+Prices, caps and the qualification policy are live settings (`reconfigure()`). A call's
+usage and premium requests carry the version it started with, and are counted by it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from ray import serve
 
@@ -32,7 +36,9 @@ from actors.budget_ledger import (
     UsageResult,
     reason_code,
 )
-from switchboard.log_level import apply_log_level
+from deployments.live_settings import LiveSettings, PerVersion, application_name
+from switchboard.live_config_store import LiveConfigStore
+from switchboard.logging_setup import setup_replica_logging
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import Tier, TierDecision
 from switchboard.redis_client import connect as connect_redis
@@ -62,9 +68,17 @@ class BudgetDeployment:
         if release_interval_s <= 0:
             raise ValueError("release_interval_s must be more than zero")
         settings = settings or get_settings()
-        apply_log_level(settings.monitoring.log_level)
-        self._redis = connect_redis(settings.redis_url)
-        self._ledger = BudgetLedger.from_settings(self._redis, settings)
+        setup_replica_logging(settings.monitoring.log_level)
+        self._redis = redis = connect_redis(settings.redis_url)
+        app = application_name()
+        self._live = LiveSettings(
+            settings, app=app, store=LiveConfigStore(redis, settings.redis_prefix, app)
+        )
+        self._ledgers = PerVersion(
+            self._live,
+            lambda live: BudgetLedger.from_settings(redis, live),
+            env=BudgetLedger.from_settings(redis, settings),
+        )
         self._metrics = VoiceAgentIntegrationMetrics.get()
         self._release_interval_s = release_interval_s
         self._stop = asyncio.Event()
@@ -72,10 +86,23 @@ class BudgetDeployment:
         self._releasing = asyncio.get_running_loop().create_task(self._release_loop())
         logger.info("budget ledger on %s (prefix %s)", settings.redis_url, settings.redis_prefix)
 
+    async def reconfigure(self, user_config: dict) -> None:
+        await self._live.reconfigure(user_config)
+
+    @property
+    def _ledger(self) -> BudgetLedger:
+        """For requests that carry no call's settings: what this replica serves now."""
+        return self._ledgers.current()
+
     async def record_usage(
-        self, call_sid: str, usage: UsageDelta, update_id: str | None = None
+        self,
+        call_sid: str,
+        usage: UsageDelta,
+        update_id: str | None = None,
+        config: dict[str, Any] | None = None,
     ) -> UsageResult:
-        result = await self._ledger.record_usage(call_sid, usage, update_id=update_id)
+        ledger = self._ledgers.for_call(config)
+        result = await ledger.record_usage(call_sid, usage, update_id=update_id)
         if result.downgrade is not None:
             self._count(result.downgrade)
         return result
@@ -87,8 +114,9 @@ class BudgetDeployment:
         trigger: str,
         qualification_score: float,
         budget_usd: float | None,
+        config: dict[str, Any] | None = None,
     ) -> TierDecision:
-        decision = await self._ledger.request_premium(
+        decision = await self._ledgers.for_call(config).request_premium(
             call_sid,
             trigger=trigger,
             qualification_score=qualification_score,

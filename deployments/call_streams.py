@@ -44,8 +44,11 @@ from deployments.call_relay import (
     ServingActor,
 )
 from deployments.ingress_metrics import IngressMetrics
+from deployments.live_settings import LiveSettings
 from deployments.stream_tokens import PendingCall, StreamTokens
 from deployments.twilio_stream import StreamProtocolError, TwilioStreamGuard
+from switchboard.flags import Lead
+from switchboard.logging_setup import bind_call
 from switchboard.settings import VoiceAgentIntegrationConfig
 
 logger = logging.getLogger("ray.serve")
@@ -61,7 +64,7 @@ class CallStreams:
     def __init__(
         self,
         *,
-        settings: VoiceAgentIntegrationConfig,
+        live: LiveSettings,
         signatures: TwilioSignatures,
         api_token: str,
         tokens: StreamTokens,
@@ -70,7 +73,7 @@ class CallStreams:
         sweeper: CallSweeper,
         metrics: IngressMetrics,
     ) -> None:
-        self._settings = settings
+        self._live = live
         self._signatures = signatures
         self._api_token = api_token
         self._tokens = tokens
@@ -81,6 +84,11 @@ class CallStreams:
         self._unstarted = 0
         self.active_calls = 0
         self._held: set[str] = set()  # calls whose sockets this replica holds
+
+    @property
+    def _settings(self) -> VoiceAgentIntegrationConfig:
+        # What this replica serves now; a call keeps the version it started with.
+        return self._live.settings
 
     async def keep_alive_forever(self) -> None:
         """Tell the registry which calls' sockets this replica holds, so the sweeper
@@ -97,7 +105,8 @@ class CallStreams:
     # Twilio media streams
 
     async def media_stream(self, websocket: WebSocket) -> None:
-        url = self._signatures.public("/twilio/stream", websocket=True)
+        # The path as requested, route prefix included (a canary serves under its own).
+        url = self._signatures.public(websocket.url.path, websocket=True)
         if not self._signatures.valid(websocket.headers, url, {}):
             self._metrics.refuse("bad_signature")
             logger.warning("refused media stream with a bad or missing signature")
@@ -220,6 +229,7 @@ class CallStreams:
     async def _serve_new(
         self, websocket: WebSocket, call: CallStart, check: Callable[[str], None]
     ) -> None:
+        bind_call(call.call_sid)  # the socket's task, and the relay's tasks, serve this call
         identity = CallIdentity(
             call_sid=call.call_sid,
             mode=call.mode,
@@ -233,7 +243,12 @@ class CallStreams:
             logger.warning(f"refused a second stream for the known call {call.call_sid}")
             await _close(websocket, CLOSE_PROTOCOL, f"call {call.call_sid} is already known")
             return
-        call = replace(call, stream_key=uuid.uuid4().hex, ingress_pid=os.getpid())
+        call = replace(
+            call,
+            stream_key=uuid.uuid4().hex,
+            ingress_pid=os.getpid(),
+            config=self._live.for_call(Lead(call.from_number, call.direction)),
+        )
         with self._holding(call.call_sid):
             serving = await self._first_actor(call)
             if serving is None:
@@ -295,6 +310,7 @@ class CallStreams:
         check: Callable[[str], None],
     ) -> None:
         """Twilio reconnected a live call: it goes on from its checkpoint on a new actor."""
+        bind_call(call.call_sid)
         call = replace(call, stream_key=uuid.uuid4().hex, ingress_pid=os.getpid())
         failure = Resume(
             replay=[],

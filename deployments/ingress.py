@@ -5,6 +5,8 @@ Routes:
   signed webhooks (`deployments.twilio_webhooks`);
 - `WS /twilio/stream` — signed media streams, `WS /v1/text/stream` — text mode (bearer
   token); each relayed to a session actor (`deployments.call_streams`);
+- `GET /v1/config` — the live settings this replica serves, and the last `user_config`
+  it refused (bearer token);
 - `GET /v1/calls/{call_sid}` — the call report; `POST /v1/calls/{call_sid}/tier` — force
   or revoke a live call's premium tier (bearer token; `deployments.tier_admin`);
 - `GET /healthz` — liveness, answered from this process alone; `GET /readyz` — 200 once
@@ -42,11 +44,13 @@ from db.queries import call_report
 from deployments.auth import TwilioSignatures, bearer_ok
 from deployments.call_streams import CallStreams
 from deployments.ingress_metrics import IngressMetrics
+from deployments.live_settings import LiveSettings, application_name
 from deployments.stream_tokens import StreamTokens
 from deployments.tier_admin import change_tier, parse_tier_change
 from deployments.twilio_webhooks import TwilioWebhooks
 from deployments.twiml import CONTINUE_PATH
-from switchboard.log_level import apply_log_level
+from switchboard.live_config_store import LiveConfigStore
+from switchboard.logging_setup import replica_log_format, setup_replica_logging
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import SettingsError, VoiceAgentIntegrationConfig, get_settings
 
@@ -83,8 +87,8 @@ class TwilioIngress:
         warm_pool_size: int | None = None,
         session_num_cpus: float = 0.05,
     ) -> None:
-        settings = self._settings = get_settings()
-        apply_log_level(settings.monitoring.log_level)
+        settings = get_settings()
+        setup_replica_logging(settings.monitoring.log_level)
         auth_token, self._api_token = required_secrets(settings)
         # Held so the recorder is part of the application; it drains the outbox.
         self._recorder = recorder
@@ -93,6 +97,10 @@ class TwilioIngress:
         self._redis = connect_redis(settings.redis_url)
         prefix, ttl = settings.redis_prefix, settings.performance.session_ttl_s
         self._registry = CallRegistry(self._redis, prefix, ttl)
+        app = application_name()
+        self._live = LiveSettings(
+            settings, app=app, store=LiveConfigStore(self._redis, prefix, app), publish=True
+        )
         self._metrics = IngressMetrics()
         self._db: asyncpg.Pool | None = None
         self._db_lock = asyncio.Lock()
@@ -104,12 +112,16 @@ class TwilioIngress:
             num_cpus=session_num_cpus,
             orchestrator=orchestrator,
             budget=budget,
+            # Session actors are plain Ray actors: Serve's logging_config does not
+            # reach them, so they log as this deployment's config says.
+            log_format=replica_log_format(),
+            settings=settings,
         )
         self._pool.start()
         self._sweeper = CallSweeper(self._redis, settings, budget=budget)
         self._sweep_task = asyncio.create_task(self._sweeper.run_forever())
         self._streams = CallStreams(
-            settings=settings,
+            live=self._live,
             signatures=signatures,
             api_token=self._api_token,
             tokens=tokens,
@@ -120,7 +132,7 @@ class TwilioIngress:
         )
         self._keep_alive_task = asyncio.create_task(self._streams.keep_alive_forever())
         self._webhooks = TwilioWebhooks(
-            settings=settings,
+            live=self._live,
             signatures=signatures,
             tokens=tokens,
             registry=self._registry,
@@ -130,6 +142,14 @@ class TwilioIngress:
             at_capacity=self._at_capacity,
             database=self._database,
         )
+
+    @property
+    def _settings(self) -> VoiceAgentIntegrationConfig:
+        return self._live.settings
+
+    async def reconfigure(self, user_config: dict) -> None:
+        """Serve hands over the deployment's `user_config` (never raises)."""
+        await self._live.reconfigure(user_config)
 
     def __serve_build_asgi_app__(self) -> Starlette:
         webhooks, streams = self._webhooks, self._streams
@@ -142,6 +162,7 @@ class TwilioIngress:
                 WebSocketRoute("/v1/text/stream", streams.text_stream),
                 Route("/v1/calls/{call_sid}", self.get_call, methods=["GET"]),
                 Route("/v1/calls/{call_sid}/tier", self.set_tier, methods=["POST"]),
+                Route("/v1/config", self.get_config, methods=["GET"]),
                 Route("/healthz", self.healthz, methods=["GET"]),
                 Route("/readyz", self.readyz, methods=["GET"]),
             ]
@@ -176,6 +197,11 @@ class TwilioIngress:
         if report is None:
             return JSONResponse({"error": "no such call"}, status_code=404)
         return JSONResponse(report)
+
+    async def get_config(self, request: Request) -> Response:
+        if not bearer_ok(request.headers, self._api_token):
+            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        return JSONResponse(self._live.describe())
 
     async def set_tier(self, request: Request) -> Response:
         if not bearer_ok(request.headers, self._api_token):
@@ -241,3 +267,4 @@ class TwilioIngress:
         with contextlib.suppress(Exception):
             self._sweep_task.cancel()
             self._keep_alive_task.cancel()
+            self._live.close()

@@ -15,6 +15,12 @@ and transitions were observed when it ran, and observing them again would count 
 turn twice. It is logged (by `graph.orchestrator`) instead. A stale turn is answered
 with the fallback and counts as a state sync failure, as any turn that could not run.
 
+A turn carries the live settings its call started with (`metadata["config"]`: version
+and `user_config` block), and is answered by them: a call keeps its version across a
+deploy, whichever replica takes its turns. One workflow per version is kept (the most
+recent few), sharing this replica's Redis client and LLM. A turn without them is
+answered by what this replica's `reconfigure()` last accepted.
+
 Every answer names the replica that served it (`replica_id`, its unique id within the
 deployment; None outside Serve), so logs and tests can see which replica took a turn.
 """
@@ -27,8 +33,10 @@ from typing import Any
 from ray import serve
 from ray.serve.exceptions import RayServeException
 
+from deployments.live_settings import LiveSettings, PerVersion, application_name
 from graph.orchestrator import AgentOrchestrator
-from switchboard.log_level import apply_log_level
+from switchboard.live_config_store import LiveConfigStore
+from switchboard.logging_setup import setup_replica_logging
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.settings import VoiceAgentIntegrationConfig
 
@@ -47,14 +55,29 @@ def _replica_id() -> str | None:
 class OrchestratorDeployment:
     def __init__(self, settings: VoiceAgentIntegrationConfig | None = None) -> None:
         self._orchestrator = AgentOrchestrator(settings)
-        apply_log_level(self._orchestrator.settings.monitoring.log_level)
+        base = self._orchestrator.settings
+        setup_replica_logging(base.monitoring.log_level)
+        app = application_name()
+        self._live = LiveSettings(
+            base, app=app, store=LiveConfigStore(self._orchestrator.redis, base.redis_prefix, app)
+        )
+        primary = self._orchestrator
+        self._workflows = PerVersion(
+            self._live,
+            lambda settings: AgentOrchestrator(settings, redis=primary.redis, llm=primary.llm),
+            env=primary,
+        )
         self.replica_id = _replica_id()
         self._metrics = VoiceAgentIntegrationMetrics.get()
+
+    async def reconfigure(self, user_config: dict) -> None:
+        await self._live.reconfigure(user_config)
 
     async def process_voice_input(
         self, call_id: str, text: str, metadata: dict[str, Any]
     ) -> dict[str, Any]:
-        response = await self._orchestrator.process_voice_input(call_id, text, metadata)
+        workflow = self._workflows.for_call(metadata.get("config"))
+        response = await workflow.process_voice_input(call_id, text, metadata)
         if response["fallback"]:
             self._metrics.state_sync_failed("turn")
         elif response.get("replayed"):

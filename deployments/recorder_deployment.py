@@ -19,7 +19,7 @@ from ray import serve
 from db.migrate import migrate
 from db.pool import create_pool
 from db.recorder import Recorder
-from switchboard.log_level import apply_log_level
+from switchboard.logging_setup import setup_replica_logging
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import get_settings
 
@@ -30,7 +30,7 @@ logger = logging.getLogger("ray.serve")
 class RecorderDeployment:
     async def __init__(self) -> None:
         settings = get_settings()
-        apply_log_level(settings.monitoring.log_level)
+        setup_replica_logging(settings.monitoring.log_level)
         await migrate(settings.database_url, "up", None)
         self._pool = await create_pool(settings.database_url)
         self._redis = connect_redis(settings.redis_url)

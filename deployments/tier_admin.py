@@ -20,6 +20,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.responses import JSONResponse
 
 from actors.registry import CallRegistry
+from switchboard.logging_setup import bind_call
 from switchboard.models import TierDecision
 
 logger = logging.getLogger("ray.serve")
@@ -59,6 +60,7 @@ async def change_tier(
     namespace: str,
 ) -> JSONResponse:
     """Force or revoke the tier of a live call; the response says what was decided."""
+    bind_call(call_sid)
     actor_name = await registry.lookup(call_sid)
     if actor_name is None:
         return JSONResponse({"error": f"call {call_sid} is not live"}, status_code=404)

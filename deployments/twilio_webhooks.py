@@ -31,11 +31,13 @@ from db.outbox import Outbox
 from db.queries import is_do_not_call
 from deployments.auth import TwilioSignatures
 from deployments.ingress_metrics import IngressMetrics
+from deployments.live_settings import LiveSettings
 from deployments.stream_tokens import PendingCall, StreamTokens
 from deployments.twilio_forms import StatusCallbackForm, VoiceWebhook, WebhookFormError
 from deployments.twiml import CONTINUE_PATH, RESUME_APOLOGY, connect_stream, hang_up, reject_busy
+from switchboard.flags import Lead
+from switchboard.logging_setup import bind_call
 from switchboard.models import CallFacts, CallSession, CallStatus, Outcome
-from switchboard.settings import VoiceAgentIntegrationConfig
 
 logger = logging.getLogger("ray.serve")
 
@@ -48,13 +50,18 @@ def _twiml(text: str) -> Response:
     return Response(text, media_type=TWIML)
 
 
+def _route_prefix(request: Request) -> str:
+    """The route prefix of this application ('' at '/'), as Serve's proxy set it."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
 class TwilioWebhooks:
     """The ingress's answers to Twilio's webhooks."""
 
     def __init__(
         self,
         *,
-        settings: VoiceAgentIntegrationConfig,
+        live: LiveSettings,
         signatures: TwilioSignatures,
         tokens: StreamTokens,
         registry: CallRegistry,
@@ -64,7 +71,7 @@ class TwilioWebhooks:
         at_capacity: Callable[[], Awaitable[bool]],
         database: Callable[[], Awaitable[asyncpg.Pool]],
     ) -> None:
-        self._settings = settings
+        self._live = live
         self._signatures = signatures
         self._tokens = tokens
         self._registry = registry
@@ -83,11 +90,13 @@ class TwilioWebhooks:
             return None
         return form
 
-    def _stream_twiml(self, token: str) -> Response:
+    def _stream_twiml(self, token: str, prefix: str) -> Response:
+        """`prefix`: the route prefix of the application that is to serve the stream
+        (public URLs always include it)."""
         return _twiml(
             connect_stream(
-                stream_url=self._signatures.public("/twilio/stream", websocket=True),
-                action_url=self._signatures.public(CONTINUE_PATH),
+                stream_url=self._signatures.public(f"{prefix}/twilio/stream", websocket=True),
+                action_url=self._signatures.public(f"{prefix}{CONTINUE_PATH}"),
                 token=token,
             )
         )
@@ -99,10 +108,12 @@ class TwilioWebhooks:
         if form is None:
             return PlainTextResponse("invalid Twilio signature", status_code=403)
         try:
-            return VoiceWebhook.from_form(form, request.query_params)
+            call = VoiceWebhook.from_form(form, request.query_params)
         except WebhookFormError as exc:
             self._metrics.refuse("bad_form")
             return PlainTextResponse(str(exc), status_code=400)
+        bind_call(call.call_sid)  # the rest of this request is about this call
+        return call
 
     async def voice(self, request: Request) -> Response:
         call = await self._voice_form(request)
@@ -115,7 +126,12 @@ class TwilioWebhooks:
             self._metrics.refuse("busy")
             logger.warning(f"call {call.call_sid}: at capacity, answering busy")
             return _twiml(reject_busy())
-        return self._stream_twiml(await self._tokens.issue(call.pending_call()))
+        prefix = _route_prefix(request)
+        live = self._live.current
+        if live.goes_to_canary(Lead(call.lead_number, call.direction)):
+            prefix = live.canary.route_prefix
+            logger.info(f"call {call.call_sid}: to the canary at {prefix}")
+        return self._stream_twiml(await self._tokens.issue(call.pending_call()), prefix)
 
     async def _blocked(self, call: VoiceWebhook) -> bool:
         """An outbound call to a number on the do-not-call list is never connected.
@@ -161,7 +177,7 @@ class TwilioWebhooks:
         if entry is None or not entry.live or entry.identity.mode != "audio":
             return _twiml(hang_up())
         resumes = await self._registry.count_resume(call_sid)
-        if resumes > self._settings.recovery.max_resumes:
+        if resumes > self._live.settings.recovery.max_resumes:
             logger.warning(f"call {call_sid}: reconnected {resumes - 1} times; hanging up")
             self._metrics.recovery("stream_lost", "too_many_resumes")
             return _twiml(hang_up(say=RESUME_APOLOGY))
@@ -182,7 +198,7 @@ class TwilioWebhooks:
             )
         )
         logger.info(f"call {call_sid}: stream ended; resuming it on a new stream ({resumes})")
-        return self._stream_twiml(token)
+        return self._stream_twiml(token, _route_prefix(request))
 
     # Status callbacks
 
@@ -195,6 +211,7 @@ class TwilioWebhooks:
         except WebhookFormError as exc:
             self._metrics.refuse("bad_form")
             return PlainTextResponse(str(exc), status_code=400)
+        bind_call(callback.call_sid)
         await self._outbox.status_callback(callback.call_sid, callback.call_status, form)
         if callback.final:
             await self._call_over(callback.call_sid, callback.call_status)
@@ -207,7 +224,7 @@ class TwilioWebhooks:
             return
         if entry.actor is not None:
             try:
-                actor = ray.get_actor(entry.actor, namespace=self._settings.ray_namespace)
+                actor = ray.get_actor(entry.actor, namespace=self._live.settings.ray_namespace)
                 await asyncio.wait_for(actor.twilio_ended.remote(call_status), ACTOR_TIMEOUT_S)
                 return
             except Exception as exc:

@@ -59,6 +59,7 @@ from graph.llm import TieredLLM
 from graph.policy import qualification_score, wants_premium
 from graph.state import AgentReply, ConversationState
 from graph.workflow import ROUTER, CallerTurn, EventKind, VoiceState, compile_workflow
+from switchboard.logging_setup import bind_call
 from switchboard.models import AgentTransition, CallFacts, Tier, VoiceAgentIntegrationContext
 from switchboard.redis_client import connect
 from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
@@ -215,6 +216,7 @@ class AgentOrchestrator:
         """As `process_voice_input`, yielding `{"type": "sentence", "text", "agent"}` as
         each sentence is ready, then `{"type": "result", "result": {...}}`. A replayed
         turn yields its recorded sentences the same way, then its result."""
+        bind_call(call_id)  # a request per turn: what the turn logs is about this call
         started = time.perf_counter()
         context: VoiceAgentIntegrationContext | None = None
         number: int | None = None
@@ -282,6 +284,10 @@ class AgentOrchestrator:
         context.last_sync_timestamp = time.time()
         context.fallback_active = False
         await self._save_context_quietly(context)
+        # One line per turn: a call's turns can be followed across replicas by its CallSid.
+        logger.info("call %s: turn %s answered by %s in %.0f ms (%s%s)", call_id, number,
+                    response["agent"], response["latency_ms"], response["tier"],
+                    ", replayed" if response["replayed"] else "")
         yield {"type": "result", "result": response}
 
     async def _before_turn(self, call_id: str, snapshot: StateSnapshot) -> RunnableConfig:
@@ -307,6 +313,7 @@ class AgentOrchestrator:
                                  conversation: ConversationState | dict[str, Any]) -> None:
         """Continue from `conversation` (the direct path's state after fallback turns, a
         `DirectResponder.conversation()`), so the agents pick up where the caller is."""
+        bind_call(call_id)
         state = ConversationState.model_validate(conversation)
         # The turn number stays (an older turn is still stale), but the state is no
         # longer that turn's result: clearing its fingerprint means it is not replayed

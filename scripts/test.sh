@@ -9,7 +9,7 @@ case "$tier" in
   # Coverage includes the Ray workers and `serve` subprocesses (tests/coverage_flush.py);
   # their data files are found beside an absolute COVERAGE_FILE.
   fast) COVERAGE_FILE="$PWD/.coverage" exec .venv/bin/pytest -m "not slow" --cov --cov-report=term "$@" ;;
-  slow) exec .venv/bin/pytest -m slow "$@" ;;
+  slow) exec .venv/bin/pytest -m slow --durations=25 "$@" ;;
   all)  exec .venv/bin/pytest "$@" ;;
   *) echo "usage: scripts/test.sh [fast|slow|all] [pytest args]"; exit 2 ;;
 esac

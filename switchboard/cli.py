@@ -1,4 +1,4 @@
-"""The `switchboard` command line: `serve`, `call`, `migrate`."""
+"""The `switchboard` command line: `serve`, `call`, `migrate`, `config`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from db.migrate import add_arguments as add_migration_arguments
+from switchboard.config_command import add_arguments as add_config_arguments
 from switchboard.settings import SettingsError
 
 
@@ -30,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Apply, roll back or list the database schema migrations.",
     )
     add_migration_arguments(migrate)
+
+    config = commands.add_parser(
+        "config",
+        help="live settings: check the user_config of a Serve config before deploying it",
+        description="Validate live settings (user_config) the way the replicas will.",
+    )
+    add_config_arguments(config)
     return parser
 
 
@@ -44,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.caller import call_command
 
             return call_command(args)
+        if args.command == "config":
+            from switchboard.config_command import run as run_config
+
+            return run_config(args)
         from db.migrate import run as run_migration
 
         return run_migration(args)

@@ -108,6 +108,15 @@ class CallSession(BaseModel):
     last_state_sync: float | None = None
     integration_enabled: bool = True
 
+    # What the call runs on (DESIGN.md "Configuration, flags, versions"): the live
+    # settings version and block it started with, its flags, the Serve application
+    # that took it and the code version that served it.
+    config_version: str = "env"
+    live_config: dict[str, Any] = Field(default_factory=dict)
+    flags: dict[str, bool] = Field(default_factory=dict)
+    app: str = ""
+    app_version: str = ""
+
     turns_taken: int = 0
     fallback_turns: int = 0
     recovered: int = 0

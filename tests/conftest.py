@@ -1,5 +1,6 @@
-"""Shared fixtures: a real Switchboard (`serve run` of serve_config.yaml) per session, and
-a local Ray per test module for the tests that run deployments in process.
+"""Shared fixtures: a real Switchboard (`serve run` of serve_config.yaml) per session, one
+deployed with `serve deploy` on a two-node cluster for the cluster drills, and a local
+Ray per test module for the tests that run deployments in process.
 
 Also the Hypothesis profiles: `ci` (a fixed, derandomized number of examples) when the
 environment has `CI=true`, `dev` (fewer, random examples) otherwise; `HYPOTHESIS_PROFILE`
@@ -18,6 +19,7 @@ from ray import serve
 
 from switchboard.local_services import start_local_ray
 from tests.e2e import RunningSwitchboard, run_switchboard
+from tests.ray_cluster import ClusterApp, deployed_switchboard
 
 pytest_plugins = ["tests.db_fixtures"]
 
@@ -35,6 +37,14 @@ settings.load_profile(
 def switchboard(tmp_path_factory: pytest.TempPathFactory) -> RunningSwitchboard:
     with run_switchboard(tmp_path_factory.mktemp("switchboard")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def cluster_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterApp]:
+    """Switchboard deployed with `serve deploy` on a two-node `ray start` cluster (slow
+    tier): one per session, shared by the cluster drills."""
+    with deployed_switchboard(tmp_path_factory.mktemp("cluster")) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -130,6 +130,18 @@ class RunningSwitchboard:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def ray_logs_dir(self) -> Path:
+        """The logs/ directory of this server's Ray session (not another test's): the
+        one the ingress replica writes its Serve log in (logs/serve/replica_*.log; the
+        workers' stdout and stderr are logs/worker-*.out and .err)."""
+        for pid in self.replica_pids("TwilioIngress"):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if "/logs/serve/replica_" in target:
+                        return Path(target.partition("/logs/serve/")[0]) / "logs"
+        raise AssertionError("no ingress replica has its Serve log open")
+
 
 def serve_config(workdir: Path, edit: Callable[[dict], None]) -> Path:
     """A copy of serve_config.yaml changed by `edit` (the parsed config), for one test."""

@@ -11,6 +11,8 @@ import pytest
 from db.migrate import ALL, MigrationError, load_migrations, main, migrate, status
 from switchboard.cli import main as cli_main
 
+VERSIONS = [m.version for m in load_migrations()]
+
 pytest_plugins = ["tests.db_fixtures"]
 
 OUR_TABLES = {
@@ -68,28 +70,39 @@ async def test_up_then_down_all_then_up_leaves_the_same_schema(fresh_database: s
     assert {t for (t,) in first["tables"]} >= OUR_TABLES
 
     rolled_back = await migrate(dsn, "down", ALL)
-    assert [m.version for m in rolled_back] == [2, 1]
+    assert [m.version for m in rolled_back] == sorted(VERSIONS, reverse=True)
     assert {t for (t,) in (await catalog(dsn))["tables"]} == {"schema_migrations"}
 
     await migrate(dsn, "up")
     assert await catalog(dsn) == first
 
 
+async def columns_of(dsn: str, table: str) -> set[str]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $1", table
+        )
+    finally:
+        await conn.close()
+    return {row["column_name"] for row in rows}
+
+
 async def test_down_rolls_back_only_the_latest_migration_by_default(fresh_database: str) -> None:
     dsn = fresh_database
     await migrate(dsn, "up")
     rolled_back = await migrate(dsn, "down")
-    assert [m.name for m in rolled_back] == ["do_not_call"]
-    tables = {t for (t,) in (await catalog(dsn))["tables"]}
-    assert "do_not_call" not in tables
-    assert "calls" in tables
+    assert [m.name for m in rolled_back] == ["call_versions"]
+    columns = await columns_of(dsn, "calls")
+    assert "config_version" not in columns
+    assert "call_sid" in columns
 
 
 async def test_up_with_steps_applies_only_that_many(fresh_database: str) -> None:
     dsn = fresh_database
     applied = await migrate(dsn, "up", steps=1)
     assert [m.version for m in applied] == [1]
-    assert [s.applied for s in await status(dsn)] == [True, False]
+    assert [s.applied for s in await status(dsn)] == [True] + [False] * (len(VERSIONS) - 1)
     assert await migrate(dsn, "up") != []
     assert await migrate(dsn, "up") == []
 
@@ -100,6 +113,7 @@ async def test_status_lists_applied_and_pending_migrations(fresh_database: str) 
     assert [(s.version, s.name, s.applied) for s in never_migrated] == [
         (1, "call_records", False),
         (2, "do_not_call", False),
+        (3, "call_versions", False),
     ]
     await migrate(dsn, "up", steps=1)
     after = await status(dsn)
@@ -114,10 +128,10 @@ async def test_replicas_migrating_at_once_apply_each_migration_exactly_once(
     dsn = fresh_database
     results = await asyncio.gather(*(migrate(dsn, "up") for _ in range(4)))
     applied = sorted(m.version for result in results for m in result)
-    assert applied == [1, 2]
+    assert applied == VERSIONS
     conn = await asyncpg.connect(dsn)
     try:
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 2
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(VERSIONS)
     finally:
         await conn.close()
 
@@ -134,7 +148,7 @@ async def test_command_line_applies_reports_and_rolls_back(
     assert "applied 0001_call_records" in out
     assert "0002_do_not_call  20" in out  # status shows when it was applied
     assert "rolled back 0001_call_records" in out
-    assert [s.applied for s in await status(dsn)] == [False, False]
+    assert [s.applied for s in await status(dsn)] == [False] * len(VERSIONS)
 
 
 async def test_switchboard_migrate_runs_the_same_commands(

@@ -93,3 +93,33 @@ async def test_the_report_of_a_call_in_progress_has_defaults_not_gaps(
     assert (report["turns"], report["transitions"], report["tier_history"]) == ([], [], [])
     assert (report["fallback_turns"], report["recovered"], report["errors"]) == (0, 0, [])
     assert report["current_agent"] == "start" and report["final"] is False
+
+
+async def test_the_report_shows_the_version_flags_and_code_a_call_ran_on(
+    outbox: Outbox, recorder: Recorder, db_pool: asyncpg.Pool, call_sid: str
+) -> None:
+    session = CallSession(
+        call_sid=call_sid,
+        from_number=unique_number(),
+        config_version="7",
+        live_config={"version": "7"},
+        flags={"integration_enabled": True, "new_greeting": False},
+        app="switchboard-canary",
+        app_version="0.1.0+gabc",
+    )
+    await outbox.call_started(session)
+    # The kill switch took the agents off mid-call; the end is recorded by the session...
+    ended = session.model_copy(update={"status": CallStatus.COMPLETED,
+                                       "outcome": Outcome.NURTURE, "integration_enabled": False})
+    await outbox.call_ended(ended, facts=CallFacts(), qualification_score=0.0, cost_usd=0.0,
+                            cost_breakdown={})
+    # ...and a later event made without the call's config changes none of it.
+    await outbox.call_started(CallSession(call_sid=call_sid, from_number=session.from_number))
+    await recorder.drain_once()
+    report = await call_report(db_pool, call_sid)
+    assert report is not None
+    assert report["config_version"] == "7"
+    assert report["flags"] == {"integration_enabled": True, "new_greeting": False}
+    assert report["app"] == "switchboard-canary" and report["app_version"] == "0.1.0+gabc"
+    assert report["trace_id"] is None
+    assert report["integration_enabled"] is False

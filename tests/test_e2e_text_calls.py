@@ -3,7 +3,6 @@ report holds what the caller said and what the agents did."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx
@@ -15,7 +14,6 @@ from db.queries import is_do_not_call
 from switchboard.scenario import load_scenario, parse_scenario
 from tests.e2e import (
     SCENARIO_FILES,
-    SCENARIOS,
     RunningSwitchboard,
     assert_report_meets_expectations,
 )
@@ -67,20 +65,25 @@ async def test_report_of_a_call_carries_turns_transitions_and_cost(
     assert set(report["cost_breakdown"]) == {"telephony", "stt", "llm", "tts"}
     assert report["cost_usd"] == pytest.approx(sum(report["cost_breakdown"].values()), abs=1e-4)
     assert report["fallback_turns"] == 0 and report["recovered"] == 0
+    # What it ran on: serve_config.yaml's live settings, no flags, this code.
+    assert report["config_version"] == "1" and report["flags"] == {}
+    assert report["app"] == "switchboard" and report["app_version"].startswith("0.1.0")
+    assert report["trace_id"] is None
 
 
-async def test_a_calls_processes_log_at_the_configured_level_not_debug(
+async def test_the_config_api_shows_the_live_settings_served(
     switchboard: RunningSwitchboard,
 ) -> None:
-    scenario = load_scenario(SCENARIOS / "hangs-up-early.yaml")
-    result = await switchboard.call(scenario, text=True)
-    # Ray forwards a worker's lines in order: once the actor's INFO line about taking the
-    # call is in the log, the DEBUG lines of building its pipeline would be there too.
-    took = f"took call {result.call_sid}"
-    async with asyncio.timeout(30):
-        while took not in (log := switchboard.log_path.read_text(errors="replace")):
-            await asyncio.sleep(0.2)
-    assert "| DEBUG    |" not in log
+    async with httpx.AsyncClient(base_url=switchboard.base_url) as client:
+        missing = await client.get("/v1/config")
+        served = await client.get(
+            "/v1/config", headers={"Authorization": f"Bearer {switchboard.api_token}"}
+        )
+    assert missing.status_code == 401
+    body = served.json()
+    assert body["app"] == "switchboard" and body["version"] == "1"
+    assert body["user_config"]["canary"] == {"percent": 0, "route_prefix": "/canary"}
+    assert body["kill_switch"] is False and body["rejected"] is None
 
 
 async def test_call_api_needs_the_bearer_token(switchboard: RunningSwitchboard) -> None:

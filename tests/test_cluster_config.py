@@ -5,7 +5,10 @@ to a `ray start` cluster) and the RayService's embedded `serveConfigV2`
 differences a cluster needs:
 - `http_options.host`: 127.0.0.1 locally, 0.0.0.0 on a cluster;
 - each application's `runtime_env` (the code and the settings that are not secret),
-  which the two cluster configs share.
+  which the two cluster configs share;
+- the least replicas of an autoscaled deployment (`min_replicas`, `initial_replicas`):
+  a cluster keeps two, so a rolling upgrade, which stops an old replica before its
+  successor runs, never leaves the ingress or the orchestrator with none.
 Secrets are never in a config: the RayService takes them from a Secret.
 """
 
@@ -56,6 +59,9 @@ def _without_cluster_differences(config: dict) -> dict:
     config.get("http_options", {}).pop("host", None)
     for app in config["applications"]:
         app.pop("runtime_env", None)
+        for deployment in app.get("deployments", []):
+            for key in ("min_replicas", "initial_replicas"):
+                deployment.get("autoscaling_config", {}).pop(key, None)
     return config
 
 
@@ -64,7 +70,9 @@ def _apps(config: dict) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("name", list(_configs()))
-def test_a_cluster_config_is_the_local_one_but_for_host_and_runtime_env(name: str) -> None:
+def test_a_cluster_config_is_the_local_one_but_for_host_runtime_env_and_least_replicas(
+    name: str,
+) -> None:
     local = _without_cluster_differences(yaml.safe_load(LOCAL.read_text()))
     cluster = _without_cluster_differences(_configs()[name])
     # Application by application first, so a drift names where it is.

@@ -25,7 +25,12 @@ def json_lines(path: Path) -> list[dict]:
 
 
 def lines_about(lines: list[dict], call_sid: str) -> list[dict]:
-    return [line for line in lines if call_sid in line["message"] or line.get("call_sid")]
+    """The lines that name the call or carry its CallSid (the server serves other
+    tests' calls too: their lines are not about this one)."""
+    return [
+        line for line in lines
+        if call_sid in line["message"] or line.get("call_sid") == call_sid
+    ]
 
 
 def session_actor_lines(logs: Path, call_sid: str) -> list[dict]:

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.slow
 # server's start and stop, on a shared 2-core machine.
 @pytest.mark.timeout(1800)
 def test_load_grows_the_ingress_and_its_drain_drops_no_call(tmp_path: Path) -> None:
-    settings = DrillSettings()
+    # The orchestrator's growth is reported, not asserted: its phase is kept short.
+    settings = DrillSettings(orchestrator_wait_s=20.0, hold_after_decision_s=5.0)
     with drill_server(tmp_path, settings) as server:
         result = run_drill(server, tmp_path, settings)
     summary = result.summary()

@@ -6,9 +6,8 @@ differences a cluster needs:
 - `http_options.host`: 127.0.0.1 locally, 0.0.0.0 on a cluster;
 - each application's `runtime_env` (the code and the settings that are not secret),
   which the two cluster configs share;
-- the least replicas of an autoscaled deployment (`min_replicas`, `initial_replicas`):
-  a cluster keeps two, so a rolling upgrade, which stops an old replica before its
-  successor runs, never leaves the ingress or the orchestrator with none.
+- the least replicas of an autoscaled deployment (`min_replicas`, `initial_replicas`),
+  which a cluster may raise.
 Secrets are never in a config: the RayService takes them from a Secret.
 """
 

@@ -137,6 +137,9 @@ class OrchestratedResponder:
 
     async def _direct_only(self, event: CallerEvent, kind: str) -> AgentReply:
         self.last_turn_fallback = self.fallback_active = False
+        return await self._direct_reply(event, kind)
+
+    async def _direct_reply(self, event: CallerEvent, kind: str) -> AgentReply:
         reply = await (self._direct.open() if kind == "start" else self._direct.respond(event))
         return reply or AgentReply(sentences=[], agent="greeter")
 
@@ -147,8 +150,7 @@ class OrchestratedResponder:
         self.last_turn_fallback = self.fallback_active = True
         self._needs_adoption = True
         self._last = None
-        reply = await (self._direct.open() if kind == "start" else self._direct.respond(event))
-        return reply or AgentReply(sentences=[], agent="greeter")
+        return await self._direct_reply(event, kind)
 
     def view(self) -> ResponderView:
         direct = self._direct.view()

@@ -1,5 +1,5 @@
 # The two commands of the README, and their tiers.
-.PHONY: setup demo test test-slow test-all bench lint
+.PHONY: setup demo test test-slow test-cluster test-all bench lint
 
 setup:
 	bash scripts/setup.sh
@@ -12,6 +12,10 @@ test:
 
 test-slow:
 	bash scripts/test.sh slow
+	bash scripts/test.sh cluster
+
+test-cluster:
+	bash scripts/test.sh cluster
 
 test-all:
 	bash scripts/test.sh all

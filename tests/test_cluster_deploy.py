@@ -19,7 +19,7 @@ import redis
 from tests.e2e import SCENARIOS
 from tests.ray_cluster import BIN, ClusterApp, all_healthy
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 MAX_CALLS = 6  # calls placed until one is served on the worker node
 

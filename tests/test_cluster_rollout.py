@@ -25,7 +25,7 @@ from switchboard.scenario import Scenario, parse_scenario
 from tests.e2e import live_text_call
 from tests.ray_cluster import CANARY_PREFIX, ClusterApp
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 
 QUALIFIED_LINES: list[Any] = [
     "Hi, this is Dana.",

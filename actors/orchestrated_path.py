@@ -23,7 +23,6 @@ from actors.breaker import orchestrator_breaker
 from actors.direct_path import DirectResponder
 from actors.responder import CallerEvent, ResponderView
 from actors.usage import CallUsage
-from graph.orchestrator import agent_reply
 from graph.script import AgentReply
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import AgentTransition, CallSession, Outcome
@@ -107,7 +106,7 @@ class OrchestratedResponder:
         if response.get("conversation"):
             self._direct.adopt(response["conversation"])
         self._pending.extend(AgentTransition(**hop) for hop in response["transitions"])
-        return agent_reply(response)
+        return AgentReply.from_orchestrator(response)
 
     async def _ask(self, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
         if self._needs_adoption:

@@ -1,25 +1,41 @@
 """A warm pool of `CallSessionActor`s, kept by each ingress replica.
 
 Answering a call must never wait for a process to start and load speech models, so
-each replica keeps a few actors started and warmed; `take` hands one out at once and
-the pool refills in the background. Actors are owned by the replica that made them:
-should it die, Ray reaps the actors with it, and Twilio reconnects their calls (through
-`<Connect action>`) to another replica, which resumes each on an actor of its own.
+each replica keeps actors started and warmed: as many as `PoolSizing` expects the next
+calls to need, between a floor and a ceiling, started several at a time. The voice
+webhook `reserve`s one for its call (waiting about a second at most, else the call is
+answered busy); the call's stream then `take`s it. A stream with no reservation here
+(a resumed call, a text call, or a webhook answered by another replica) takes any free
+warm actor, and only when there is none starts one cold.
+
+Actors are owned by the replica that made them: should it die, Ray reaps the actors
+with it, and Twilio reconnects their calls (through `<Connect action>`) to another
+replica, which resumes each on an actor of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
 from ray.actor import ActorHandle
 from ray.serve.handle import DeploymentHandle
 
+from actors.pool_sizing import PoolSizing
 from actors.session import CallSessionActor
 from switchboard.logging_setup import LogFormat
-from switchboard.settings import VoiceAgentIntegrationConfig
+from switchboard.settings import PerformanceSettings, VoiceAgentIntegrationConfig
+
+# A reservation not taken by a stream within this is given back: Twilio opens the
+# stream within a second or two of the webhook's answer, or the call never came.
+RESERVATION_TTL_S = 30.0
+# After a failed start, before trying again (a full node, a broken runtime_env).
+RETRY_AFTER_FAILURE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -29,13 +45,19 @@ class PooledSession:
     warm: bool
 
 
+@dataclass
+class _Reservation:
+    session: PooledSession
+    until: float
+
+
 class SessionPool:
-    """Keeps `size` warm session actors ready for the next calls."""
+    """Keeps warm session actors ready for the next calls, sized to their arrival."""
 
     def __init__(
         self,
         *,
-        size: int,
+        performance: Callable[[], PerformanceSettings],
         namespace: str,
         num_cpus: float,
         orchestrator: DeploymentHandle | None = None,
@@ -44,9 +66,10 @@ class SessionPool:
         log_format: LogFormat | None = None,
         settings: VoiceAgentIntegrationConfig | None = None,
     ) -> None:
+        # Read on every decision, so a live change of the bounds applies at once.
+        self._performance = performance
         self._orchestrator = orchestrator
         self._budget = budget
-        self._size = size
         self._namespace = namespace
         self._num_cpus = num_cpus
         self._memory_mb = memory_mb
@@ -54,39 +77,109 @@ class SessionPool:
         # Handed to every actor: the call's registry, checkpoints and stores must be the
         # ingress's, wherever in the cluster the actor lands.
         self._settings = settings
-        self._ready: asyncio.Queue[PooledSession] = asyncio.Queue()
-        self._refill_needed = asyncio.Event()
+        self.sizing = PoolSizing()
+        self._ready: list[PooledSession] = []
+        self._reserved: dict[str, _Reservation] = {}
+        self._starting = 0
+        self._starts: set[asyncio.Task] = set()
+        self._changed = asyncio.Condition()
         self._refill_task: asyncio.Task | None = None
-        self.warm_ms: list[float] = []
         self.spawned = 0
+        self.cold_starts = 0
 
     def start(self) -> None:
-        self._refill_needed.set()
         self._refill_task = asyncio.get_running_loop().create_task(self._refill_forever())
 
     @property
-    def size(self) -> int:
-        return self._size
+    def enabled(self) -> bool:
+        """False with a floor of 0: every call starts its actor cold (a benchmark's
+        comparison), and none is ever refused for want of a warm one."""
+        return self._performance().warm_pool_size > 0
+
+    @property
+    def refilling(self) -> bool:
+        """False if the refill loop stopped (a bug): the replica is then unhealthy."""
+        return self._refill_task is not None and not self._refill_task.done()
 
     @property
     def ready_count(self) -> int:
-        return self._ready.qsize()
+        return len(self._ready)
 
-    async def take(self) -> PooledSession:
-        """A warm actor if one is ready, else a new one (a cold start)."""
-        self._refill_needed.set()
-        try:
-            return self._ready.get_nowait()
-        except asyncio.QueueEmpty:
-            logger.warning("session pool empty: starting an actor cold")
-            session = self._spawn()
-            return PooledSession(session.name, session.handle, warm=False)
+    @property
+    def target(self) -> int:
+        performance = self._performance()
+        return self.sizing.target(performance.warm_pool_size, performance.warm_pool_max)
+
+    def stats(self) -> dict:
+        return {
+            "warm": len(self._ready),
+            "reserved": len(self._reserved),
+            "starting": self._starting,
+            "target": self.target,
+            "sessions_spawned": self.spawned,
+            "cold_starts": self.cold_starts,
+            "start_s": round(self.sizing.start_s, 2),
+        }
+
+    async def first_warm(self, timeout_s: float) -> bool:
+        """Wait until one actor is warm (at once without a pool); False on timeout."""
+        if not self.enabled:
+            return True
+        async with self._changed:
+            try:
+                await asyncio.wait_for(
+                    self._changed.wait_for(lambda: bool(self._ready)), timeout_s
+                )
+            except TimeoutError:
+                return False
+        return True
+
+    async def reserve(self, call_sid: str, wait_s: float) -> bool:
+        """Set a warm actor aside for `call_sid`'s stream; wait up to `wait_s` for one.
+        False: none could be had (the caller is to be answered busy)."""
+        if call_sid in self._reserved:
+            return True  # Twilio retried the webhook
+        self.sizing.arrived()
+        deadline = time.monotonic() + wait_s
+        async with self._changed:
+            self._changed.notify_all()  # the refill loop sees the new target
+            while not self._ready:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+                except TimeoutError:
+                    return False
+            session = self._ready.pop(0)
+        self._reserved[call_sid] = _Reservation(session, time.monotonic() + RESERVATION_TTL_S)
+        return True
+
+    async def take(self, call_sid: str) -> PooledSession:
+        """The actor reserved for `call_sid`, else a free warm one, else a new one
+        started cold."""
+        reservation = self._reserved.pop(call_sid, None)
+        if reservation is not None:
+            return reservation.session
+        self.sizing.arrived()
+        async with self._changed:
+            self._changed.notify_all()
+            if self._ready:
+                return self._ready.pop(0)
+        if self.enabled:
+            logger.warning(f"call {call_sid}: no warm session actor free, starting one cold")
+        self.cold_starts += 1
+        session = self._spawn()
+        return PooledSession(session.name, session.handle, warm=False)
 
     async def close(self) -> None:
         if self._refill_task:
             self._refill_task.cancel()
-        while not self._ready.empty():
-            session = self._ready.get_nowait()
+        for task in self._starts:
+            task.cancel()
+        spare = self._ready + [r.session for r in self._reserved.values()]
+        self._ready, self._reserved = [], {}
+        for session in spare:
             session.handle.shutdown.remote()
 
     def _spawn(self) -> PooledSession:
@@ -109,15 +202,48 @@ class SessionPool:
 
     async def _refill_forever(self) -> None:
         while True:
-            await self._refill_needed.wait()
-            self._refill_needed.clear()
-            while self._ready.qsize() < self._size:
-                session = self._spawn()
-                try:
-                    info = await session.handle.warm.remote()
-                except Exception as exc:
-                    logger.error(f"session actor {session.name} failed to warm: {exc}")
-                    await asyncio.sleep(2.0)
-                    continue
-                self.warm_ms.append(info["warm_ms"])
-                await self._ready.put(PooledSession(session.name, session.handle, warm=True))
+            self._expire_reservations()
+            self._shed_surplus()
+            # Starts run side by side, a few at a time: on a small machine more would
+            # only slow each other and the live calls.
+            concurrent = self._performance().warm_pool_concurrent_starts
+            while len(self._ready) + self._starting < self.target and self._starting < concurrent:
+                self._starting += 1
+                task = asyncio.get_running_loop().create_task(self._start_one())
+                self._starts.add(task)
+                task.add_done_callback(self._starts.discard)
+            async with self._changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 1.0)
+
+    async def _start_one(self) -> None:
+        started = time.monotonic()
+        warm: PooledSession | None = None
+        try:
+            session = self._spawn()
+            await session.handle.warm.remote()
+            self.sizing.started(time.monotonic() - started)
+            warm = PooledSession(session.name, session.handle, warm=True)
+        except Exception as exc:
+            logger.error(f"a session actor failed to start: {exc!r}")
+            await asyncio.sleep(RETRY_AFTER_FAILURE_S)
+        finally:
+            async with self._changed:
+                self._starting -= 1
+                if warm is not None:
+                    self._ready.append(warm)
+                self._changed.notify_all()
+
+    def _expire_reservations(self) -> None:
+        now = time.monotonic()
+        for call_sid, reservation in list(self._reserved.items()):
+            if reservation.until < now:
+                del self._reserved[call_sid]
+                self._ready.append(reservation.session)  # never used: still warm
+
+    def _shed_surplus(self) -> None:
+        """After a burst, stop the actors beyond the target (each holds its memory)."""
+        surplus = len(self._ready) - self.target
+        for _ in range(max(0, surplus)):
+            session = self._ready.pop()
+            session.handle.shutdown.remote()

@@ -26,6 +26,5 @@ def build_app(args: dict[str, Any]) -> Application:
         RecorderDeployment.bind(),
         OrchestratorDeployment.bind(),
         BudgetDeployment.bind(),
-        warm_pool_size=args.get("warm_pool_size"),
         session_num_cpus=float(args.get("session_num_cpus", 0.05)),
     )

@@ -397,7 +397,7 @@ class CallStreams:
 
     async def _start_actor(self, call: CallStart, resume: Resume | None) -> ServingActor:
         taken_at = time.perf_counter()
-        pooled = await self._pool.take()
+        pooled = await self._pool.take(call.call_sid)
         try:
             await asyncio.wait_for(
                 pooled.handle.start_call.remote(call, resume), START_CALL_TIMEOUT_S

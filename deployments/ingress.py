@@ -57,6 +57,8 @@ from switchboard.settings import SettingsError, VoiceAgentIntegrationConfig, get
 logger = logging.getLogger("ray.serve")
 
 READY_CHECK_TIMEOUT_S = 2.0
+# How long a new replica waits for its first warm session actor before taking calls.
+FIRST_WARM_TIMEOUT_S = 60.0
 
 
 def required_secrets(settings: VoiceAgentIntegrationConfig) -> tuple[str, str]:
@@ -84,7 +86,6 @@ class TwilioIngress:
         recorder: DeploymentHandle,
         orchestrator: DeploymentHandle | None = None,
         budget: DeploymentHandle | None = None,
-        warm_pool_size: int | None = None,
         session_num_cpus: float = 0.05,
     ) -> None:
         settings = get_settings()
@@ -107,7 +108,7 @@ class TwilioIngress:
         signatures = TwilioSignatures(auth_token, settings.public_url)
         tokens = StreamTokens(self._redis, prefix)
         self._pool = SessionPool(
-            size=settings.performance.warm_pool_size if warm_pool_size is None else warm_pool_size,
+            performance=lambda: self._settings.performance,
             namespace=settings.ray_namespace,
             num_cpus=session_num_cpus,
             orchestrator=orchestrator,
@@ -118,6 +119,11 @@ class TwilioIngress:
             settings=settings,
         )
         self._pool.start()
+        # Serve routes calls to a replica once its constructor returns: with no warm
+        # actor yet, each would be answered busy (a new replica of an upgrade or a
+        # scale-up). Until the first is warm the proxy holds them instead, a few seconds.
+        if not await self._pool.first_warm(FIRST_WARM_TIMEOUT_S):
+            logger.warning("no session actor warm yet: taking calls anyway (see /readyz)")
         self._sweeper = CallSweeper(self._redis, settings, budget=budget)
         self._sweep_task = asyncio.create_task(self._sweeper.run_forever())
         self._streams = CallStreams(
@@ -140,6 +146,7 @@ class TwilioIngress:
             sweeper=self._sweeper,
             metrics=self._metrics,
             at_capacity=self._at_capacity,
+            pool=self._pool,
             database=self._database,
         )
 
@@ -175,6 +182,8 @@ class TwilioIngress:
                            (self._keep_alive_task, "keep-alive of held calls")):
             if task.done():
                 raise RuntimeError(f"the {what} stopped")
+        if not self._pool.refilling:
+            raise RuntimeError("the warm pool's refill stopped")
 
     async def _at_capacity(self) -> bool:
         return self._streams.active_calls >= self._settings.performance.max_calls_per_replica
@@ -226,8 +235,7 @@ class TwilioIngress:
             {
                 "status": "ok",
                 "active_calls": self._streams.active_calls,
-                "warm": self._pool.ready_count,
-                "sessions_spawned": self._pool.spawned,
+                **self._pool.stats(),
             }
         )
 
@@ -260,7 +268,7 @@ class TwilioIngress:
             await handle.check_health.remote()
 
     async def _pool_ready(self) -> None:
-        if self._pool.size > 0 and self._pool.ready_count == 0:
+        if self._pool.enabled and self._pool.ready_count == 0:
             raise RuntimeError("no warm session actor yet")
 
     def __del__(self) -> None:

@@ -1,8 +1,10 @@
 """Twilio's webhooks: a call arrives, its stream ended, its status changed.
 
-- `POST /twilio/voice` — a new call: `<Connect action><Stream>` with a one-time token,
-  `<Reject reason="busy">` at capacity (new inbound calls only), or `<Hangup/>` for an
-  outbound call to a number on the do-not-call list (recorded as `opted_out`, blocked).
+- `POST /twilio/voice` — a new call: `<Connect action><Stream>` with a one-time token
+  and a warm session actor set aside for it; `<Reject reason="busy">` (new inbound
+  calls only) at capacity or when no warm actor frees up within `warm_wait_s`, rather
+  than silence while one starts; or `<Hangup/>` for an outbound call to a number on
+  the do-not-call list (recorded as `opted_out`, blocked).
 - `POST /twilio/voice/continue` — Twilio asks what to do after a call's stream ended: a
   live call gets a new stream (a new token, the same CallSid) on whichever replica took
   the request; an ended one `<Hangup/>`; one that reconnected too often an apology and
@@ -27,6 +29,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from actors.call_sweeper import CallSweeper
 from actors.registry import CallRegistry
+from actors.session_pool import SessionPool
 from db.outbox import Outbox
 from db.queries import is_do_not_call
 from deployments.auth import TwilioSignatures
@@ -69,6 +72,7 @@ class TwilioWebhooks:
         sweeper: CallSweeper,
         metrics: IngressMetrics,
         at_capacity: Callable[[], Awaitable[bool]],
+        pool: SessionPool,
         database: Callable[[], Awaitable[asyncpg.Pool]],
     ) -> None:
         self._live = live
@@ -79,6 +83,7 @@ class TwilioWebhooks:
         self._sweeper = sweeper
         self._metrics = metrics
         self._at_capacity = at_capacity
+        self._pool = pool
         self._database = database
 
     async def _signed_form(self, request: Request) -> dict[str, str] | None:
@@ -131,7 +136,20 @@ class TwilioWebhooks:
         if live.goes_to_canary(Lead(call.lead_number, call.direction)):
             prefix = live.canary.route_prefix
             logger.info(f"call {call.call_sid}: to the canary at {prefix}")
+        elif not await self._set_actor_aside(call):
+            self._metrics.refuse("no_warm_actor")
+            logger.warning(f"call {call.call_sid}: no warm session actor, answering busy")
+            return _twiml(reject_busy())
         return self._stream_twiml(await self._tokens.issue(call.pending_call()), prefix)
+
+    async def _set_actor_aside(self, call: VoiceWebhook) -> bool:
+        """False only for an inbound call that no warm actor could be had for. An
+        answered outbound call cannot be refused: its actor starts cold if need be."""
+        if not self._pool.enabled:
+            return True
+        wait_s = self._live.settings.performance.warm_wait_s
+        reserved = await self._pool.reserve(call.call_sid, wait_s)
+        return reserved or call.direction == "outbound"
 
     async def _blocked(self, call: VoiceWebhook) -> bool:
         """An outbound call to a number on the do-not-call list is never connected.

@@ -57,7 +57,7 @@ from graph.agents import VoiceAgents
 from graph.checkpointer import RedisCheckpointSaver
 from graph.llm import TieredLLM
 from graph.policy import qualification_score, wants_premium
-from graph.state import AgentReply, ConversationState
+from graph.state import ConversationState
 from graph.workflow import ROUTER, CallerTurn, EventKind, VoiceState, compile_workflow
 from switchboard.logging_setup import bind_call
 from switchboard.models import AgentTransition, CallFacts, Tier, VoiceAgentIntegrationContext
@@ -140,18 +140,6 @@ def _event(text: str, metadata: dict[str, Any]) -> CallerTurn:
     if kind not in _KINDS:
         raise ValueError(f"unknown caller event {raw!r}; expected one of {_KINDS}")
     return CallerTurn(kind=kind, text=text or "")  # type: ignore[typeddict-item]
-
-
-def agent_reply(response: dict[str, Any]) -> AgentReply:
-    """A `process_voice_input` answer as the `AgentReply` a `TurnResponder` returns."""
-    return AgentReply(
-        sentences=response["sentences"],
-        agent=response["agent"] or "start",
-        end_call=response["end_call"],
-        transfer=response["transfer"],
-        transitions=[(t["from_agent"], t["to_agent"], t["trigger"])
-                     for t in response["transitions"]],
-    )
 
 
 class AgentOrchestrator:

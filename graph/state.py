@@ -7,7 +7,7 @@ between turns; it carries only data, never settings (those live in the script).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -80,6 +80,18 @@ class AgentReply(BaseModel):
     end_call: bool = False  # hang up after speaking
     transfer: bool = False  # hand the call to a person (the transfer number)
     transitions: list[tuple[str, str, str]] = Field(default_factory=list)  # (from, to, trigger)
+
+    @classmethod
+    def from_orchestrator(cls, response: dict[str, Any]) -> AgentReply:
+        """A `process_voice_input` answer (its wire form across the Ray hop)."""
+        return cls(
+            sentences=response["sentences"],
+            agent=response["agent"] or "start",
+            end_call=response["end_call"],
+            transfer=response["transfer"],
+            transitions=[(t["from_agent"], t["to_agent"], t["trigger"])
+                         for t in response["transitions"]],
+        )
 
     @property
     def text(self) -> str:

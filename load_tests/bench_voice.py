@@ -108,7 +108,7 @@ async def greeting_latency(target: Target, calls: int, pause_s: float) -> dict:
     }
 
 
-def _rss_of(pattern: str) -> list[float]:
+def rss_of(pattern: str) -> list[float]:
     """RSS in MB of every process whose command line contains `pattern`."""
     sizes = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -127,7 +127,7 @@ async def conversation_calls(target: Target, concurrency: int, stagger_s: float)
 
     async def sample_memory() -> None:
         while True:
-            memory.extend(_rss_of(target.process_pattern))
+            memory.extend(rss_of(target.process_pattern))
             await asyncio.sleep(2.0)
 
     async def call(index: int):

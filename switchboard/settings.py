@@ -76,7 +76,15 @@ class PerformanceSettings(BaseModel):
     """Capacity and deadlines."""
 
     max_calls_per_replica: int = Field(24, ge=1)
-    warm_pool_size: int = Field(2, ge=0)
+    # Warm session actors per ingress replica: at least `warm_pool_size` (0: no pool,
+    # every call starts its actor cold), more while calls arrive faster than actors
+    # start, at most `warm_pool_max`; started `warm_pool_concurrent_starts` at a time.
+    warm_pool_size: int = Field(3, ge=0)
+    warm_pool_max: int = Field(12, ge=0)
+    warm_pool_concurrent_starts: int = Field(2, ge=1)
+    # A new inbound call waits this long at most for a warm actor, else it is answered
+    # `<Reject reason="busy">` rather than left in silence while one starts.
+    warm_wait_s: float = Field(1.0, ge=0)
     turn_timeout_s: float = Field(4.0, gt=0)
     frame_batch_ms: int = Field(40, ge=20, le=200)
     session_ttl_s: int = Field(3600, ge=60)
@@ -91,6 +99,15 @@ class PerformanceSettings(BaseModel):
     stream_idle_timeout_s: float = Field(5.0, gt=0)
     # A text-mode caller silent (no message at all) this long has left.
     text_idle_timeout_s: float = Field(300.0, gt=0)
+
+    @model_validator(mode="after")
+    def _pool_ceiling_above_floor(self) -> PerformanceSettings:
+        if self.warm_pool_max < self.warm_pool_size:
+            raise ValueError(
+                f"warm_pool_max ({self.warm_pool_max}) must be at least warm_pool_size "
+                f"({self.warm_pool_size})"
+            )
+        return self
 
 
 class RecoverySettings(BaseModel):

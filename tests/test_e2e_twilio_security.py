@@ -38,10 +38,14 @@ async def _health(switchboard: RunningSwitchboard) -> dict:
 
 
 async def _settled_spawn_count(switchboard: RunningSwitchboard) -> int:
-    # The warm pool refills in the background; wait until it is full and still.
-    for _ in range(120):
+    # The warm pool refills in the background (a signed webhook sets an actor aside and
+    # raises its target); wait until it is full and still, twice in a row.
+    settled = 0
+    for _ in range(240):
         health = await _health(switchboard)
-        if health.get("warm", 0) >= 1:
+        full = health["starting"] == 0 and health["warm"] >= max(1, health["target"])
+        settled = settled + 1 if full else 0
+        if settled == 2:
             return health["sessions_spawned"]
         await asyncio.sleep(0.5)
     raise AssertionError(f"warm pool never filled: {health}")

@@ -50,3 +50,10 @@ def test_the_public_url_follows_the_port_unless_set(monkeypatch) -> None:
     assert load_settings(host="0.0.0.0").public_url == "http://127.0.0.1:8123"
     monkeypatch.setenv("SWITCHBOARD_PUBLIC_URL", "https://voice.example.com/")
     assert load_settings().public_url == "https://voice.example.com"
+
+
+def test_a_warm_pool_ceiling_below_its_floor_is_refused_naming_both(monkeypatch) -> None:
+    monkeypatch.setenv("SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE", "6")
+    monkeypatch.setenv("SWITCHBOARD_PERFORMANCE__WARM_POOL_MAX", "4")
+    with pytest.raises(SettingsError, match=r"warm_pool_max \(4\) must be at least warm_pool_size"):
+        load_settings()

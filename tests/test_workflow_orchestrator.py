@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from graph.orchestrator import FALLBACK_SENTENCES, AgentOrchestrator, agent_reply
-from graph.state import ConversationState
+from graph.orchestrator import FALLBACK_SENTENCES, AgentOrchestrator
+from graph.state import AgentReply, ConversationState
 from switchboard.local_services import free_port
 from switchboard.models import CallFacts, VoiceAgentIntegrationContext
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings
@@ -270,6 +270,6 @@ async def test_the_agents_continue_where_the_direct_path_left_the_caller(
     assert result["facts"]["budget_usd"] == 50000 and result["facts"]["decision_maker"]
     assert result["sentences"] == ["Great, thanks.",
                                    "When would you want something like this in place?"]
-    reply = agent_reply(result)
+    reply = AgentReply.from_orchestrator(result)
     assert reply.text == "Great, thanks. When would you want something like this in place?"
     assert reply.agent == "qualifier" and not reply.end_call

@@ -477,6 +477,7 @@ async def run_audio_call(
     speech = await synthesize_lines(line for line in scenario.lines if isinstance(line, str))
     parties = tp.CallParties.for_scenario(scenario, call_sid=call_sid, account_sid=account_sid)
     async with httpx.AsyncClient(timeout=15) as http:
+        ringing = time.monotonic()
         answer = await request_twiml(
             http, base_url, auth_token, tp.voice_webhook_params(parties, scenario.answered_by)
         )
@@ -490,6 +491,7 @@ async def run_audio_call(
             raise CallFailed("the server hung up without connecting the call to an agent")
 
         started = time.monotonic()
+        answered_ms = (started - ringing) * 1000
         turns = TurnTracker(
             agent_speaks_first=scenario.direction == "inbound", observer=observer
         )
@@ -521,6 +523,7 @@ async def run_audio_call(
         ended_by=call.ended_by or "caller",
         duration_s=duration_s,
         timings=turns.timings,
+        answered_ms=round(answered_ms, 1),
         first_agent_audio_ms=call.first_agent_audio_ms,
         playback_gaps_ms=[round(gap * 1000, 1) for gap in call.playback_gaps],
         streams=len(call.legs),

@@ -21,8 +21,9 @@ class LegResult:
     ended_by: EndedBy
     duration_s: float
     timings: list[TurnTiming] = field(default_factory=list)
-    # Audio mode only: from `start` to the first agent audio, and the playback gaps
-    # heard inside agent turns.
+    # Audio mode only: the voice webhook's answer (ring to TwiML), from `start` to the
+    # first agent audio, and the playback gaps heard inside agent turns.
+    answered_ms: float | None = None
     first_agent_audio_ms: float | None = None
     playback_gaps_ms: list[float] = field(default_factory=list)
     # Audio mode: media streams the call used (more than one after a reconnect).

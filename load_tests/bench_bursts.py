@@ -81,6 +81,9 @@ async def _wave(server: RunningSwitchboard, calls: int, spacing_s: float) -> dic
         "warm_at_start": before["warm"],
         "answered": len(greetings),
         "refused_busy": len(refusals),
+        # Connected, yet the caller gave up before hearing any greeting: silence.
+        "never_greeted": sum(1 for leg in legs if not leg["refused"] and not leg["failed"]
+                             and leg.get("greeting_ms") is None),
         "failed": [leg["failed"] for leg in legs if leg["failed"]],
         "greeting_p50_ms": percentile(greetings, 0.5),
         "greeting_p95_ms": percentile(greetings, 0.95),

@@ -78,10 +78,12 @@ class PerformanceSettings(BaseModel):
     max_calls_per_replica: int = Field(24, ge=1)
     # Warm session actors per ingress replica: at least `warm_pool_size` (0: no pool,
     # every call starts its actor cold), more while calls arrive faster than actors
-    # start, at most `warm_pool_max`; started `warm_pool_concurrent_starts` at a time.
+    # start, at most `warm_pool_max`; started `warm_pool_concurrent_starts` at a time
+    # (on 2 cores, two starting side by side slowed a live call's greeting from about
+    # 0.35 s to 0.9 s; raise it on larger nodes).
     warm_pool_size: int = Field(3, ge=0)
     warm_pool_max: int = Field(12, ge=0)
-    warm_pool_concurrent_starts: int = Field(2, ge=1)
+    warm_pool_concurrent_starts: int = Field(1, ge=1)
     # A new inbound call waits this long at most for a warm actor, else it is answered
     # `<Reject reason="busy">` rather than left in silence while one starts.
     warm_wait_s: float = Field(1.0, ge=0)

@@ -155,6 +155,12 @@ class SessionPool:
         self._reserved[call_sid] = _Reservation(session, time.monotonic() + RESERVATION_TTL_S)
         return True
 
+    def release(self, call_sid: str) -> None:
+        """The call set an actor aside and will never take it: back to the pool."""
+        reservation = self._reserved.pop(call_sid, None)
+        if reservation is not None:
+            self._ready.append(reservation.session)
+
     async def take(self, call_sid: str) -> PooledSession:
         """The actor reserved for `call_sid`, else a free warm one, else a new one
         started cold."""

@@ -18,7 +18,7 @@ class IngressMetrics:
         self.refused = Counter(
             "switchboard_requests_refused",
             "Requests and sockets refused or closed, by reason (bad_signature, busy, "
-            "no_start, flood, idle, protocol, duplicate_call, ...)",
+            "no_warm_actor, no_start, flood, idle, protocol, duplicate_call, ...)",
             tag_keys=("reason",),
         )
         self.active_calls = Gauge("switchboard_active_calls", "Calls on this replica")

@@ -232,6 +232,9 @@ class TwilioWebhooks:
         bind_call(callback.call_sid)
         await self._outbox.status_callback(callback.call_sid, callback.call_status, form)
         if callback.final:
+            # A call that ended before its stream opened (the caller hung up while it
+            # rang) gives its warm actor back at once, not after the reservation lapses.
+            self._pool.release(callback.call_sid)
             await self._call_over(callback.call_sid, callback.call_status)
         return Response(status_code=204)
 

@@ -1,7 +1,7 @@
 """Against a real `serve run` with one warm session actor: a caller beyond the warm
 actors is answered busy at once, never left in silence while an actor starts; an
-answered outbound call is never refused; the pool refills and the next caller gets
-through."""
+answered outbound call is never refused; a caller who hangs up while it rings gives
+its actor back; the pool refills and the next caller gets through."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ from switchboard.caller.twilio_protocol import (
     EndAnswer,
     StreamAnswer,
     new_sid,
+    status_callback_params,
     voice_webhook_params,
 )
+from switchboard.caller.webhooks import post_status_callback
 from switchboard.scenario import load_scenario
 from tests.chaos import warm_pool
 from tests.e2e import SCENARIOS, RunningSwitchboard, live_audio_call, run_switchboard, voice_webhook
@@ -27,9 +29,12 @@ async def _pool(server: RunningSwitchboard) -> dict:
         return (await client.get(f"{server.base_url}/healthz")).json()
 
 
+def _parties(direction: str) -> CallParties:
+    return CallParties(new_sid("CA"), "AC" + "0" * 32, direction, "+15553", "+15552")
+
+
 def _params(direction: str) -> dict[str, str]:
-    parties = CallParties(new_sid("CA"), "AC" + "0" * 32, direction, "+15553", "+15552")
-    return voice_webhook_params(parties)
+    return voice_webhook_params(_parties(direction))
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +68,19 @@ async def test_a_caller_beyond_the_warm_actors_is_answered_busy_and_the_next_get
         await first.hang_up()
 
     await warm_pool(server, 1)
+    # A caller who hangs up while it rings gives the actor set aside for it back at once.
+    ringing = _parties("inbound")
+    assert isinstance(await voice_webhook(server, voice_webhook_params(ringing)), StreamAnswer)
+    assert (await _pool(server))["reserved"] == 1
+    async with httpx.AsyncClient() as http:
+        problem = await post_status_callback(
+            http, server.base_url, server.auth_token,
+            status_callback_params(ringing, "canceled", 0),
+        )  # fmt: skip
+    assert problem is None
+    pool = await _pool(server)
+    assert (pool["reserved"], pool["warm"]) == (0, 1), pool
+
     scenario = load_scenario(SCENARIOS / "qualified-ops-director.yaml")
     result = await server.call(scenario, text=False)
     report = await server.report(result.call_sid)

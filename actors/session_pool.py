@@ -175,8 +175,7 @@ class SessionPool:
         if self.enabled:
             logger.warning(f"call {call_sid}: no warm session actor free, starting one cold")
         self.cold_starts += 1
-        session = self._spawn()
-        return PooledSession(session.name, session.handle, warm=False)
+        return self._spawn()
 
     async def close(self) -> None:
         if self._refill_task:
@@ -244,8 +243,7 @@ class SessionPool:
         now = time.monotonic()
         for call_sid, reservation in list(self._reserved.items()):
             if reservation.until < now:
-                del self._reserved[call_sid]
-                self._ready.append(reservation.session)  # never used: still warm
+                self.release(call_sid)  # never used: still warm
 
     def _shed_surplus(self) -> None:
         """After a burst, stop the actors beyond the target (each holds its memory)."""

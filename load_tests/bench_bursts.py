@@ -26,8 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
 from load_tests.bench_voice import (
     GREETING_ONLY,
     Target,
@@ -43,11 +41,6 @@ from tests.e2e import RunningSwitchboard, run_switchboard
 
 RESULTS = Path(__file__).parent / "results"
 POOL_WAIT_S = 240.0
-
-
-async def _pool(server: RunningSwitchboard) -> dict:
-    async with httpx.AsyncClient(timeout=10) as client:
-        return (await client.get(f"{server.base_url}/healthz")).json()
 
 
 async def _caller(target: Target, delay_s: float) -> dict:
@@ -68,12 +61,12 @@ async def _caller(target: Target, delay_s: float) -> dict:
 
 
 async def _wave(server: RunningSwitchboard, calls: int, spacing_s: float) -> dict:
-    await warm_pool(server, (await _pool(server))["target"], timeout_s=POOL_WAIT_S)
-    before = await _pool(server)
+    await warm_pool(server, (await server.health())["target"], timeout_s=POOL_WAIT_S)
+    before = await server.health()
     warm_rss = statistics.median(rss_of("CallSessionActor") or [0.0])  # idle, before calls
     target = switchboard_target(server)
     legs = await asyncio.gather(*(_caller(target, i * spacing_s) for i in range(calls)))
-    after = await _pool(server)
+    after = await server.health()
     greetings = [leg["greeting_ms"] for leg in legs if leg.get("greeting_ms") is not None]
     refusals = [leg["answer_ms"] for leg in legs if leg["refused"]]
     return {

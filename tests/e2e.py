@@ -111,6 +111,11 @@ class RunningSwitchboard:
             observer=observer,
         )
 
+    async def health(self) -> dict:
+        """`/healthz`: active calls and the warm pool's figures."""
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as client:
+            return (await client.get("/healthz")).json()
+
     def sandbox_requests(self) -> list[dict]:
         with urllib.request.urlopen(f"{self.sandbox_url}/sandbox/requests", timeout=5) as r:
             return json.loads(r.read())

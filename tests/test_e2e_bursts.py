@@ -24,11 +24,6 @@ from tests.chaos import warm_pool
 from tests.e2e import SCENARIOS, RunningSwitchboard, live_audio_call, run_switchboard, voice_webhook
 
 
-async def _pool(server: RunningSwitchboard) -> dict:
-    async with httpx.AsyncClient() as client:
-        return (await client.get(f"{server.base_url}/healthz")).json()
-
-
 def _parties(direction: str) -> CallParties:
     return CallParties(new_sid("CA"), "AC" + "0" * 32, direction, "+15553", "+15552")
 
@@ -64,25 +59,25 @@ async def test_a_caller_beyond_the_warm_actors_is_answered_busy_and_the_next_get
 
         while (await first.next_event())["event"] != "media":
             pass  # the first caller hears the greeting on the warm actor
-        assert (await _pool(server))["cold_starts"] == 0
+        assert (await server.health())["cold_starts"] == 0
         await first.hang_up()
 
     await warm_pool(server, 1)
     # A caller who hangs up while it rings gives the actor set aside for it back at once.
     ringing = _parties("inbound")
     assert isinstance(await voice_webhook(server, voice_webhook_params(ringing)), StreamAnswer)
-    assert (await _pool(server))["reserved"] == 1
+    assert (await server.health())["reserved"] == 1
     async with httpx.AsyncClient() as http:
         problem = await post_status_callback(
             http, server.base_url, server.auth_token,
             status_callback_params(ringing, "canceled", 0),
         )  # fmt: skip
     assert problem is None
-    pool = await _pool(server)
+    pool = await server.health()
     assert (pool["reserved"], pool["warm"]) == (0, 1), pool
 
     scenario = load_scenario(SCENARIOS / "qualified-ops-director.yaml")
     result = await server.call(scenario, text=False)
     report = await server.report(result.call_sid)
     assert report["outcome"] == "qualified"
-    assert (await _pool(server))["cold_starts"] == 0
+    assert (await server.health())["cold_starts"] == 0

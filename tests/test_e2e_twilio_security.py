@@ -32,17 +32,12 @@ def _webhook(switchboard: RunningSwitchboard) -> dict[str, str]:
     return voice_webhook_params(parties)
 
 
-async def _health(switchboard: RunningSwitchboard) -> dict:
-    async with httpx.AsyncClient(base_url=switchboard.base_url) as client:
-        return (await client.get("/healthz")).json()
-
-
 async def _settled_spawn_count(switchboard: RunningSwitchboard) -> int:
     # The warm pool refills in the background (a signed webhook sets an actor aside and
     # raises its target); wait until it is full and still, twice in a row.
     settled = 0
     for _ in range(240):
-        health = await _health(switchboard)
+        health = await switchboard.health()
         full = health["starting"] == 0 and health["warm"] >= max(1, health["target"])
         settled = settled + 1 if full else 0
         if settled == 2:
@@ -80,7 +75,7 @@ async def test_forged_or_missing_webhook_signature_gets_403_and_starts_nothing(
     assert response.status_code == 403 and status.status_code == 403
     assert "<Stream" not in response.text
     assert await _stream_tokens(switchboard) == tokens
-    assert (await _health(switchboard))["sessions_spawned"] == spawned
+    assert (await switchboard.health())["sessions_spawned"] == spawned
 
 
 async def test_a_signed_webhook_gets_a_stream_with_a_one_time_token(
@@ -99,7 +94,7 @@ async def test_unsigned_stream_handshake_is_refused(switchboard: RunningSwitchbo
             async with websockets.connect(answer.url, additional_headers=headers):
                 pass
         assert refused.value.response.status_code == 403
-    assert (await _health(switchboard))["sessions_spawned"] == spawned
+    assert (await switchboard.health())["sessions_spawned"] == spawned
 
 
 async def _open_stream(switchboard: RunningSwitchboard, url: str):
@@ -120,7 +115,7 @@ async def test_stream_with_a_wrong_or_reused_token_is_closed_before_any_audio(
         await ws.send(json.dumps(start_message(new_sid("MZ"), params["CallSid"], "AC1", custom)))
         await ws.wait_closed()
         assert ws.close_code == 1008 and "invalid stream token" in ws.close_reason
-    assert (await _health(switchboard))["sessions_spawned"] == spawned
+    assert (await switchboard.health())["sessions_spawned"] == spawned
 
     # The right token works once; a replay of it is refused.
     ws = await _open_stream(switchboard, answer.url)

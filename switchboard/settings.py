@@ -162,6 +162,11 @@ class SpeechSettings(BaseModel):
     openai_api_key: SecretStr | None = None
     cartesia_api_key: SecretStr | None = None
     elevenlabs_api_key: SecretStr | None = None
+    # Unset: the vendors' own endpoints. Set: a private deployment, a proxy, or the local
+    # protocol servers (`python -m switchboard.speech_server`), e.g. ws://127.0.0.1:PORT
+    # and http://127.0.0.1:PORT/v1.
+    deepgram_base_url: str | None = None
+    openai_base_url: str | None = None
 
 
 class VoiceAgentIntegrationConfig(BaseSettings):

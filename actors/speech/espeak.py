@@ -22,6 +22,7 @@ import re
 import shutil
 import struct
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +131,41 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
     await process.wait()
 
 
+@asynccontextmanager
+async def espeak_audio(
+    text: str, *, voice: str = "en-us", words_per_minute: int = 175
+) -> AsyncIterator[tuple[int, AsyncIterator[bytes]]]:
+    """Start speaking `text` (already `clean_text`ed, not empty): yields eSpeak's native
+    sample rate and its 16-bit mono PCM as it is produced; eSpeak is killed on exit.
+
+    Raises:
+        EspeakError: espeak-ng is missing, rejects the voice, or writes no audio.
+    """
+    process = await _spawn(text, voice, words_per_minute)
+    try:
+        assert process.stdout is not None
+        header = bytearray()
+        wav: WavFormat | None = None
+        while wav is None:
+            chunk = await process.stdout.read(_READ_BYTES)
+            if not chunk:
+                errors = await process.stderr.read() if process.stderr is not None else b""
+                raise EspeakError(f"espeak-ng wrote no audio: {errors.decode().strip()}")
+            header += chunk
+            wav = parse_wav_header(bytes(header))
+        _check_format(wav)
+
+        async def samples(first: bytes, stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
+            if first:
+                yield first
+            while chunk := await stream.read(_READ_BYTES):
+                yield chunk
+
+        yield wav.sample_rate, samples(bytes(header[wav.data_offset :]), process.stdout)
+    finally:
+        await _kill(process)
+
+
 async def synthesize(
     text: str, *, sample_rate: int, voice: str = "en-us", words_per_minute: int = 175
 ) -> bytes:
@@ -141,23 +177,15 @@ async def synthesize(
     text = clean_text(text)
     if not text:
         return b""
-    process = await _spawn(text, voice, words_per_minute)
-    try:
-        output, errors = await process.communicate()
-    except BaseException:  # cancelled: do not leave the process behind
-        await _kill(process)
-        raise
-    if process.returncode != 0:
-        raise EspeakError(f"espeak-ng failed ({process.returncode}): {errors.decode().strip()}")
-    wav = parse_wav_header(output)
-    if wav is None:
-        raise EspeakError(f"espeak-ng wrote no audio: {errors.decode().strip()}")
-    _check_format(wav)
-    pcm = output[wav.data_offset :]
+    async with espeak_audio(text, voice=voice, words_per_minute=words_per_minute) as (
+        native_rate,
+        chunks,
+    ):
+        pcm = b"".join([chunk async for chunk in chunks])
     pcm = pcm[: len(pcm) & ~1]
-    if wav.sample_rate == sample_rate:
+    if native_rate == sample_rate:
         return pcm
-    return await create_file_resampler().resample(pcm, wav.sample_rate, sample_rate)
+    return await create_file_resampler().resample(pcm, native_rate, sample_rate)
 
 
 @dataclass
@@ -240,49 +268,21 @@ class EspeakTTSService(TTSService):
         spoken = clean_text(text)
         if not spoken:
             return
-        process: asyncio.subprocess.Process | None = None
         try:
             await self.start_tts_usage_metrics(text)
-            process = await _spawn(
+            # Interrupted (the caller barged in) or finished: eSpeak never outlives it.
+            async with espeak_audio(
                 spoken,
                 voice=assert_given(self._settings.voice) or "en-us",
                 words_per_minute=int(assert_given(self._settings.words_per_minute)),
-            )
-            assert process.stdout is not None
-            header = bytearray()
-            wav: WavFormat | None = None
-            while wav is None:
-                chunk = await process.stdout.read(_READ_BYTES)
-                if not chunk:
-                    break
-                header += chunk
-                wav = parse_wav_header(bytes(header))
-            if wav is None:
-                errors = b""
-                if process.stderr is not None:
-                    errors = await process.stderr.read()
-                yield ErrorFrame(error=f"espeak-ng wrote no audio: {errors.decode().strip()}")
-                return
-            _check_format(wav)
-
-            async def samples(first: bytes, stream: asyncio.StreamReader) -> AsyncIterator[bytes]:
-                if first:
-                    yield first
-                while chunk := await stream.read(_READ_BYTES):
-                    yield chunk
-
-            async for frame in self._stream_audio_frames_from_iterator(
-                samples(bytes(header[wav.data_offset :]), process.stdout),
-                in_sample_rate=wav.sample_rate,
-                context_id=context_id,
-            ):
-                await self.stop_ttfb_metrics()
-                yield frame
+            ) as (native_rate, chunks):
+                async for frame in self._stream_audio_frames_from_iterator(
+                    chunks, in_sample_rate=native_rate, context_id=context_id
+                ):
+                    await self.stop_ttfb_metrics()
+                    yield frame
         except Exception as e:
             logger.error(f"{self} exception: {e}")
             yield ErrorFrame(error=f"espeak-ng failed: {e}")
         finally:
-            # Interrupted (the caller barged in) or finished: never leave it running.
-            if process is not None:
-                await _kill(process)
             await self.stop_ttfb_metrics()

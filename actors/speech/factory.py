@@ -49,11 +49,17 @@ def make_stt(settings: SpeechSettings, *, prompts: Iterable[str]) -> STTService:
     if settings.stt == "deepgram":
         from pipecat.services.deepgram.stt import DeepgramSTTService
 
-        return DeepgramSTTService(api_key=_key(settings, "deepgram_api_key", "Deepgram"))
+        return DeepgramSTTService(
+            api_key=_key(settings, "deepgram_api_key", "Deepgram"),
+            base_url=settings.deepgram_base_url or "",
+        )
     if settings.stt == "openai":
         from pipecat.services.openai.stt import OpenAISTTService
 
-        return OpenAISTTService(api_key=_key(settings, "openai_api_key", "OpenAI speech to text"))
+        return OpenAISTTService(
+            api_key=_key(settings, "openai_api_key", "OpenAI speech to text"),
+            base_url=settings.openai_base_url,
+        )
     raise SettingsError(f"{_ENV}STT: unknown engine {settings.stt!r}")
 
 
@@ -78,6 +84,7 @@ def make_tts(settings: SpeechSettings, *, sample_rate: int) -> TTSService:
         api_key = _key(settings, "openai_api_key", "OpenAI text to speech")
         return OpenAITTSService(
             api_key=api_key,
+            base_url=settings.openai_base_url,
             sample_rate=OPENAI_SAMPLE_RATE,
             settings=OpenAITTSService.Settings(voice=settings.voice) if settings.voice else None,
         )

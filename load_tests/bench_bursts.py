@@ -31,9 +31,9 @@ from load_tests.bench_voice import (
     Target,
     one_call,
     percentile,
-    rss_of,
     switchboard_target,
 )
+from load_tests.process_usage import rss_of
 from switchboard.caller import CallFailed
 from switchboard.scenario import parse_scenario
 from tests.chaos import warm_pool
@@ -53,7 +53,8 @@ async def _caller(target: Target, delay_s: float) -> dict:
         return {"refused": refused, "failed": None if refused else str(exc),
                 "answer_ms": round((time.monotonic() - ringing) * 1000, 1)}  # fmt: skip
     greeting = (
-        None if leg.first_agent_audio_ms is None
+        None
+        if leg.first_agent_audio_ms is None
         else round((leg.answered_ms or 0) + leg.first_agent_audio_ms, 1)
     )
     return {"refused": False, "failed": None, "answer_ms": leg.answered_ms,
@@ -75,8 +76,11 @@ async def _wave(server: RunningSwitchboard, calls: int, spacing_s: float) -> dic
         "answered": len(greetings),
         "refused_busy": len(refusals),
         # Connected, yet the caller gave up before hearing any greeting: silence.
-        "never_greeted": sum(1 for leg in legs if not leg["refused"] and not leg["failed"]
-                             and leg.get("greeting_ms") is None),
+        "never_greeted": sum(
+            1
+            for leg in legs
+            if not leg["refused"] and not leg["failed"] and leg.get("greeting_ms") is None
+        ),
         "failed": [leg["failed"] for leg in legs if leg["failed"]],
         "greeting_p50_ms": percentile(greetings, 0.5),
         "greeting_p95_ms": percentile(greetings, 0.95),

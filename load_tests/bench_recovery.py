@@ -134,22 +134,24 @@ async def bench(server: RunningSwitchboard, kills: int, seed: int) -> dict:
         )
     expected = CONVERSATION["expect"]["outcome"]
     lost = [
-        k for k in results
-        if k.outcome != expected or k.status != "completed" or k.recovered != 1
+        k for k in results if k.outcome != expected or k.status != "completed" or k.recovered != 1
     ]
     heard_again = [k.heard_again_s for k in results if k.heard_again_s is not None]
     answers = [k.answer_s for k in results if k.answer_s is not None]
     summary = {
         "kills": kills,
         "kill_to_heard_again_s": {
-            "p50": percentile(heard_again, 0.5), "p95": percentile(heard_again, 0.95),
+            "p50": percentile(heard_again, 0.5),
+            "p95": percentile(heard_again, 0.95),
             "max": max(heard_again, default=None),
         },
         "line_end_to_answer_after_a_kill_s": {
-            "p50": percentile(answers, 0.5), "p95": percentile(answers, 0.95),
+            "p50": percentile(answers, 0.5),
+            "p95": percentile(answers, 0.95),
         },
         "line_end_to_answer_without_a_kill_s": {
-            "p50": percentile(normal, 0.5), "p95": percentile(normal, 0.95),
+            "p50": percentile(normal, 0.5),
+            "p95": percentile(normal, 0.95),
             "turns": len(normal),
         },
         "calls_lost": len(lost),
@@ -165,9 +167,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     # The server is started and stopped outside the event loop: stopping it runs its own.
-    with tempfile.TemporaryDirectory() as workdir, run_switchboard(
-        Path(workdir), SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE="3"
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        run_switchboard(Path(workdir), SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE="3") as server,
+    ):
         summary = asyncio.run(bench(server, args.kills, args.seed))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_recovery.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -4,16 +4,24 @@ Measures, with the simulated caller of `switchboard call` (real 20 ms μ-law fra
 at real time, signed as Twilio signs):
 - `start` → first greeting audio, median of N calls (Switchboard warm pool and cold,
   and the baseline);
-- end of caller speech → first agent audio over multi-turn calls, p50 / p95;
-- memory per call (RSS of each `CallSessionActor` process; the baseline's growth
-  per call);
-- the most concurrent audio calls with no playback gap over 100 ms inside an agent
-  turn, ramping up until one appears;
+- end of caller speech → first agent audio over multi-turn calls, p50 / p95 / p99, at
+  each of `--concurrency` (default 1 4 8 16), stopping after the first step with a
+  failed call or a playback gap over 100 ms inside an agent turn;
+- CPU per call by process group (`process_usage`: proxy, ingress, session actors,
+  orchestrator, other Serve replicas, Ray, Redis and PostgreSQL, engines, the caller),
+  as a share of one core per second of call, and Switchboard's own share (all but the
+  engines and the caller) beside the plain bot's whole process;
+- memory (RSS of each `CallSessionActor`; the baseline's whole process; peaks by group);
+- the most concurrent calls held with turn p95 within 10 % of the first step's;
 - what the orchestration adds: the same turn latency with the agents' orchestrator
   switched off (`SWITCHBOARD_AGENT_INTEGRATION__ENABLED=false`, the session's direct
   path answers every turn), at the first concurrency step.
 
-    .venv/bin/python -m load_tests.bench_voice --calls 20 --max-concurrency 12
+Each with both engine modes (`--engines offline remote`): offline engines inside the
+session actor (and inside the plain bot), or Pipecat's Deepgram and OpenAI services
+against the local speech server, whose CPU is reported apart ("engines").
+
+    .venv/bin/python -m load_tests.bench_voice --calls 10 --concurrency 1 4 8 16
 
 Results are printed and written to `load_tests/results/bench_voice.json`.
 """
@@ -31,15 +39,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from load_tests.process_usage import RUNTIME_GROUPS, ProcessSampler, rss_of
 from switchboard.caller.audio_caller import run_audio_call
 from switchboard.caller.transcript import Transcript
 from switchboard.caller.twilio_protocol import new_sid
 from switchboard.local_services import free_port
 from switchboard.scenario import Scenario, parse_scenario
 from switchboard.serve_command import healthy
+from switchboard.speech_server import SpeechServerProcess
 from tests.e2e import RunningSwitchboard, run_switchboard
 
 RESULTS = Path(__file__).parent / "results"
@@ -72,6 +83,8 @@ class Target:
     auth_token: str = "baseline"
     account_sid: str = field(default_factory=lambda: new_sid("AC"))
     process_pattern: str = "CallSessionActor"
+    # The process groups (`process_usage`) that are this target's own runtime.
+    own_groups: tuple[str, ...] = RUNTIME_GROUPS
 
 
 async def one_call(target: Target, scenario: Scenario):
@@ -108,20 +121,17 @@ async def greeting_latency(target: Target, calls: int, pause_s: float) -> dict:
     }
 
 
-def rss_of(pattern: str) -> list[float]:
-    """RSS in MB of every process whose command line contains `pattern`."""
-    sizes = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if pattern in cmdline:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        sizes.append(int(line.split()[1]) / 1024)
-    return sizes
+async def idle_cores(seconds: float = 10.0) -> dict[str, float]:
+    """What each process group uses with no call up (cores): Ray's daemons, idle warm
+    actors, pollers. Subtracted from a run's CPU to give what each call adds."""
+    async with ProcessSampler(extra={os.getpid(): "caller"}) as idle:
+        await asyncio.sleep(seconds)
+    return idle.cores()
 
 
-async def conversation_calls(target: Target, concurrency: int, stagger_s: float) -> dict:
+async def conversation_calls(
+    target: Target, concurrency: int, stagger_s: float, idle: dict[str, float] | None = None
+) -> dict:
     scenario = parse_scenario(CONVERSATION)
     memory: list[float] = []
 
@@ -134,16 +144,28 @@ async def conversation_calls(target: Target, concurrency: int, stagger_s: float)
         await asyncio.sleep(index * stagger_s)
         return await one_call(target, scenario)
 
-    sampler = asyncio.create_task(sample_memory())
+    sampler_task = asyncio.create_task(sample_memory())
     started = time.monotonic()
     try:
-        legs = await asyncio.gather(*(call(i) for i in range(concurrency)), return_exceptions=True)
+        async with ProcessSampler(extra={os.getpid(): "caller"}) as processes:
+            legs = await asyncio.gather(
+                *(call(i) for i in range(concurrency)), return_exceptions=True
+            )
     finally:
-        sampler.cancel()
+        sampler_task.cancel()
     failures = [repr(leg) for leg in legs if isinstance(leg, BaseException)]
     legs = [leg for leg in legs if not isinstance(leg, BaseException)]
     latencies = [t.latency_ms for leg in legs for t in leg.timings if t.latency_ms is not None]
     gaps = [gap for leg in legs for gap in leg.playback_gaps_ms]
+    call_seconds = sum(leg.duration_s for leg in legs) or 1.0
+    usage = processes.usage()
+    idle = idle or {}
+    # What calls added, as a share of one core per call: CPU seconds beyond the idle
+    # rate, over seconds of call.
+    cpu = {
+        group: round(100 * (u.cpu_s - idle.get(group, 0.0) * processes.elapsed_s) / call_seconds, 2)
+        for group, u in sorted(usage.items())
+    }
     return {
         "concurrency": concurrency,
         "completed": len(legs),
@@ -152,31 +174,47 @@ async def conversation_calls(target: Target, concurrency: int, stagger_s: float)
         "turns": len(latencies),
         "latency_p50_ms": percentile(latencies, 0.5),
         "latency_p95_ms": percentile(latencies, 0.95),
+        "latency_p99_ms": percentile(latencies, 0.99),
         "max_gap_ms": max(gaps, default=0.0),
         "gaps_over_limit": sum(1 for gap in gaps if gap > GAP_LIMIT_MS),
         "rss_per_process_mb": round(statistics.median(memory), 1) if memory else None,
+        "cpu_pct_core_per_call": cpu,
+        "idle_pct_core": {group: round(100 * cores, 2) for group, cores in sorted(idle.items())},
+        "own_cpu_pct_core_per_call": round(sum(cpu.get(g, 0.0) for g in target.own_groups), 2),
+        "peak_rss_mb": {group: round(u.peak_rss_mb) for group, u in sorted(usage.items())},
     }
 
 
-async def capacity(target: Target, max_concurrency: int, step: int) -> dict:
+def clean(run: dict) -> bool:
+    """Every call completed, with no playback gap over the limit."""
+    return not run["failures"] and run["gaps_over_limit"] == 0
+
+
+async def capacity(target: Target, steps: list[int]) -> dict:
+    """Conversations at each concurrency in `steps`, stopping after the first that is not
+    clean; `held` is the most concurrent clean run whose turn p95 is within 10 % of
+    the first step's."""
     runs = []
-    best = 0
-    for concurrency in range(step, max_concurrency + 1, step):
-        run = await conversation_calls(target, concurrency, stagger_s=0.5)
+    held = 0
+    idle = await idle_cores()
+    for concurrency in steps:
+        run = await conversation_calls(target, concurrency, stagger_s=0.5, idle=idle)
         runs.append(run)
         print(f"  {target.name}: {json.dumps(run)}", flush=True)
-        clean = not run["failures"] and run["gaps_over_limit"] == 0
-        if not clean:
+        if not clean(run):
             break
-        best = concurrency
-    return {"max_clean_concurrency": best, "runs": runs}
+        first_p95 = runs[0]["latency_p95_ms"]
+        if first_p95 and run["latency_p95_ms"] and run["latency_p95_ms"] <= 1.1 * first_p95:
+            held = concurrency
+    return {"held_concurrency": held, "runs": runs}
 
 
 @contextlib.contextmanager
-def baseline_bot():
+def baseline_bot(env: dict[str, str]):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "load_tests.baseline_bot", "--port", str(port)],
+        env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -187,7 +225,10 @@ def baseline_bot():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the baseline bot did not start")
             time.sleep(0.5)
-        yield Target("baseline", base_url, process_pattern="load_tests.baseline_bot"), process
+        yield Target(
+            "baseline", base_url, process_pattern="load_tests.baseline_bot",
+            own_groups=("baseline",),
+        ), process  # fmt: skip
     finally:
         process.terminate()
         process.wait(10)
@@ -208,28 +249,141 @@ def switchboard_target(server: RunningSwitchboard) -> Target:
     return Target("switchboard", server.base_url, server.auth_token, server.account_sid)
 
 
-async def _measure(target: Target, args: argparse.Namespace, label: str) -> dict:
+async def _measure(target: Target, args: argparse.Namespace, label: str, steps: list[int]) -> dict:
     print(f"{label}: greeting latency over {args.calls} calls", flush=True)
     greeting = await greeting_latency(target, args.calls, pause_s=args.pause)
     print(f"  {json.dumps(greeting)}", flush=True)
-    print(f"{label}: turn latency and capacity", flush=True)
-    return {"greeting": greeting, **(await capacity(target, args.max_concurrency, args.step))}
+    print(f"{label}: turn latency, CPU and capacity at {steps} calls", flush=True)
+    return {"greeting": greeting, **(await capacity(target, steps))}
 
 
-def _run_switchboard(args: argparse.Namespace, label: str, **env: str) -> dict:
+def _run_switchboard(args: argparse.Namespace, label: str, steps: list[int], **env: str) -> dict:
+    # Warm actors for the largest step, so capacity is not limited by actor starts.
+    env.setdefault("SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE", str(max([3, *steps])))
+    env.setdefault("SWITCHBOARD_PERFORMANCE__WARM_POOL_MAX", str(max([12, *steps])))
     with tempfile.TemporaryDirectory() as workdir, run_switchboard(Path(workdir), **env) as server:
         while not healthy(server.base_url):
             time.sleep(0.5)
         time.sleep(5)  # the warm pool fills after the first health check
-        return asyncio.run(_measure(switchboard_target(server), args, label))
+        return asyncio.run(_measure(switchboard_target(server), args, label, steps))
+
+
+@contextlib.contextmanager
+def speech_engines(mode: str):
+    """The environment that picks the engines: offline in process, or Pipecat's Deepgram
+    and OpenAI services against the local speech server (its own process)."""
+    if mode == "offline":
+        yield {}
+        return
+    key = uuid.uuid4().hex
+    with SpeechServerProcess.start(key) as server:
+        yield {
+            "SWITCHBOARD_SPEECH__STT": "deepgram",
+            "SWITCHBOARD_SPEECH__DEEPGRAM_API_KEY": key,
+            "SWITCHBOARD_SPEECH__DEEPGRAM_BASE_URL": server.ws_url,
+            "SWITCHBOARD_SPEECH__TTS": "openai",
+            "SWITCHBOARD_SPEECH__OPENAI_API_KEY": key,
+            "SWITCHBOARD_SPEECH__OPENAI_BASE_URL": server.openai_base_url,
+        }
+
+
+def run_engines(args: argparse.Namespace, mode: str) -> dict:
+    """Switchboard (warm pool, then the variants not skipped) and the plain bot, with one
+    engine mode."""
+    results: dict[str, object] = {}
+    with speech_engines(mode) as env:
+        results["switchboard"] = _run_switchboard(
+            args, f"[{mode}] switchboard", args.concurrency, **env
+        )
+        if "cold" not in args.skip:
+            cold_args = argparse.Namespace(**{**vars(args)})
+            results["switchboard_cold"] = _run_switchboard(
+                cold_args, f"[{mode}] switchboard (no warm pool)", [],
+                SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE="0", **env,
+            )  # fmt: skip
+        if "direct" not in args.skip:
+            results["switchboard_direct_path"] = _run_switchboard(
+                args, f"[{mode}] switchboard (direct path, no orchestrator)",
+                args.concurrency[:1], SWITCHBOARD_AGENT_INTEGRATION__ENABLED="false", **env,
+            )  # fmt: skip
+        if "baseline" not in args.skip:
+            with baseline_bot(env) as (target, _process):
+                results["baseline"] = asyncio.run(
+                    _measure(target, args, f"[{mode}] plain Pipecat bot", args.concurrency)
+                )
+    return results
+
+
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    return f" ({ours / theirs:.2f}×)" if ours is not None and theirs else ""
+
+
+def markdown(results: dict) -> str:
+    """The benchmark's table per engine mode: Switchboard, the plain bot and the ratio."""
+    lines = []
+    for mode in ("offline", "remote"):
+        if mode not in results:
+            continue
+        ours, plain = results[mode]["switchboard"], results[mode].get("baseline", {})
+        plain_runs = {run["concurrency"]: run for run in plain.get("runs", [])}
+        g, pg = ours["greeting"], plain.get("greeting", {})
+        lines += [
+            f"\n### engines {mode}\n",
+            "| calls | turn p50 / p95 / p99 ms (× plain) | max gap ms | Switchboard's own CPU, "
+            "% of a core per call (× plain) | engines | session RSS MB |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for run in ours["runs"]:
+            base = plain_runs.get(run["concurrency"], {})
+            if run["latency_p50_ms"] is None:
+                lines.append(f"| {run['concurrency']} | no turns: {run['failures']} | | | | |")
+                continue
+
+            def cell(key: str, run: dict = run, base: dict = base) -> str:
+                return f"{run[key]:.0f}{_ratio(run[key], base.get(key))}"
+
+            own = run["own_cpu_pct_core_per_call"]
+            lines.append(
+                f"| {run['concurrency']} | {cell('latency_p50_ms')} / {cell('latency_p95_ms')} / "
+                f"{run['latency_p99_ms']:.0f} | {run['max_gap_ms']:.0f} "
+                f"| {own:.1f}{_ratio(own, base.get('own_cpu_pct_core_per_call'))} "
+                f"| {run['cpu_pct_core_per_call'].get('engines', 0.0):.1f} "
+                f"| {run['rss_per_process_mb']} |"
+            )
+        groups = [
+            g for g in RUNTIME_GROUPS if any(g in r["cpu_pct_core_per_call"] for r in ours["runs"])
+        ]
+        lines += [
+            "\n| calls | " + " | ".join(groups) + " | engines | caller |",
+            "| --- |" + " --- |" * (len(groups) + 2),
+        ]
+        for run in ours["runs"]:
+            cpu = run["cpu_pct_core_per_call"]
+            cells = [f"{cpu.get(g, 0.0):.1f}" for g in [*groups, "engines", "caller"]]
+            lines.append(f"| {run['concurrency']} | " + " | ".join(cells) + " |")
+        if ours["runs"]:
+            idle = ours["runs"][0]["idle_pct_core"]
+            fixed = sum(idle.get(g, 0.0) for g in RUNTIME_GROUPS)
+            lines.append(
+                f"\nidle, no call up (not in the per-call figures): {fixed:.1f} % of a core "
+                f"({', '.join(f'{g} {v:.1f}' for g, v in idle.items() if v >= 0.5)})"
+            )
+        lines.append(
+            f"\ngreeting median / p95: {g['median_ms']} / {g['p95_ms']} ms "
+            f"(plain bot {pg.get('median_ms')} / {pg.get('p95_ms')} ms); held with turn p95 "
+            f"within 10 % of one call: {ours['held_concurrency']} "
+            f"(plain bot {plain.get('held_concurrency')})"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20, help="calls for greeting latency")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between those calls")
-    parser.add_argument("--max-concurrency", type=int, default=12)
-    parser.add_argument("--step", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--engines", nargs="+", default=["offline", "remote"],
+                        choices=["offline", "remote"])  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[], choices=["cold", "direct", "baseline"])
     args = parser.parse_args(argv)
 
@@ -237,25 +391,12 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()} cores",
         "gap_limit_ms": GAP_LIMIT_MS,
     }
-    results["switchboard"] = _run_switchboard(args, "switchboard (warm pool)")
-    if "cold" not in args.skip:
-        cold_args = argparse.Namespace(**{**vars(args), "max_concurrency": 0})
-        results["switchboard_cold"] = _run_switchboard(
-            cold_args, "switchboard (no warm pool)", SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE="0"
-        )
-    if "direct" not in args.skip:
-        direct_args = argparse.Namespace(**{**vars(args), "max_concurrency": args.step})
-        results["switchboard_direct_path"] = _run_switchboard(
-            direct_args,
-            "switchboard (direct path, no orchestrator)",
-            SWITCHBOARD_AGENT_INTEGRATION__ENABLED="false",
-        )
-    if "baseline" not in args.skip:
-        with baseline_bot() as (target, _process):
-            results["baseline"] = asyncio.run(_measure(target, args, "plain Pipecat bot"))
+    for mode in args.engines:
+        results[mode] = run_engines(args, mode)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_voice.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
+    print(markdown(results))
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,22 +21,17 @@ import time
 from pathlib import Path
 
 from load_tests.bench_voice import conversation_calls, switchboard_target
+from load_tests.process_usage import CLOCK_TICKS, cpu_ticks
 from tests.chaos import warm_pool
 from tests.e2e import RunningSwitchboard, run_switchboard
 
 RESULTS = Path(__file__).parent / "results"
 PY_SPY = Path(sys.executable).with_name("py-spy")
 PROCESSES = {"proxy": "ProxyActor", "ingress": "TwilioIngress", "session": "CallSessionActor"}
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _pids(server: RunningSwitchboard, pattern: str) -> list[int]:
     return sorted(server.replica_pids(pattern))
-
-
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def top_frames(raw: Path, count: int) -> list[tuple[float, str]]:
@@ -57,9 +51,9 @@ def top_frames(raw: Path, count: int) -> list[tuple[float, str]]:
 async def _busiest(pids: list[int]) -> int:
     """Of several processes (the session actors, some idle in the pool), the one that
     used the most CPU over the next second."""
-    before = {pid: _cpu_ticks(pid) for pid in pids}
+    before = {pid: cpu_ticks(pid) for pid in pids}
     await asyncio.sleep(1.0)
-    return max(pids, key=lambda pid: _cpu_ticks(pid) - before[pid])
+    return max(pids, key=lambda pid: cpu_ticks(pid) - before[pid])
 
 
 async def _profile(server: RunningSwitchboard, calls: int, seconds: float) -> None:
@@ -68,21 +62,33 @@ async def _profile(server: RunningSwitchboard, calls: int, seconds: float) -> No
     await asyncio.sleep(calls * 0.5 + 3)  # every call connected and talking
     targets = {name: _pids(server, pattern) for name, pattern in PROCESSES.items()}
     busy = {name: await _busiest(pids) for name, pids in targets.items() if pids}
-    before = {name: _cpu_ticks(pid) for name, pid in busy.items()}
+    before = {name: cpu_ticks(pid) for name, pid in busy.items()}
     started = time.monotonic()
     RESULTS.mkdir(exist_ok=True)
     recorders = {
         name: subprocess.Popen(
-            [str(PY_SPY), "record", "--pid", str(pid), "--duration", str(int(seconds)),
-             "--gil", "--format", "raw", "--nonblocking",
-             "--output", str(RESULTS / f"profile_{name}.txt")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(PY_SPY),
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(int(seconds)),
+                "--gil",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                str(RESULTS / f"profile_{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )  # fmt: skip
         for name, pid in busy.items()
     }
     await asyncio.to_thread(lambda: [recorder.wait() for recorder in recorders.values()])
     elapsed = time.monotonic() - started
-    after = {name: _cpu_ticks(pid) for name, pid in busy.items()}
+    after = {name: cpu_ticks(pid) for name, pid in busy.items()}
     result = await calling
     print(f"{calls} calls: {result}")
     for name, pid in busy.items():
@@ -98,9 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as workdir, run_switchboard(
-        Path(workdir), SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE=str(args.calls)
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory() as workdir,
+        run_switchboard(
+            Path(workdir), SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE=str(args.calls)
+        ) as server,
+    ):
         asyncio.run(_profile(server, args.calls, args.seconds))
     return 0
 

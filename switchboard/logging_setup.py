@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 # forwards to the driver's log; replicas use "ray.serve", which Serve configures).
 STDLIB_LOGGERS = ("ray", "actors", "db", "deployments", "graph", "switchboard")
 SERVE_LOGGER = "ray.serve"
+# Libraries that log every WebSocket frame at DEBUG (a record per 20 ms of a call's
+# audio, with arguments the JSON log format cannot encode): INFO at the most verbose.
+FRAME_LOGGERS = ("websockets",)
 
 CALL_SID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "switchboard_call_sid", default=None
@@ -118,6 +121,9 @@ class LogFormat:
 def _set_levels(level: str) -> None:
     for name in STDLIB_LOGGERS:
         logging.getLogger(name).setLevel(level)
+    quietest = max(logging.getLevelName(level), logging.INFO)
+    for name in FRAME_LOGGERS:
+        logging.getLogger(name).setLevel(quietest)
 
 
 def _loguru_to_logging(message: Message) -> None:

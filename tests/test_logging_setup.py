@@ -136,6 +136,15 @@ def test_warning_silences_info_in_both_logging_systems(
     assert logging.getLogger("actors.session").isEnabledFor(logging.WARNING)
 
 
+def test_debug_leaves_out_websocket_frame_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    # The websockets library logs each frame at DEBUG, with its connection object as an
+    # argument: one line per 20 ms of audio, which the JSON format cannot encode.
+    setup_session_logging("DEBUG", JSON_FORMAT)
+    logging.getLogger("websockets.client").debug("> BINARY %s", object())
+    logging.getLogger("actors.session").debug("turn ended")
+    assert [line["message"] for line in json_lines(capsys.readouterr().err)] == ["turn ended"]
+
+
 def test_serve_handle_lines_in_a_session_actor_go_out_as_json(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -18,6 +18,7 @@ confidence from a one-pass decode, so a transcript reports 1.0 and silence 0.0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -133,14 +134,21 @@ class DecoderPool:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode")
 
     async def recognise(self, audio: bytes, sample_rate: int) -> Recognition:
+        """Decode `audio`; cancelled before it starts (its stream closed), it never runs."""
         loop = asyncio.get_running_loop()
         decoder = self._idle.pop() if self._idle else None
         if decoder is None:
             decoder = await loop.run_in_executor(self._executor, self._make_decoder)
-        try:
-            return await loop.run_in_executor(self._executor, decoder.decode, audio, sample_rate)
-        finally:
-            self._idle.append(decoder)
+        job = self._executor.submit(decoder.decode, audio, sample_rate)
+
+        def give_back(_: object) -> None:
+            # Once the job ran or was dropped, never while it runs: a decoder is not
+            # thread safe.
+            with contextlib.suppress(RuntimeError):  # the loop closed at shutdown
+                loop.call_soon_threadsafe(self._idle.append, decoder)
+
+        job.add_done_callback(give_back)
+        return await asyncio.wrap_future(job)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -188,6 +196,7 @@ class ListenSession:
         self._utterance = Utterance(options.sample_rate)
         self._request_id = str(uuid.uuid4())
         self._opened = time.time()
+        self._recognitions: list[asyncio.Task[None]] = []
 
     async def run(self) -> None:
         self._stats.listen_sessions += 1
@@ -196,6 +205,10 @@ class ListenSession:
             await self._receive()
         finally:
             self._stats.listen_sessions_open -= 1
+            # Recognitions nobody will read: a stream that closed drops its queued work,
+            # so a burst of dead streams cannot starve the live ones.
+            for task in self._recognitions:
+                task.cancel()
 
     async def _receive(self) -> None:
         websocket = self._websocket
@@ -209,14 +222,16 @@ class ListenSession:
             if message.get("bytes") is not None:
                 self._utterance.add(message["bytes"])
                 if self._utterance.seconds >= MAX_UTTERANCE_S:
-                    await self._recognise(from_finalize=False)
+                    self._recognise(from_finalize=False)
                 continue
             control = _control_type(message.get("text") or "")
             if control == "Finalize":
-                await self._recognise(from_finalize=True)
+                self._recognise(from_finalize=True)
             elif control == "CloseStream":
                 if self._utterance.heard_speech:
-                    await self._recognise(from_finalize=False)
+                    self._recognise(from_finalize=False)
+                if self._recognitions:
+                    await asyncio.gather(*self._recognitions, return_exceptions=True)
                 await websocket.send_json(self._metadata())
                 await websocket.close()
                 return
@@ -225,15 +240,30 @@ class ListenSession:
                 await websocket.close(code=1008, reason=f"unknown message {control!r}"[:120])
                 return
 
-    async def _recognise(self, *, from_finalize: bool) -> None:
+    def _recognise(self, *, from_finalize: bool) -> None:
+        """Recognise the utterance heard so far while audio keeps coming; results go out
+        in the order their utterances ended."""
         heard = self._utterance.heard_speech
         audio, start, duration = self._utterance.take()
+        previous = self._recognitions[-1] if self._recognitions else None
+        task = asyncio.create_task(
+            self._send_result(previous, audio if heard else None, start, duration, from_finalize)
+        )
+        self._recognitions.append(task)
+        task.add_done_callback(self._recognitions.remove)
+
+    async def _send_result(
+        self, previous: asyncio.Task[None] | None, audio: bytes | None, start: float,
+        duration: float, from_finalize: bool,
+    ) -> None:  # fmt: skip
         recognition = None
-        if heard:
+        if audio is not None:
             recognition = await self._decoders.recognise(audio, self._options.sample_rate)
             self._stats.transcripts += 1
             self._stats.audio_seconds += recognition.audio_seconds
             self._stats.decode_seconds += recognition.decode_seconds
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
         await self._websocket.send_json(
             results_message(recognition, start=start, duration=duration,
                             from_finalize=from_finalize, request_id=self._request_id)

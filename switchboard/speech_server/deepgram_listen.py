@@ -23,6 +23,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +84,6 @@ class Utterance:
     """The audio of the utterance being heard, and where it starts in the stream."""
 
     def __init__(self, sample_rate: int) -> None:
-        self.sample_rate = sample_rate
         self._bytes_per_second = 2 * sample_rate
         self._audio = bytearray()
         self._heard_speech = False
@@ -106,8 +106,9 @@ class Utterance:
         self._stream_bytes += len(audio)
         self._audio += audio
         if not self._heard_speech:
+            # Per 20 ms frame: compare extremes, no widened copy of the samples.
             samples = np.frombuffer(audio, dtype=np.int16)
-            if len(samples) and int(np.abs(samples.astype(np.int32)).max()) >= SPEECH_PEAK:
+            if len(samples) and (samples.max() >= SPEECH_PEAK or samples.min() <= -SPEECH_PEAK):
                 self._heard_speech = True
             else:
                 # Quiet so far: keep only the pre-roll, so silence costs no memory or CPU.
@@ -127,8 +128,6 @@ class DecoderPool:
     thread safe), with the threads they run on."""
 
     def __init__(self, make_decoder: Callable[[], PocketSphinxDecoder], threads: int) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         self._make_decoder = make_decoder
         self._idle: list[PocketSphinxDecoder] = []
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode")

@@ -109,6 +109,9 @@ class CallLink:
         except TimeoutError:
             return Outbound([], self.checkpointed)
         if first is None:
+            # Closed for good: a later collect (one made after an earlier one's caller
+            # stopped waiting for it) learns it too.
+            self.outbound.put_nowait(None)
             return None
         # Only audio lingers: a turn's first words, marks and text events go at once.
         if linger_s > 0 and self.outbound.qsize() < max_messages and first.startswith(MEDIA):

@@ -47,6 +47,8 @@ CLOSE_PROTOCOL = 1008
 URGENT_EVENTS = ('"stop"', '"dtmf"', '"mark"', '"text"', '"silence"')
 STOP_EVENT = '"stop"'
 COLLECT_WAIT_S = 0.5
+# How long a relay whose peer left waits for the actor to close the call's record.
+WIND_DOWN_S = 10.0
 # Replacement actors tried for one failure before the call is given up.
 REPLACEMENT_ATTEMPTS = 3
 
@@ -151,6 +153,19 @@ class CallRelay:
             if not inbound_task.done():
                 inbound_task.cancel()
             await _close(self._ws, CLOSE_NORMAL, "call ended")
+        except asyncio.CancelledError:
+            # Serve cancels a request once its client disconnects (a replica serving
+            # HTTP itself does so at once), while the peer's last messages, a `stop`
+            # among them, still wait to be read. The inbound side reads them out and
+            # tells the actor how the call ended before the relay lets go.
+            logger.info(f"call {self._call_sid}: the peer disconnected")
+            try:
+                await asyncio.wait_for(asyncio.shield(inbound_task), 2 * self._deadline_s)
+                if self._stop_seen or self._mode == "text":
+                    await self._collect_until_over()
+            except Exception as exc:
+                logger.warning(f"call {self._call_sid}: winding down: {exc!r}")
+            raise
         finally:
             for task in (inbound_task, outbound_task):
                 if not task.done():
@@ -263,6 +278,19 @@ class CallRelay:
                     if reply is not None:
                         self._forwarded_reply = reply
             except (WebSocketDisconnect, RuntimeError):
+                return
+
+    async def _collect_until_over(self) -> None:
+        """The socket is gone and the actor told the call ended: take what it still
+        sends (nobody hears it now) until it says the call is over."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WIND_DOWN_S
+        while (actor := self._actor) is not None and loop.time() < deadline:
+            outbound = await asyncio.wait_for(
+                actor.handle.collect.remote(COLLECT_WAIT_S), COLLECT_WAIT_S + self._deadline_s
+            )
+            if outbound is None:
+                self.call_over = True
                 return
 
     # Failure

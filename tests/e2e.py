@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import csv
 import io
 import json
 import os
@@ -69,6 +70,19 @@ class RunningSwitchboard:
     redis_prefix: str
     log_path: Path
     pid: int  # of `switchboard serve`, leader of the session every process it starts is in
+    haproxy_stats_url: str = ""
+
+    def haproxy_servers(self) -> dict[str, dict[str, str]]:
+        """HAProxy's own statistics, per server of the backends (an ingress replica's
+        direct port, or the fallback to Serve's Python proxy): `scur` open sessions now,
+        `stot` since it started."""
+        with urllib.request.urlopen(f"{self.haproxy_stats_url};csv", timeout=5) as r:
+            rows = csv.DictReader(r.read().decode().lstrip("# ").splitlines())
+        return {
+            row["svname"]: row
+            for row in rows
+            if row["svname"] not in ("FRONTEND", "BACKEND") and row["pxname"].startswith("http-")
+        }
 
     async def report(self, call_sid: str, *, final: bool = True, timeout_s: float = 10) -> dict:
         """The call report; with `final`, waits until the call is completed."""
@@ -182,6 +196,7 @@ def run_switchboard(workdir: Path, *, config: Path | None = None, **extra_env: s
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
         "RAY_DEDUP_LOGS": "0",
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
         **extra_env,
     }
     env.pop("SWITCHBOARD_TWILIO_ACCOUNT_SID", None)
@@ -221,6 +236,7 @@ def run_switchboard(workdir: Path, *, config: Path | None = None, **extra_env: s
             redis_prefix=env["SWITCHBOARD_REDIS_PREFIX"],
             log_path=log_path,
             pid=process.pid,
+            haproxy_stats_url=f"http://127.0.0.1:{env['RAY_SERVE_HAPROXY_STATS_PORT']}/stats",
         )
     finally:
         with contextlib.suppress(ProcessLookupError):

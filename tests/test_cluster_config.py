@@ -20,6 +20,8 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
+from switchboard.ingress_proxy import HAPROXY
+
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / "serve_config.yaml"
 CLUSTER = ROOT / "ops" / "serve_config.cluster.yaml"
@@ -125,3 +127,11 @@ def test_the_rayservice_takes_every_secret_from_a_kubernetes_secret() -> None:
         assert not container.get("envFrom"), "secrets are named one by one (secretKeyRef)"
     # Ray's own token: made and handed out by KubeRay, never written here.
     assert spec["authOptions"] == {"mode": "token"}
+
+
+def test_every_rayservice_node_runs_serve_behind_haproxy_as_switchboard_serve_does() -> None:
+    spec = _rayservice()["spec"]["rayClusterConfig"]
+    groups = [spec["headGroupSpec"], *spec["workerGroupSpecs"]]
+    for container in (c for g in groups for c in g["template"]["spec"]["containers"]):
+        env = {item["name"]: item.get("value") for item in container.get("env", [])}
+        assert {name: env.get(name) for name in HAPROXY} == HAPROXY, container["name"]

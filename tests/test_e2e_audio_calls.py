@@ -31,6 +31,24 @@ async def test_qualified_ops_director_qualifies_over_audio(switchboard: RunningS
     assert result.first_agent_audio_ms is not None
 
 
+async def test_a_live_media_stream_runs_through_haproxy_to_its_ingress_replica(
+    switchboard: RunningSwitchboard,
+) -> None:
+    """Serve's Python proxy relays nothing of a call: HAProxy holds the socket open to
+    the ingress replica's own port for as long as the call lasts."""
+    async with live_audio_call(switchboard) as call:
+        while (await call.next_event())["event"] != "media":
+            pass
+        servers = await asyncio.to_thread(switchboard.haproxy_servers)
+        await call.hang_up()
+    replicas = {n: s for n, s in servers.items() if n.startswith("SERVE_REPLICA_")}
+    fallback = {n: s for n, s in servers.items() if n.startswith("SERVE_PROXY_ACTOR")}
+    assert replicas and fallback, servers
+    assert sum(int(s["scur"]) for s in replicas.values()) >= 1, replicas
+    assert all(s["status"] == "UP" for s in replicas.values()), replicas
+    assert sum(int(s["stot"]) for s in fallback.values()) == 0, fallback
+
+
 async def _registry_entry(switchboard: RunningSwitchboard, call_sid: str) -> dict:
     redis = aioredis.from_url(switchboard.redis_url, decode_responses=True)
     try:

@@ -1,0 +1,37 @@
+"""`use_haproxy`: the Ray variables that put HAProxy in front of the ingress replicas."""
+
+from __future__ import annotations
+
+import itertools
+
+from switchboard.ingress_proxy import HAPROXY, LOCAL_DRAINING, NODE_PORTS, use_haproxy
+
+
+def _ports() -> itertools.count:
+    return itertools.count(41000)
+
+
+def test_a_bare_environment_gets_haproxy_and_a_port_of_its_own_for_each_listener() -> None:
+    ports = _ports()
+    env = use_haproxy({}, free_port=lambda: next(ports), local=True)
+    assert {name: env[name] for name in HAPROXY} == HAPROXY
+    assert len({env[name] for name in NODE_PORTS}) == len(NODE_PORTS)
+
+
+def test_what_the_operator_already_set_wins() -> None:
+    env = use_haproxy(
+        {"RAY_SERVE_ENABLE_HA_PROXY": "0", "RAY_SERVE_HAPROXY_STATS_PORT": "8404"},
+        free_port=lambda: 1,
+        local=True,
+    )
+    assert env["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
+    assert env["RAY_SERVE_HAPROXY_STATS_PORT"] == "8404"
+
+
+def test_only_a_single_machine_shortens_the_draining_of_an_ingress_replica() -> None:
+    ports = _ports()
+    local = use_haproxy({}, free_port=lambda: next(ports), local=True)
+    cluster = use_haproxy({}, free_port=lambda: next(ports), local=False)
+    for name, value in LOCAL_DRAINING.items():
+        assert local[name] == value
+        assert name not in cluster  # Ray's cluster-wide default stands

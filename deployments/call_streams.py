@@ -367,8 +367,9 @@ class CallStreams:
             reason = await relay.run()
             if reason.startswith(("idle", "protocol")):
                 self._metrics.refuse(reason.partition(":")[0])
-            logger.info(f"call {call.call_sid} closed: {reason}")
         finally:
+            # Also when Serve cancelled the request on the peer's disconnect.
+            logger.info(f"call {call.call_sid} closed: {relay.reason}")
             self.active_calls -= 1
             self._metrics.active_calls.set(self.active_calls)
             if relay.call_over and relay.actor is not None:

@@ -174,6 +174,9 @@ def cluster_overlay(*, port: int, working_dir: str, env_vars: dict[str, str]) ->
     """ops/serve_config.cluster.yaml with this test's port, release and settings."""
     config = yaml.safe_load(CLUSTER_CONFIG.read_text())
     config["http_options"]["port"] = port
+    # Both nodes share this machine's ports, and a second HAProxy cannot bind the
+    # first's: the head's routes to the replicas on both nodes.
+    config["proxy_location"] = "HeadOnly"
     for app in config["applications"]:
         app["runtime_env"]["working_dir"] = working_dir
         app["runtime_env"]["env_vars"].update(env_vars)
@@ -247,7 +250,10 @@ class ClusterApp:
         return all_healthy(self.cluster.serve_status())
 
     def wait_healthy(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        wait_until("every application RUNNING and HEALTHY", self.all_healthy, timeout_s)
+        try:
+            wait_until("every application RUNNING and HEALTHY", self.all_healthy, timeout_s)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; serve status:\n{self.cluster.serve_status()}") from None
 
     def new_release(self, config: dict, *, app_version: str) -> dict:
         """`config` shipping new code: a release zip of its own, named `app_version`."""

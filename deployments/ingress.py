@@ -42,6 +42,7 @@ from db.outbox import Outbox
 from db.pool import create_pool
 from db.queries import call_report
 from deployments.auth import TwilioSignatures, bearer_ok
+from deployments.call_draining import keep_calls_through_shutdown
 from deployments.call_streams import CallStreams
 from deployments.ingress_metrics import IngressMetrics
 from deployments.live_settings import LiveSettings, application_name
@@ -90,6 +91,7 @@ class TwilioIngress:
     ) -> None:
         settings = get_settings()
         setup_replica_logging(settings.monitoring.log_level)
+        keep_calls_through_shutdown()  # a draining replica's calls end when they end
         auth_token, self._api_token = required_secrets(settings)
         # Held so the recorder is part of the application; it drains the outbox.
         self._recorder = recorder

@@ -13,6 +13,7 @@ import contextlib
 import glob
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -49,6 +50,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# Between Ray's worker ports (10002-19999) and Serve's replica ports (30000-31000), and
+# below the kernel's ephemeral range (32768 and up on Linux).
+SERVER_PORTS = range(20000, 30000)
+
+
+def server_port() -> int:
+    """A free port for a server that binds it later, on every interface: outside the
+    ephemeral range, so no outgoing connection takes it in the meantime."""
+    for port in random.sample(SERVER_PORTS, 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise LocalServiceError(f"no free port in {SERVER_PORTS.start}-{SERVER_PORTS.stop - 1}")
 
 
 _RUNNING: set[subprocess.Popen[bytes]] = set()

@@ -29,8 +29,8 @@ from switchboard.ingress_proxy import use_haproxy
 from switchboard.local_services import (
     LocalPostgres,
     LocalRedis,
-    free_port,
     private_directory,
+    server_port,
 )
 from switchboard.settings import SettingsError, load_settings
 from switchboard.twilio_sandbox.process import SandboxProcess
@@ -177,7 +177,7 @@ def serve(config_path: str) -> int:
         # /tmp/ray/ray_current_cluster last named, even one long dead.
         address = os.environ.get("RAY_ADDRESS") or "local"
         if address == "local":
-            use_haproxy(env, free_port=free_port, local=True)
+            use_haproxy(env, free_port=server_port, local=True)
         process = subprocess.Popen(
             [serve_bin, "run", "--address", address, _effective_config(config_path)],
             env=env,

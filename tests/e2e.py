@@ -45,7 +45,7 @@ from switchboard.caller.twilio_protocol import (
     stop_message,
     voice_webhook_params,
 )
-from switchboard.local_services import free_port
+from switchboard.local_services import free_port, server_port
 from switchboard.scenario import Scenario
 from switchboard.serve_command import healthy
 
@@ -196,7 +196,7 @@ def run_switchboard(workdir: Path, *, config: Path | None = None, **extra_env: s
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{database}",
         "RAY_DEDUP_LOGS": "0",
-        "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+        "RAY_SERVE_HAPROXY_STATS_PORT": str(server_port()),
         **extra_env,
     }
     env.pop("SWITCHBOARD_TWILIO_ACCOUNT_SID", None)

@@ -41,7 +41,7 @@ import yaml
 
 from db.migrate import ensure_database
 from switchboard.ingress_proxy import use_haproxy
-from switchboard.local_services import free_port
+from switchboard.local_services import free_port, server_port
 from switchboard.serve_command import healthy
 from switchboard.twilio_sandbox.process import SandboxProcess
 from tests.e2e import ROOT, TRANSFER_NUMBER, RunningSwitchboard, _drop_database
@@ -321,7 +321,7 @@ def deployed_switchboard(workdir: Path) -> Iterator[ClusterApp]:
         key: value for key, value in os.environ.items() if not key.startswith("SWITCHBOARD_")
     }
     node_env.update(secrets_env)
-    use_haproxy(node_env, free_port=free_port, local=False)  # as the README's `ray start`
+    use_haproxy(node_env, free_port=server_port, local=False)  # as the README's `ray start`
     sandbox = SandboxProcess.start(account_sid, auth_token)
     try:
         asyncio.run(ensure_database(secrets_env["DATABASE_URL"]))

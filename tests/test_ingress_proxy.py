@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import socket
+from pathlib import Path
 
 from switchboard.ingress_proxy import HAPROXY, LOCAL_DRAINING, NODE_PORTS, use_haproxy
+from switchboard.local_services import SERVER_PORTS, server_port
 
 
 def _ports() -> itertools.count:
@@ -35,3 +38,11 @@ def test_only_a_single_machine_shortens_the_draining_of_an_ingress_replica() -> 
     for name, value in LOCAL_DRAINING.items():
         assert local[name] == value
         assert name not in cluster  # Ray's cluster-wide default stands
+
+
+def test_a_server_port_is_free_and_outside_the_kernels_ephemeral_range() -> None:
+    port = server_port()
+    low, _high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    assert port in SERVER_PORTS and port < low
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", port))  # nobody holds it

@@ -15,7 +15,9 @@ conversation picks up as its `ResumePlan` says.
 Everything the actor writes (record, checkpoints, heartbeats) is fenced by the call's
 generation: once another actor has taken the call over, this one stops at its next
 write or heartbeat, without touching the record. When the call ends, however it ends,
-the record is closed through the outbox and the actor exits within seconds.
+the record is closed through the outbox. The ingress then `recycle`s the actor (its
+pool gives it the next call, with fresh per-call state and speech engines) or kills
+it; an actor that neither happens to within seconds exits by itself.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ ORPHAN_AFTER_S = 10.0
 # After the call ends, how long the ingress has to drain the last messages.
 DRAIN_GRACE_S = 3.0
 WARM_HANDLE_TIMEOUT_S = 10.0
+# How long the tasks of an ended call may take to stop before the actor serves another.
+SETTLE_S = 2.0
 # How long the end of a call may wait for Redis to take its last writes.
 FINAL_FLUSH_S = 20.0
 START_CHECKPOINT_WAIT_S = 1.0
@@ -129,7 +133,8 @@ def _rss_mb() -> float:
 
 @ray.remote(max_restarts=0, max_task_retries=0)
 class CallSessionActor:
-    """Serves exactly one call (or what is left of one), then exits."""
+    """Serves one call at a time (a new one, or what is left of one), and between
+    calls waits in its ingress's pool."""
 
     def __init__(
         self,
@@ -146,9 +151,19 @@ class CallSessionActor:
         # call runs on its own live block over them. Not this node's environment: on a
         # cluster the actor may land on a node started with other settings, and a call
         # fenced under another Redis prefix than the ingress's was refused (code 1011).
-        self._settings = self._base_settings = settings or get_settings()
-        setup_session_logging(self._settings.monitoring.log_level, log_format)
+        self._base_settings = settings or get_settings()
+        setup_session_logging(self._base_settings.monitoring.log_level, log_format)
         self._engines: SpeechEngines | None = None
+        # One client for every call this actor serves; made on the first.
+        self._redis: aioredis.Redis | None = None
+        self._calls_served = 0
+        self._exit_timer: asyncio.TimerHandle | None = None
+        self._exiting = False
+        self._new_call_state()
+
+    def _new_call_state(self) -> None:
+        """Everything one call owns, empty: before the first call, and between calls."""
+        self._settings = self._base_settings
         self._link = CallLink()
         self._session: CallSession | None = None
         self._start: CallStart | None = None
@@ -161,26 +176,17 @@ class CallSessionActor:
         self._ended = asyncio.Event()
         self._stale = False
         self._detached_task: asyncio.Task | None = None
-        self._redis: aioredis.Redis | None = None
         self._wire = WirePosition()
         self._failures: list[str] = []
         self._resume: Resume | None = None
         self._recovery_noted = False
-        self._exiting = False
 
     # Lifecycle
 
     async def warm(self) -> dict:
         """Load the speech engines so that a call never waits for them."""
-        from actors.speech.factory import make_stt, make_tts
-
         started = time.perf_counter()
-        speech = self._settings.speech
-        self._engines = SpeechEngines(
-            vad=make_vad(),
-            stt=make_stt(speech, prompts=all_prompts(self._settings)),
-            tts=make_tts(speech, sample_rate=8000),
-        )
+        self._engines = self._make_engines()
         await self._warm_handles()
         return {
             "name": self._name,
@@ -188,6 +194,18 @@ class CallSessionActor:
             "warm_ms": round((time.perf_counter() - started) * 1000, 1),
             "rss_mb": round(_rss_mb(), 1),
         }
+
+    def _make_engines(self) -> SpeechEngines:
+        """A call's own VAD, STT and TTS. The first build loads what they share (the
+        speech models, the language model); later ones take tens of milliseconds."""
+        from actors.speech.factory import make_stt, make_tts
+
+        speech = self._base_settings.speech
+        return SpeechEngines(
+            vad=make_vad(),
+            stt=make_stt(speech, prompts=all_prompts(self._base_settings)),
+            tts=make_tts(speech, sample_rate=8000),
+        )
 
     async def _warm_handles(self) -> None:
         """One cheap request through each deployment handle: a handle's first request
@@ -218,7 +236,9 @@ class CallSessionActor:
         bind_process_call(start.call_sid)
         settings = self._settings
         prefix, ttl = settings.redis_prefix, settings.performance.session_ttl_s
-        self._redis = redis = connect_redis(settings.redis_url)
+        if self._redis is None:
+            self._redis = connect_redis(settings.redis_url)
+        redis = self._redis
         self._registry = registry = CallRegistry(redis, prefix, ttl)
         self._fence = fence = registry.fence(start.call_sid, start.generation)
         self._checkpoints = checkpoints = SessionCheckpoints(redis, prefix, ttl)
@@ -374,15 +394,10 @@ class CallSessionActor:
             def turn_end(reply: int) -> dict:
                 return audio_turn_end(stream_sid, reply, generation)
 
-            engines = self._engines
-            if engines is None:  # a cold actor: the caller waits for the engines once
-                from actors.speech.factory import make_stt, make_tts
-
-                engines = self._engines = SpeechEngines(
-                    vad=make_vad(),
-                    stt=make_stt(settings.speech, prompts=all_prompts(settings)),
-                    tts=make_tts(settings.speech, sample_rate=8000),
-                )
+            # A cold actor's caller waits for the engines once. The pipeline owns them
+            # from now on (its processors end with the call): the next call gets new ones.
+            engines = self._engines or self._make_engines()
+            self._engines = None
         else:
             serializer = TextStreamSerializer(start.call_sid)
             turn_end = text_turn_end
@@ -458,6 +473,45 @@ class CallSessionActor:
         """The budget changed this call's tier (an admin forced or revoked premium)."""
         if self._tiering is not None:
             self._tiering.apply(tier)
+
+    async def recycle(self) -> dict | None:
+        """The ingress has drained this actor's ended call: make it ready for another.
+        Returns what the pool decides on (calls served, RSS), or None if it cannot
+        serve again (its call is still going, or it is leaving)."""
+        # The link closes last, once the record is written (`_leave`): before that the
+        # call's end is still under way and must not be cut short.
+        if self._exiting or (self._session is not None and not self._link.closed):
+            return None
+        if self._exit_timer is not None:
+            self._exit_timer.cancel()
+            self._exit_timer = None
+        if self._session is not None:
+            if not await self._call_settled():
+                self._exit_now()
+                return None
+            self._calls_served += 1
+            logger.info(f"{self._name}: ready for another call ({self._calls_served} served)")
+        bind_process_call(None)
+        self._new_call_state()
+        if self._engines is None:
+            self._engines = self._make_engines()
+        return {
+            "name": self._name,
+            "calls_served": self._calls_served,
+            "rss_mb": round(_rss_mb(), 1),
+        }
+
+    async def _call_settled(self) -> bool:
+        """Wait for the ended call's tasks; False if one will not stop."""
+        tasks = [task for task in (*self._tasks, self._detached_task) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return True
+        _, running = await asyncio.wait(tasks, timeout=SETTLE_S)
+        if running:
+            logger.warning(f"{self._name}: {len(running)} tasks of the last call did not stop")
+        return not running
 
     async def shutdown(self) -> None:
         ray.actor.exit_actor()
@@ -658,14 +712,13 @@ class CallSessionActor:
                 task.cancel()
         self._link.close()
         logger.info(f"{self._name}: {why}")
-        # The ingress kills this actor once it has drained the link; if it never does (it
-        # died, or the socket was gone), leave anyway. Exactly one request to ourselves:
-        # an exiting worker waits for the calls it made, and would wait for a second one.
-        asyncio.get_running_loop().call_later(DRAIN_GRACE_S, self._exit_now)
+        # The ingress recycles or kills this actor once it has drained the link; if it
+        # does neither (it died, or the socket was gone), leave anyway.
+        self._exit_timer = asyncio.get_running_loop().call_later(DRAIN_GRACE_S, self._exit_now)
 
     def _exit_now(self) -> None:
+        # Exactly one request to ourselves: an exiting worker waits for the calls it
+        # made, and would wait for a second one.
         if not self._exiting:
             self._exiting = True
             ray.get_runtime_context().current_actor.shutdown.remote()
-
-

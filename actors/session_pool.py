@@ -8,6 +8,12 @@ answered busy); the call's stream then `take`s it. A stream with no reservation 
 (a resumed call, a text call, or a webhook answered by another replica) takes any free
 warm actor, and only when there is none starts one cold.
 
+An actor whose call has ended comes back (`recycle`): it clears what the call left,
+builds fresh speech engines (tens of milliseconds, the models are loaded) and waits
+first in line for the next call, so a steady stream of calls costs no process starts.
+It is replaced after `session_max_calls` calls or beyond `session_max_rss_mb`, and
+actors beyond the target are stopped once they have waited `SURPLUS_IDLE_S`.
+
 Actors are owned by the replica that made them: should it die, Ray reaps the actors
 with it, and Twilio reconnects their calls (through `<Connect action>`) to another
 replica, which resumes each on an actor of its own.
@@ -20,8 +26,9 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import ray
 from loguru import logger
 from ray.actor import ActorHandle
 from ray.serve.handle import DeploymentHandle
@@ -36,6 +43,11 @@ from switchboard.settings import PerformanceSettings, VoiceAgentIntegrationConfi
 RESERVATION_TTL_S = 30.0
 # After a failed start, before trying again (a full node, a broken runtime_env).
 RETRY_AFTER_FAILURE_S = 2.0
+# An actor beyond the target is stopped only once it has waited this long: one whose
+# call just ended is likely to be taken by the next arrival.
+SURPLUS_IDLE_S = 120.0
+# How long an actor may take to make itself ready again after a call.
+RECYCLE_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +55,7 @@ class PooledSession:
     name: str
     handle: ActorHandle
     warm: bool
+    idle_since: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -86,6 +99,7 @@ class SessionPool:
         self._refill_task: asyncio.Task | None = None
         self.spawned = 0
         self.cold_starts = 0
+        self.recycled = 0
 
     def start(self) -> None:
         self._refill_task = asyncio.get_running_loop().create_task(self._refill_forever())
@@ -118,6 +132,7 @@ class SessionPool:
             "target": self.target,
             "sessions_spawned": self.spawned,
             "cold_starts": self.cold_starts,
+            "sessions_recycled": self.recycled,
             "start_s": round(self.sizing.start_s, 2),
         }
 
@@ -176,6 +191,33 @@ class SessionPool:
             logger.warning(f"call {call_sid}: no warm session actor free, starting one cold")
         self.cold_starts += 1
         return self._spawn()
+
+    async def recycle(self, name: str, handle: ActorHandle) -> bool:
+        """An actor whose call has ended and been drained: ready again for the next
+        call, or stopped (it has served its share or grown too big, or the pool is at
+        its ceiling). Its next caller is spared a process start: seconds of CPU."""
+        performance = self._performance()
+        if not self.enabled or len(self._ready) + self._starting >= performance.warm_pool_max:
+            _stop(handle)
+            return False
+        try:
+            state = await asyncio.wait_for(handle.recycle.remote(), RECYCLE_TIMEOUT_S)
+        except Exception as exc:
+            logger.warning(f"session actor {name} could not be made ready again: {exc!r}")
+            state = None
+        if (
+            state is None
+            or state["calls_served"] >= performance.session_max_calls
+            or state["rss_mb"] > performance.session_max_rss_mb
+        ):
+            _stop(handle)
+            return False
+        async with self._changed:
+            # First in line: its engines and handles are as warm as they get.
+            self._ready.insert(0, PooledSession(name, handle, warm=True))
+            self.recycled += 1
+            self._changed.notify_all()
+        return True
 
     async def close(self) -> None:
         if self._refill_task:
@@ -246,8 +288,25 @@ class SessionPool:
                 self.release(call_sid)  # never used: still warm
 
     def _shed_surplus(self) -> None:
-        """After a burst, stop the actors beyond the target (each holds its memory)."""
-        surplus = len(self._ready) - self.target
-        for _ in range(max(0, surplus)):
-            session = self._ready.pop()
+        """Stop the actors beyond the ceiling, and after a burst those beyond the target
+        that have waited long (each holds its memory), the longest waiting first."""
+        ceiling = self._performance().warm_pool_max
+        for session in surplus(self._ready, self.target, ceiling, time.monotonic()):
+            self._ready.remove(session)
             session.handle.shutdown.remote()
+
+
+def surplus(
+    ready: list[PooledSession], target: int, ceiling: int, now: float
+) -> list[PooledSession]:
+    """The warm actors to stop: any beyond the ceiling, and beyond the target those
+    that have waited `SURPLUS_IDLE_S`; the longest waiting first."""
+    by_wait = sorted(ready, key=lambda s: s.idle_since)
+    waited = sum(1 for s in by_wait if now - s.idle_since >= SURPLUS_IDLE_S)
+    over_target, over_ceiling = len(ready) - target, len(ready) - ceiling
+    return by_wait[: max(over_ceiling, min(over_target, waited), 0)]
+
+
+def _stop(handle: ActorHandle) -> None:
+    with contextlib.suppress(Exception):
+        ray.kill(handle, no_restart=True)

@@ -7,6 +7,7 @@ end. When the actor serving a call fails, the relay asks here for a replacement:
 call is taken over in the registry (a new generation), a warm actor restores it from its
 checkpoint, and the relay replays what the caller said since. A stream that resumes a
 call after a reconnect (its token issued by `/twilio/voice/continue`) goes the same way.
+An actor whose call has ended goes back to the pool for the next call.
 
 Sockets that never start a call — a flood of idle connections, a slow drip of bytes —
 are closed and counted, and their number is capped, so they cannot take the
@@ -84,6 +85,7 @@ class CallStreams:
         self._unstarted = 0
         self.active_calls = 0
         self._held: set[str] = set()  # calls whose sockets this replica holds
+        self._recycling: set[asyncio.Task] = set()
 
     @property
     def _settings(self) -> VoiceAgentIntegrationConfig:
@@ -373,8 +375,13 @@ class CallStreams:
             self.active_calls -= 1
             self._metrics.active_calls.set(self.active_calls)
             if relay.call_over and relay.actor is not None:
-                # Its record is written and its last words sent: nothing keeps the actor.
-                _kill(relay.actor)
+                # Its record is written and its last words sent: the actor is free for
+                # the next call. Not awaited: the request may have been cancelled.
+                task = asyncio.get_running_loop().create_task(
+                    self._pool.recycle(relay.actor.name, relay.actor.handle)
+                )
+                self._recycling.add(task)
+                task.add_done_callback(self._recycling.discard)
 
     def _replacer(self, call: CallStart, *, cause: str) -> Replacer:
         async def replace_actor(failure: Resume) -> ServingActor | None:

@@ -43,6 +43,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from load_tests.process_usage import RUNTIME_GROUPS, ProcessSampler, rss_of
 from switchboard.caller.audio_caller import run_audio_call
 from switchboard.caller.transcript import Transcript
@@ -130,6 +132,16 @@ async def idle_cores(seconds: float = 10.0) -> dict[str, float]:
     return idle.cores()
 
 
+async def pool_counts(target: Target) -> dict[str, int]:
+    """Session actors started and recycled so far (Switchboard's `/healthz`; nothing for
+    the plain bot): how many process starts a step cost."""
+    with contextlib.suppress(Exception):
+        async with httpx.AsyncClient(base_url=target.base_url, timeout=5) as client:
+            health = (await client.get("/healthz")).json()
+            return {key: int(health[key]) for key in ("sessions_spawned", "sessions_recycled")}
+    return {}
+
+
 async def conversation_calls(
     target: Target, concurrency: int, stagger_s: float, idle: dict[str, float] | None = None
 ) -> dict:
@@ -145,6 +157,7 @@ async def conversation_calls(
         await asyncio.sleep(index * stagger_s)
         return await one_call(target, scenario)
 
+    pool_before = await pool_counts(target)
     sampler_task = asyncio.create_task(sample_memory())
     started = time.monotonic()
     try:
@@ -154,6 +167,7 @@ async def conversation_calls(
             )
     finally:
         sampler_task.cancel()
+    pool_after = await pool_counts(target)
     failures = [repr(leg) for leg in legs if isinstance(leg, BaseException)]
     legs = [leg for leg in legs if not isinstance(leg, BaseException)]
     latencies = [t.latency_ms for leg in legs for t in leg.timings if t.latency_ms is not None]
@@ -183,6 +197,7 @@ async def conversation_calls(
         "idle_pct_core": {group: round(100 * cores, 2) for group, cores in sorted(idle.items())},
         "own_cpu_pct_core_per_call": round(sum(cpu.get(g, 0.0) for g in target.own_groups), 2),
         "peak_rss_mb": {group: round(u.peak_rss_mb) for group, u in sorted(usage.items())},
+        "session_actors": {key: pool_after[key] - pool_before[key] for key in pool_after},
     }
 
 

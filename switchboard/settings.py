@@ -84,6 +84,12 @@ class PerformanceSettings(BaseModel):
     warm_pool_size: int = Field(3, ge=0)
     warm_pool_max: int = Field(12, ge=0)
     warm_pool_concurrent_starts: int = Field(1, ge=1)
+    # A session actor whose call ended goes back to the pool for the next call (a new
+    # process costs seconds of CPU), until it has served `session_max_calls` or holds
+    # more than `session_max_rss_mb`; then it is replaced, which bounds whatever a call
+    # leaves behind in its process. 1: a process per call.
+    session_max_calls: int = Field(50, ge=1)
+    session_max_rss_mb: int = Field(400, ge=100)
     # A new inbound call waits this long at most for a warm actor, else it is answered
     # `<Reject reason="busy">` rather than left in silence while one starts.
     warm_wait_s: float = Field(1.0, ge=0)

@@ -190,7 +190,8 @@ async def test_a_code_upgrade_drains_the_old_replica_while_its_audio_call_finish
     assert "[pressed 1]" in [turn["user_text"] for turn in report["turns"]], summary
     assert report["turns"][-1]["agent"] == "wrap_up", summary
     assert report["recovered"] <= 1, summary
-    print(f"code upgrade with an audio call live: recovered {report['recovered']}")
+    print(f"code upgrade with an audio call live: recovered {report['recovered']}"
+          f" {report['errors']}")
     assert report["app_version"] == "v1"
     app.wait_healthy()
     assert not set(app.replica_ids()["switchboard/TwilioIngress"]) & old_ingress

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 
 import redis.asyncio as aioredis
@@ -57,36 +56,42 @@ async def _registry_entry(switchboard: RunningSwitchboard, call_sid: str) -> dic
         await redis.aclose()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+async def _greeted_pid(switchboard: RunningSwitchboard, call) -> int:
+    """Wait for the agent's first audio; the pid of the actor serving the call."""
+    while (await call.next_event())["event"] != "media":
+        pass
+    return int((await _registry_entry(switchboard, call.call_sid))["pid"])
 
 
-async def test_caller_hanging_up_mid_sentence_ends_the_actor_and_records_abandoned(
+async def test_caller_hanging_up_mid_sentence_records_abandoned_and_frees_the_actor(
     switchboard: RunningSwitchboard,
 ) -> None:
     ulaw = await synthesize_ulaw(
         "Hello, yes, this is Robin, and I wanted to ask about your pricing"
     )
+    recycled = (await switchboard.health())["sessions_recycled"]
     async with live_audio_call(switchboard) as call:
-        # Wait for the greeting to start, then talk over it and hang up mid-sentence.
-        while (await call.next_event())["event"] != "media":
-            pass
-        entry = await _registry_entry(switchboard, call.call_sid)
-        pid = int(entry["pid"])
-        assert _alive(pid)
+        # Talk over the greeting and hang up mid-sentence.
+        pid = await _greeted_pid(switchboard, call)
         await call.speak(ulaw[: len(ulaw) // 2])
         await call.hang_up()
     hung_up = time.monotonic()
-
-    while _alive(pid) and time.monotonic() - hung_up < 5.0:
+    while (await switchboard.health())["sessions_recycled"] == recycled:
+        assert time.monotonic() - hung_up < 5.0, "the actor was not freed within 5 s"
         await asyncio.sleep(0.1)
-    assert not _alive(pid), "the session actor outlived the call by 5 s"
     # Kept, marked ended, so a late reconnect of the call is hung up, not resumed.
     assert (await _registry_entry(switchboard, call.call_sid))["state"] == "ended"
     report = await switchboard.report(call.call_sid, timeout_s=5)
     assert report["outcome"] == "abandoned"
     assert report["status"] == "completed"
+
+    # The freed actor is the first in line: the next call is greeted afresh by the
+    # same process, with speech engines of its own.
+    async with live_audio_call(switchboard) as call:
+        assert await _greeted_pid(switchboard, call) == pid
+        await call.hang_up()
+    again = await switchboard.report(call.call_sid, timeout_s=5)
+    assert again["outcome"] == "abandoned"
+    assert again["turns"] == [] or all(
+        "pricing" not in turn["user_text"] for turn in again["turns"]
+    ), again["turns"]

@@ -34,12 +34,14 @@ def lines_about(lines: list[dict], call_sid: str) -> list[dict]:
 
 
 def session_actor_lines(logs: Path, call_sid: str) -> list[dict]:
-    """The JSON lines of the session actor that served `call_sid`, from the moment it
-    set its logging up (Pipecat's banner at import comes before that)."""
+    """The lines the session actor that served `call_sid` wrote from its first line
+    about the call on. An actor serves calls one after another: what it wrote for an
+    earlier call (C libraries' lines on stderr among them) is not this call's."""
     for path in logs.glob("worker-*.err"):
         text = path.read_text(errors="replace")
-        if f'"call_sid": "{call_sid}"' in text and '"actor_name": "session-' in text:
-            first = text.index("\n{") + 1
+        about = text.find(f'"call_sid": "{call_sid}"')
+        if about >= 0 and '"actor_name": "session-' in text:
+            first = text.rindex("\n", 0, about) + 1
             return [json.loads(line) for line in text[first:].splitlines() if line]
     return []
 

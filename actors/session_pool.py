@@ -10,7 +10,7 @@ warm actor, and only when there is none starts one cold.
 
 An actor whose call has ended comes back (`recycle`): it clears what the call left,
 builds fresh speech engines (tens of milliseconds, the models are loaded) and waits
-first in line for the next call, so a steady stream of calls costs no process starts.
+in line for a next call, so a steady stream of calls costs no process starts.
 It is replaced after `session_max_calls` calls or beyond `session_max_rss_mb`, and
 actors beyond the target are stopped once they have waited `SURPLUS_IDLE_S`.
 
@@ -213,8 +213,9 @@ class SessionPool:
             _stop(handle)
             return False
         async with self._changed:
-            # First in line: its engines and handles are as warm as they get.
-            self._ready.insert(0, PooledSession(name, handle, warm=True))
+            # Last in line: calls taken one after another go round the warm actors, and
+            # so over the nodes they were spread on, not all to one process.
+            self._ready.append(PooledSession(name, handle, warm=True))
             self.recycled += 1
             self._changed.notify_all()
         return True

@@ -50,7 +50,15 @@ def use_haproxy(
     defaults: dict[str, str] = {**HAPROXY, **(LOCAL_DRAINING if local else {})}
     for name, value in defaults.items():
         env.setdefault(name, value)
+    # A port given in `env` is not bound until HAProxy starts, so `free_port` may offer
+    # it again: each listener must get a port of its own, or HAProxy cannot start.
+    taken = {env[name] for name in NODE_PORTS if name in env}
     for name in NODE_PORTS:
-        if name not in env:
-            env[name] = str(free_port())
+        if name in env:
+            continue
+        port = str(free_port())
+        while port in taken:
+            port = str(free_port())
+        env[name] = port
+        taken.add(port)
     return env

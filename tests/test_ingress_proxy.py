@@ -22,9 +22,10 @@ def test_a_bare_environment_gets_haproxy_and_a_port_of_its_own_for_each_listener
 
 
 def test_what_the_operator_already_set_wins() -> None:
+    ports = _ports()
     env = use_haproxy(
         {"RAY_SERVE_ENABLE_HA_PROXY": "0", "RAY_SERVE_HAPROXY_STATS_PORT": "8404"},
-        free_port=lambda: 1,
+        free_port=lambda: next(ports),
         local=True,
     )
     assert env["RAY_SERVE_ENABLE_HA_PROXY"] == "0"
@@ -46,3 +47,14 @@ def test_a_server_port_is_free_and_outside_the_kernels_ephemeral_range() -> None
     assert port in SERVER_PORTS and port < low
     with socket.socket() as sock:
         sock.bind(("0.0.0.0", port))  # nobody holds it
+
+
+def test_a_port_given_for_one_listener_is_never_offered_to_another() -> None:
+    # The given stats port is not bound yet, so the port finder may offer it again.
+    offered = iter([24001, 24001, 24002, 24003])
+    env = use_haproxy(
+        {"RAY_SERVE_HAPROXY_STATS_PORT": "24001"}, free_port=lambda: next(offered), local=True
+    )
+    ports = [env[name] for name in NODE_PORTS]
+    assert sorted(ports) == ["24001", "24002", "24003"], env
+    assert env["RAY_SERVE_HAPROXY_STATS_PORT"] == "24001"

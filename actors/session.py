@@ -487,8 +487,7 @@ class CallSessionActor:
             self._exit_timer = None
         if self._session is not None:
             if not await self._call_settled():
-                self._exit_now()
-                return None
+                return None  # the pool stops it
             self._calls_served += 1
             logger.info(f"{self._name}: ready for another call ({self._calls_served} served)")
         bind_process_call(None)

@@ -65,13 +65,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def _greeted_pid(switchboard: RunningSwitchboard, call) -> int:
-    """Wait for the agent's first audio; the pid of the actor serving the call."""
-    while (await call.next_event())["event"] != "media":
-        pass
-    return int((await _registry_entry(switchboard, call.call_sid))["pid"])
-
-
 async def test_caller_hanging_up_mid_sentence_records_abandoned_and_frees_the_actor(
     switchboard: RunningSwitchboard,
 ) -> None:
@@ -80,8 +73,10 @@ async def test_caller_hanging_up_mid_sentence_records_abandoned_and_frees_the_ac
     )
     recycled = (await switchboard.health())["sessions_recycled"]
     async with live_audio_call(switchboard) as call:
-        # Talk over the greeting and hang up mid-sentence.
-        pid = await _greeted_pid(switchboard, call)
+        # Wait for the greeting to start, then talk over it and hang up mid-sentence.
+        while (await call.next_event())["event"] != "media":
+            pass
+        pid = int((await _registry_entry(switchboard, call.call_sid))["pid"])
         await call.speak(ulaw[: len(ulaw) // 2])
         await call.hang_up()
     hung_up = time.monotonic()

@@ -84,6 +84,8 @@ START_CHECKPOINT_WAIT_S = 1.0
 # A text turn's checkpoint is written before its reply goes out; while Redis is away the
 # reply goes out after this anyway, and the checkpoint follows when Redis is back.
 TEXT_CHECKPOINT_WAIT_S = 0.25
+# How often the actor's event loop notes that it runs (`liveness` reports how long ago).
+LOOP_TICK_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,9 @@ def _rss_mb() -> float:
     return 0.0
 
 
-@ray.remote(max_restarts=0, max_task_retries=0)
+# `liveness` answers on a thread and event loop of its own, so a call whose loop is only
+# late (a busy machine) can be told from one whose actor is hung or lost.
+@ray.remote(max_restarts=0, max_task_retries=0, concurrency_groups={"liveness": 1})
 class CallSessionActor:
     """Serves one call at a time (a new one, or what is left of one), and between
     calls waits in its ingress's pool."""
@@ -159,6 +163,8 @@ class CallSessionActor:
         self._calls_served = 0
         self._exit_timer: asyncio.TimerHandle | None = None
         self._exiting = False
+        self._loop_ran = time.monotonic()
+        self._ticker: asyncio.Task | None = None
         self._new_call_state()
 
     def _new_call_state(self) -> None:
@@ -186,6 +192,7 @@ class CallSessionActor:
     async def warm(self) -> dict:
         """Load the speech engines so that a call never waits for them."""
         started = time.perf_counter()
+        self._keep_ticking()
         self._engines = self._make_engines()
         await self._warm_handles()
         return {
@@ -219,6 +226,22 @@ class CallSessionActor:
             except Exception as exc:  # the deployment may still be starting: warm anyway
                 logger.warning(f"{self._name}: could not warm a handle: {exc!r}")
 
+    def _keep_ticking(self) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_forever())
+
+    async def _tick_forever(self) -> None:
+        while True:
+            self._loop_ran = time.monotonic()
+            await asyncio.sleep(LOOP_TICK_S)
+
+    @ray.method(concurrency_group="liveness")
+    async def liveness(self) -> float:
+        """Seconds since the calls' event loop last ran. The ingress asks when a call's
+        request is past its deadline: an answer means the process is alive, and the
+        figure whether its loop is only late or has stopped."""
+        return time.monotonic() - self._loop_ran
+
     async def info(self) -> dict:
         return {
             "name": self._name,
@@ -232,6 +255,7 @@ class CallSessionActor:
         """Serve the call `start` describes: a new one, or (`resume`) one taken over."""
         if self._session is not None:
             raise RuntimeError(f"session {self._name} already serves a call")
+        self._keep_ticking()
         # This process serves this call only: all it and Pipecat log is about it.
         bind_process_call(start.call_sid)
         settings = self._settings

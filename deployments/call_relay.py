@@ -8,9 +8,10 @@ the actor and written to the socket.
 
 The relay keeps the caller's messages since the actor's last checkpoint (`ReplayBuffer`,
 bounded by age). When the actor fails — a `deliver` or `collect` raises, or nothing
-answers within the deadline — the relay kills what is left of it and asks the ingress
-for a replacement (`Replacer`), handing over those messages and the number of the last
-agent reply whose turn end reached the caller. The caller's socket never notices.
+answers within the deadline and the actor cannot show that it is alive — the relay
+kills what is left of it and asks the ingress for a replacement (`Replacer`), handing
+over those messages and the number of the last agent reply whose turn end reached the
+caller. The caller's socket never notices.
 
 How the call ends on the peer's side decides what the actor hears: a `stop` (or any
 close of a text socket) is a hang-up; an audio socket that closes without `stop` is
@@ -27,8 +28,10 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import ray
+from ray import ObjectRef
 from ray.actor import ActorHandle
 from ray.exceptions import RayError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -118,6 +121,7 @@ class CallRelay:
         replace: Replacer,
         batch_s: float,
         deadline_s: float,
+        hung_s: float,
         idle_timeout_s: float,
         replay_window_s: float,
         call_sid: str,
@@ -130,6 +134,7 @@ class CallRelay:
         self._replace_with = replace
         self._batch_s = batch_s
         self._deadline_s = deadline_s
+        self._hung_s = hung_s
         self._idle_timeout_s = idle_timeout_s
         self._call_sid = call_sid
         self._buffer = ReplayBuffer(replay_window_s)
@@ -139,6 +144,7 @@ class CallRelay:
         self._stop_seen = False
         self._lock = asyncio.Lock()
         self.replacements = 0
+        self.late_answers = 0  # past the deadline, waited for: the actor was alive
         self.reason = "completed"
         self.call_over = False  # the actor closed the call (its record is written)
 
@@ -229,7 +235,8 @@ class CallRelay:
         if not entries or actor is None:
             return
         try:
-            await asyncio.wait_for(
+            await self._answer(
+                actor,
                 actor.handle.deliver.remote([raw for _, raw in entries], entries[0][0]),
                 self._deadline_s,
             )
@@ -259,8 +266,10 @@ class CallRelay:
             if actor is None:
                 return
             try:
-                outbound: Outbound | None = await asyncio.wait_for(
-                    actor.handle.collect.remote(COLLECT_WAIT_S), COLLECT_WAIT_S + self._deadline_s
+                outbound: Outbound | None = await self._answer(
+                    actor,
+                    actor.handle.collect.remote(COLLECT_WAIT_S),
+                    COLLECT_WAIT_S + self._deadline_s,
                 )
             except (RayError, TimeoutError) as exc:
                 if await self._replace(actor, exc):
@@ -294,6 +303,40 @@ class CallRelay:
                 return
 
     # Failure
+
+    async def _answer(self, actor: ServingActor, request: ObjectRef, wait_s: float) -> Any:
+        """What `actor` answers to `request`. Past `wait_s` the actor is asked, on a loop
+        of its own, whether it is alive: one whose calls' loop still runs is only late
+        (a busy machine) and is waited for, up to `hung_s` in all. Moving a call costs
+        its caller seconds of silence and a replayed turn, more than a late answer.
+        TimeoutError when it does not answer that, or its loop has stopped."""
+        answer = request.as_future()
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self._hung_s
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(answer), wait_s)
+            except TimeoutError:
+                loop_idle_s = await self._loop_idle_s(actor)
+                if (
+                    loop_idle_s is None
+                    or loop_idle_s >= self._hung_s
+                    or loop.time() >= give_up_at
+                ):
+                    raise
+                self.late_answers += 1
+                logger.warning(
+                    f"call {self._call_sid}: session actor {actor.name} is late (its loop "
+                    f"ran {loop_idle_s:.1f} s ago); waiting for it"
+                )
+                wait_s = self._deadline_s
+
+    async def _loop_idle_s(self, actor: ServingActor) -> float | None:
+        """Seconds since the actor's event loop ran; None if the actor does not answer."""
+        try:
+            return await asyncio.wait_for(actor.handle.liveness.remote(), self._deadline_s)
+        except (RayError, TimeoutError):
+            return None
 
     async def _replace(self, failed: ServingActor, exc: BaseException) -> bool:
         """Move the call to a new actor; False if it cannot go on (the socket is closed)."""

@@ -358,6 +358,7 @@ class CallStreams:
             replace=self._replacer(call, cause="actor_failed"),
             batch_s=settings.performance.frame_batch_ms / 1000,
             deadline_s=settings.recovery.actor_deadline_s,
+            hung_s=settings.recovery.actor_hung_s,
             idle_timeout_s=idle_s,
             replay_window_s=settings.recovery.replay_window_s,
             call_sid=call.call_sid,
@@ -372,6 +373,8 @@ class CallStreams:
         finally:
             # Also when Serve cancelled the request on the peer's disconnect.
             logger.info(f"call {call.call_sid} closed: {relay.reason}")
+            if relay.late_answers:
+                self._metrics.late_answers.inc(relay.late_answers)
             self.active_calls -= 1
             self._metrics.active_calls.set(self.active_calls)
             if relay.call_over and relay.actor is not None:

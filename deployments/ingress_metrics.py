@@ -33,6 +33,11 @@ class IngressMetrics:
             "it went (resumed, not_resumable, ended)",
             tag_keys=("cause", "result"),
         )
+        self.late_answers = Counter(
+            "switchboard_session_late_answers",
+            "Session actor answers past the deadline that were waited for, because the "
+            "actor showed it was alive (a busy machine, not a failure)",
+        )
 
     def refuse(self, reason: str) -> None:
         self.refused.inc(tags={"reason": reason})

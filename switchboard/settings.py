@@ -122,8 +122,12 @@ class RecoverySettings(BaseModel):
     """How a call survives the failure of the parts serving it (DESIGN.md "Failure and
     recovery")."""
 
-    # No answer from a session actor for this long: it is taken for dead and replaced.
+    # No answer from a session actor for this long, and none to the liveness check that
+    # follows (as long again): it is taken for dead and its call moves to a new actor.
     actor_deadline_s: float = Field(3.0, gt=0)
+    # An actor past its deadline that shows it is alive (its process answers, its event
+    # loop ran within this long) is only late, and is waited for up to this long in all.
+    actor_hung_s: float = Field(15.0, gt=0)
     # What the ingress keeps of the caller's messages since the last finished turn, to
     # replay to a replacement actor.
     replay_window_s: float = Field(30.0, gt=0)

@@ -7,6 +7,10 @@ record counts the recovery (`recovered` = 1) and says what failed and how long t
 caller waited. In one audio call the kill lands after the caller finished a sentence and
 before the agent answered it: that sentence is still answered.
 
+A session actor frozen (SIGSTOP) for longer than the deadline and its liveness check is
+taken for hung and its call moves; one frozen for less (a busy machine starving it) is
+only late, and keeps its call.
+
 A call made unresumable on purpose (its checkpoint deleted, then its actor killed) ends
 `failed` within the grace period, and its premium hold is returned.
 """
@@ -14,7 +18,10 @@ A call made unresumable on purpose (its checkpoint deleted, then its actor kille
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
+import signal
 import time
 from collections.abc import Iterator
 
@@ -30,6 +37,7 @@ from tests.chaos import (
     kill_serving,
     play_text_call,
     registry_entry,
+    serving_pid,
     warm_pool,
 )
 from tests.e2e import (
@@ -172,6 +180,62 @@ async def test_an_audio_call_losing_its_actor_at_a_random_moment_reaches_its_out
     report = await final_report(chaos_server, call_sid)
     assert_report_meets_expectations(report, scenario)
     _assert_recovered_once(report)
+
+
+async def _text_call_whose_actor_freezes(
+    server: RunningSwitchboard, frozen_s: float
+) -> dict:
+    """A qualified lead's text call whose actor is stopped (SIGSTOP) for `frozen_s` just
+    before the caller states the budget; returns its final report."""
+    scenario = load_scenario(SCENARIOS / "qualified-ops-director.yaml")
+    before_line = next(i for i, line in enumerate(scenario.lines) if "budget" in str(line))
+    call_sid = new_sid("CA")
+    thawed: list[asyncio.Task] = []
+
+    async def thaw_later(pid: int) -> None:
+        await asyncio.sleep(frozen_s)
+        with contextlib.suppress(ProcessLookupError):  # taken for hung and killed
+            os.kill(pid, signal.SIGCONT)
+
+    async def freeze() -> None:
+        await call_started(server, call_sid)
+        pid = await serving_pid(server, call_sid)
+        os.kill(pid, signal.SIGSTOP)
+        thawed.append(asyncio.create_task(thaw_later(pid)))
+
+    try:
+        await play_text_call(server, scenario, call_sid, before_line=before_line, fault=freeze)
+    finally:
+        await asyncio.gather(*thawed)
+    assert thawed, "the call ended before its actor was frozen"
+    report = await final_report(server, call_sid)
+    assert_report_meets_expectations(report, scenario)
+    assert report["facts"]["budget_usd"] == 50000
+    return report
+
+
+@pytest.mark.timeout(300)
+async def test_an_actor_frozen_past_its_liveness_check_is_taken_for_hung_and_its_call_moves(
+    chaos_server: RunningSwitchboard,
+) -> None:
+    await warm_pool(chaos_server, 2)
+    # 3 s without an answer, then 3 s for the liveness check: a process frozen for 20 s
+    # answers neither.
+    report = await _text_call_whose_actor_freezes(chaos_server, frozen_s=20)
+    _assert_recovered_once(report)
+    assert "no answer" in next(e for e in report["errors"] if "resumed on" in e)
+
+
+@pytest.mark.timeout(300)
+async def test_an_actor_late_but_alive_keeps_its_call(
+    chaos_server: RunningSwitchboard,
+) -> None:
+    await warm_pool(chaos_server, 2)
+    # Past the 3 s deadline, within the liveness check's: the process answers that it
+    # is alive, and the call waits for it rather than moving.
+    report = await _text_call_whose_actor_freezes(chaos_server, frozen_s=4.5)
+    assert report["recovered"] == 0, report["errors"]
+    assert report["status"] == "completed"
 
 
 async def test_a_call_that_cannot_be_resumed_ends_failed_and_returns_its_hold(

@@ -36,6 +36,8 @@ from switchboard.settings import SettingsError, load_settings
 from switchboard.twilio_sandbox.process import SandboxProcess
 
 READY_TIMEOUT_S = 240.0
+# `serve run` is started again once if it exits before it is ready.
+SERVE_RUN_ATTEMPTS = 2
 
 
 def _say(message: str) -> None:
@@ -178,12 +180,6 @@ def serve(config_path: str) -> int:
         address = os.environ.get("RAY_ADDRESS") or "local"
         if address == "local":
             use_haproxy(env, free_port=server_port, local=True)
-        process = subprocess.Popen(
-            [serve_bin, "run", "--address", address, _effective_config(config_path)],
-            env=env,
-            preexec_fn=_restore_sigint,
-        )
-        stoppers.insert(0, lambda: _stop_serve(process))
         base_url = f"http://{settings.host}:{settings.port}"
         _write_runtime(
             base_url=base_url,
@@ -192,8 +188,21 @@ def serve(config_path: str) -> int:
             redis_url=settings.redis_url,
             database_url=settings.database_url,
         )
-        if _wait_ready(base_url, process):
-            _say(f"ready: Twilio webhooks at {env['SWITCHBOARD_PUBLIC_URL']}/twilio/voice")
+        for attempt in range(SERVE_RUN_ATTEMPTS):
+            process = subprocess.Popen(
+                [serve_bin, "run", "--address", address, _effective_config(config_path)],
+                env=env,
+                preexec_fn=_restore_sigint,
+            )
+            stoppers.insert(0, lambda process=process: _stop_serve(process))
+            if _wait_ready(base_url, process):
+                _say(f"ready: Twilio webhooks at {env['SWITCHBOARD_PUBLIC_URL']}/twilio/voice")
+                break
+            if process.poll() is None or attempt + 1 == SERVE_RUN_ATTEMPTS:
+                break
+            # Ray gives a starting node 30 s to register, which a busy machine can miss.
+            _say(f"serve run exited (code {process.returncode}) before it was ready; "
+                 "starting it once more")
         return process.wait()
     finally:
         for stop in stoppers:

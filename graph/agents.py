@@ -198,8 +198,8 @@ class VoiceAgents:
                 extracted, used = await self.llm.extract(
                     tier, text, self._context(conversation.current_agent, state, conversation))
                 heard = combine(heard, extracted,
-                                expecting_meeting=conversation.asked in ("meeting",
-                                                                         "meeting_time"))
+                                expecting_meeting=conversation.asked in (
+                                   "meeting", "meeting_time", "meeting_confirm"))
                 tokens = _add_tokens(tokens, tier, used)
             except LLMError as exc:
                 errors.append(str(exc))  # the rules' reading stands

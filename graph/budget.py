@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from graph.magnitudes import find_magnitudes
 from graph.numbers import Number, find_numbers
@@ -211,8 +212,10 @@ def _ranges(tokens: Sequence[str], numbers: list[Number]) -> list[Number]:
     return merged
 
 
-def _amounts(sentence: Sentence, expecting: bool) -> list[float]:
-    """Every amount of money in a sentence, per year, in the order said."""
+def _amounts(sentence: Sentence, expecting: bool) -> list[tuple[float, bool]]:
+    """Every amount of money in a sentence, per year, in the order said, each with
+    whether its size went unsaid: a bare "about fifty" (no currency, no scale, no
+    period) is fifty dollars only on paper; a caller most likely means thousands."""
     tokens = sentence.tokens
     context = bool(_BUDGET_CONTEXT.search(sentence.text))
     if _REVENUE.search(sentence.text) and not context:
@@ -221,34 +224,47 @@ def _amounts(sentence: Sentence, expecting: bool) -> list[float]:
     numbers = [n for n in _ranges(tokens, find_numbers(tokens))
                if _is_money(tokens, n, context, expecting)
                and not any(m.start <= n.start < m.end for m in magnitudes)]
-    amounts: list[float] = []
+    amounts: list[tuple[float, bool]] = []
     for number in sorted([*numbers, *magnitudes], key=lambda found: found.start):
-        currency_end = _currency_after(tokens, number) or number.end
+        currency = _currency_after(tokens, number)
+        currency_end = currency or number.end
         value = number.value - 1 if _below(tokens, number) else number.value
-        amounts.append(value * _per_year(tokens, number.start, currency_end))
+        per_year = _per_year(tokens, number.start, currency_end)
+        unsized = (
+            value < 1000 and currency is None and per_year == 1
+            and not any(word in _MONEY_SCALES for word in tokens[number.start:number.end])
+        )
+        amounts.append((value * per_year, unsized))
     return amounts
 
 
-def read_budget(
-    sentences: Sequence[Sentence], *, expecting: bool = False
-) -> tuple[float | None, bool]:
-    """(annual budget in dollars or None, no_budget) from a caller's line.
+class BudgetReading(NamedTuple):
+    """What a caller's line says of their budget."""
+
+    budget_usd: float | None  # per year
+    no_budget: bool
+    unsized: bool = False  # a bare figure under a thousand: dollars, or thousands?
+
+
+def read_budget(sentences: Sequence[Sentence], *, expecting: bool = False) -> BudgetReading:
+    """The annual budget in dollars (or None), or that there is none, from a caller's line.
 
     `expecting` says the caller is answering our budget question, so a bare
-    "about fifty" is read as money.
+    "about fifty" is read as money (and `unsized`: the script asks which).
     """
     budget: float | None = None
+    unsized = False
     no_budget = False
     for sentence in sentences:
         amounts = _amounts(sentence, expecting)
         if amounts:
-            budget = amounts[-1]  # the last figure said corrects earlier ones
+            budget, unsized = amounts[-1]  # the last figure said corrects earlier ones
         for pattern in _NO_BUDGET:
             match = pattern.search(sentence.text)
             if match and not negated_before(sentence.text, match.start(), window=1):
                 no_budget = True
     if budget is not None and budget <= 0:
-        return None, True
+        return BudgetReading(None, True)
     if budget is not None:
         no_budget = False
-    return budget, no_budget
+    return BudgetReading(budget, no_budget, unsized and budget is not None)

@@ -64,6 +64,24 @@ _OPT_OUT = compile_all(
     r"\bleave (?:me|us) alone\b",
 )
 
+# What is left of an opt-out when the phone line mangled it ("put me on your do not
+# call please", "take me of your list", "stop calling"): too little to act on, enough to
+# ask. Said about someone else ("we do not call them back") it is not one.
+_MAYBE_OPT_OUT = compile_all(
+    rf"{_DO_NOT} (?:\w+ )?(?:call|contact|ring|phone)\b",
+    r"\bcall(?:ing)? (?:list|registry)\b",
+    r"(?<!never )(?<!not )\b(?:stop|quit|cease) (?:\w+ )?(?:call|calling|contact|ringing)\b",
+    r"\b(?:take|remove|get|delete|drop) (?:me|us|my \w+|this number|our number) "
+    r"(?:\w+ )?(?:off|of|from|out)\b",
+    r"\b(?:remove|delete) (?:me|us|my number|this number)\b",
+    r"\b(?:opt|opted|unsubscribe\w*)\b",
+    r"\bno more (?:\w+ )?calls?\b",
+    r"\b(?:call|contact|ring) (?:me|us) (?:anymore|any more)\b",  # its "do not" lost
+    r"\bdo not again\b",  # its verb lost
+    # not "we do not want calls going to voicemail" (a need)
+    r"\b(?:do not|never) want (?:\w+ ){0,3}calls?\b(?! (?:going|to|that|which|missed|go)\b)",
+)
+
 # --- asking for a person ---------------------------------------------------------------
 
 _STRONG_TARGET = (
@@ -210,6 +228,11 @@ _LIVE_ANSWER = compile_all(
 
 # --- closing and repeats ---------------------------------------------------------------
 
+_CORRECTION = compile_all(
+    r"\b(?:wrong|incorrect|not (?:right|correct|it|what i said|what i meant))\b",
+    r"\b(?:i said|i meant|i did not say)\b",
+)
+
 _CLOSING = compile_all(
     r"\b(?:that is|that will be|that would be|that should be|i think that is) "
     r"(?:all|it|everything)\b",
@@ -277,7 +300,9 @@ _WAIT = compile_all(
 )
 _QUESTION_START = re.compile(
     r"^(?:um |uh |so |and |but |okay |well )*(?:how|what|why|when|where|who|which|can you|"
-    r"could you|do you|does it|does this|is it|is there|are you|will it|would it|how much)\b"
+    r"could you|do you|does it|does this|is it|is there|are you|will it|would it|how much|"
+    r"can i|could i|do i|do we|does that|is that|are there|will that|would that|"
+    r"i was wondering|i wanted to ask|i have a question|one question|quick question)\b"
 )
 
 # --- proposing another meeting time -------------------------------------------------------
@@ -336,6 +361,11 @@ def detect_opt_out(text: str) -> bool:
     return any(pattern.search(text) for pattern in _OPT_OUT)
 
 
+def detect_maybe_opt_out(text: str) -> bool:
+    """Part of an opt-out, as mangled recognitions leave it: worth asking about."""
+    return any(pattern.search(text) for pattern in _MAYBE_OPT_OUT)
+
+
 def detect_wants_human(text: str) -> bool:
     if re.search(r"\b(?:are you|is this|am i talking to) (?:a |an )?(?:real|human|person)", text):
         return False  # a question about us, answered by `asks_if_ai`
@@ -368,6 +398,11 @@ def detect_voicemail_greeting(text: str) -> bool:
     if any(pattern.search(text) for pattern in _VOICEMAIL):
         return True
     return bool(_REACHED.search(text)) and not any(p.search(text) for p in _LIVE_ANSWER)
+
+
+def detect_correction(text: str) -> bool:
+    """The caller says what we read back is wrong ("no, that's wrong", "I said two")."""
+    return any(pattern.search(text) for pattern in _CORRECTION)
 
 
 def detect_closing(text: str) -> bool:

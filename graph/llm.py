@@ -300,6 +300,8 @@ def combine(rules: Understanding, extracted: Extraction, *, expecting_meeting: b
                 ) and not opt_out
     return Understanding(
         budget_usd=budget,
+        # the rules' bare "about fifty" stays unsized unless the LLM read it otherwise
+        budget_unsized=rules.budget_unsized and budget == rules.budget_usd,
         no_budget=(rules.no_budget or extracted.no_budget) and budget is None,
         decision_maker=(extracted.decision_maker if extracted.decision_maker is not None
                         else rules.decision_maker),

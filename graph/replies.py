@@ -36,6 +36,8 @@ QUESTIONS: dict[Question, tuple[str, str]] = {
                  "Can we call you back later?"),
     "callback_time": ("When would be a better time to call you back?",
                       "When should we call you back?"),
+    "opt_out_confirm": ("Would you like me to stop calling this number?",
+                        "Should I stop calling this number? Yes or no."),
 }
 
 
@@ -87,7 +89,17 @@ class Replies:
     # --- questions --------------------------------------------------------------------
 
     def question(self, asked: Question, *, short: bool = False,
-                 proposed: str | None = None) -> list[str]:
+                 proposed: str | None = None, amount: float | None = None) -> list[str]:
+        if asked == "budget_confirm":  # `amount`: what a bare figure likely meant
+            said = amount_to_words(amount or 0)
+            if short:
+                return [f"Is that {said} a year?"]
+            return [f"Just to check, is that {said} a year?"]
+        if asked == "meeting_confirm":  # `proposed`: the time the caller gave
+            when = speak_meeting_time(proposed or "")
+            if short:
+                return [f"Is {when} right?"]
+            return [f"Just to confirm, that's {when}.", "Is that right?"]
         if asked == "meeting":
             when = speak_meeting_time(proposed or "")
             if short:
@@ -189,6 +201,13 @@ class Replies:
         return [f"Perfect, you're booked for {speak_meeting_time(when)}.",
                 "A specialist will send you an invite."]
 
+    def carry_on(self) -> list[str]:
+        """After a possible opt-out the caller said was not one."""
+        return ["Sorry, my mistake."]
+
+    def misheard_time(self) -> list[str]:
+        return ["Sorry about that."]
+
     def moved(self, when: str) -> list[str]:
         return [f"No problem, I've moved it to {speak_meeting_time(when)}."]
 
@@ -235,7 +254,7 @@ class Replies:
             *self.good_question(), *self.take_your_time(), *self.what_else(),
             *self.goodbye(None), *self.still_there(1), *self.still_there(2),
             *self.hello_silence(), *self.silence_goodbye(), *self.lost_you(),
-            *self.where_were_we(),
+            *self.where_were_we(), *self.misheard_time(), *self.carry_on(),
         ]
         for asked in QUESTIONS:
             said += [*self.question(asked), *self.question(asked, short=True),
@@ -250,9 +269,14 @@ class Replies:
             for decides in (True, False):
                 said += self.acknowledge(learned, budget=50_000, decides=decides)
         said += self.acknowledge({"budget"}, budget=49_999, decides=None)
+        for amount in (20_000, 50_000, 100_000):
+            said += [*self.question("budget_confirm", amount=amount),
+                     *self.question("budget_confirm", short=True, amount=amount)]
         for day in calendar.day_name[:5]:
             for when in (f"{day} at 10 AM", f"{day} morning", f"{day} afternoon"):
                 said += [*self.question("meeting", proposed=when),
                          *self.question("meeting", short=True, proposed=when),
+                         *self.question("meeting_confirm", proposed=when),
+                         *self.question("meeting_confirm", short=True, proposed=when),
                          *self.booked(when), *self.moved(when)]
         return list(dict.fromkeys(said))

@@ -29,6 +29,7 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, Field
 
+from graph import intents
 from graph.meeting import on_day_of
 from graph.need import tidy_need
 from graph.policy import (
@@ -160,6 +161,10 @@ class QualificationScript:
     def read_line(self, state: ConversationState, text: str) -> Understanding:
         """The deterministic reading of a caller line, framed by the pending question."""
         expecting = state.asked if state.asked in _EXPECTING else None
+        if state.asked == "meeting_confirm":
+            expecting = "meeting_time"  # "no, two in the afternoon" corrects the time
+        elif state.asked == "budget_confirm":
+            expecting = "budget"  # "no, more like eighty" corrects the figure
         if state.meeting_confirmed and state.asked == "anything_else":
             expecting = "booked"  # "can we make it earlier?" moves the meeting
         return understand(text, today=self.today(), expecting=expecting)
@@ -234,10 +239,15 @@ class QualificationScript:
         current.reprompts = 0
         current.turns += 1
         if heard.opt_out:
-            current.opted_out = True
-            turn.move("wrap_up", "opt_out")
-            turn.say(self.replies.opted_out())
-            turn.end()
+            self._opt_out(turn)
+        elif current.asked == "opt_out_confirm":
+            self._on_opt_out_answer(turn, heard)
+        elif heard.maybe_opt_out:
+            # Never carry on past what may be a request to stop calling, nor act on it
+            # unheard: ask.
+            if current.asked != "opt_out_confirm":
+                current.interrupted_question = current.asked
+            self._ask(turn, "opt_out_confirm")
         elif heard.voicemail_greeting and current.direction == "outbound" and current.turns == 1:
             # an answering machine's greeting is the first thing an outbound call hears
             self._leave_voicemail(turn, speak=True)
@@ -265,6 +275,32 @@ class QualificationScript:
             if handler is not None:
                 handler(turn, heard, text)
         return self._finish(turn)
+
+    def _opt_out(self, turn: _Turn) -> None:
+        turn.state.opted_out = True
+        turn.move("wrap_up", "opt_out")
+        turn.say(self.replies.opted_out())
+        turn.end()
+
+    def _on_opt_out_answer(self, turn: _Turn, heard: Understanding) -> None:
+        """The answer to "Would you like me to stop calling this number?". Asked twice
+        without a yes or no, the number is taken off: calling someone who may have asked
+        not to be called is the one mistake a sales line cannot make."""
+        current = turn.state
+        if heard.affirmative is True or heard.not_interested or heard.closing:
+            self._opt_out(turn)
+            return
+        if heard.affirmative is False:
+            question = current.interrupted_question
+            current.interrupted_question = None
+            turn.say(self.replies.carry_on())
+            if question is not None:
+                self._ask(turn, question, keep_attempts=True)
+            else:
+                current.asked = None
+                turn.say(self.replies.where_were_we())
+            return
+        self._ask_again(turn, "opt_out_confirm", give_up=self._opt_out)
 
     def _first_outbound_line(self, turn: _Turn, heard: Understanding, text: str) -> None:
         turn.move("greeter", "caller_answered")
@@ -330,6 +366,12 @@ class QualificationScript:
             turn.say(self.replies.goodbye(current.caller_name))
             turn.end()
             return
+        if current.asked == "budget_confirm" and "budget" not in learned:
+            self._unconfirmed_budget(turn, heard)
+            return
+        if current.pending_budget is not None and "budget" not in learned:
+            self._ask(turn, "budget_confirm")  # one short question, then on
+            return
         if current.asked == "permission" and not learned and not fresh:
             if heard.affirmative is None and (heard.asks_purpose or heard.asks_question):
                 if heard.asks_purpose:
@@ -345,6 +387,35 @@ class QualificationScript:
               and self._unanswered(turn, heard)):
             return
         self._advance(turn, learned)
+
+    def _unconfirmed_budget(self, turn: _Turn, heard: Understanding) -> None:
+        """The caller did not say yes to "is that fifty thousand dollars a year?": a no
+        asks for the figure again; twice unclear, the budget is left unknown."""
+        current = turn.state
+        if heard.affirmative is False:
+            current.pending_budget = None
+            turn.say(self.replies.carry_on())
+            turn.say(self.replies.rephrase("budget"))
+            self._ask(turn, "budget", speak=False)
+            return
+        self._ask_again(turn, "budget_confirm", give_up=self._leave_budget_unknown)
+
+    def _leave_budget_unknown(self, turn: _Turn) -> None:
+        turn.state.pending_budget = None
+        turn.state.skipped.append("budget")
+        self._advance(turn, set())
+
+    def _ask_again(self, turn: _Turn, question: Question,
+                   give_up: Callable[[_Turn], None]) -> None:
+        """A confirmation answered with neither yes nor no: asked once more, short; after
+        that `give_up`. A confirmation costs a turn or two, never a loop."""
+        current = turn.state
+        current.attempts += 1
+        if current.attempts >= _MAX_ATTEMPTS:
+            give_up(turn)
+            return
+        turn.say(self.replies.not_caught())
+        self._ask(turn, question, short=True, keep_attempts=True)
 
     def _unanswered(self, turn: _Turn, heard: Understanding) -> bool:
         """Handle a turn that did not answer the pending BANT question; True when a
@@ -383,8 +454,16 @@ class QualificationScript:
             current.no_need = False
         elif heard.no_need and (facts.need is None or asked == "need"):
             facts.need, current.no_need = None, True
-        if heard.budget_usd is not None:
+        if heard.budget_usd is not None and heard.budget_unsized:
+            # "about fifty": never fifty dollars unasked (below the minimum, it would end
+            # the call); most likely thousands, which the caller is asked to confirm
+            current.pending_budget = heard.budget_usd * 1000
+        elif heard.budget_usd is not None:
             facts.budget_usd, current.no_budget = heard.budget_usd, False
+            current.pending_budget = None
+        elif asked == "budget_confirm" and heard.affirmative is True:
+            facts.budget_usd, current.no_budget = current.pending_budget, False
+            current.pending_budget = None
         elif heard.no_budget:
             current.no_budget = True
         if heard.decision_maker is not None:
@@ -568,12 +647,17 @@ class QualificationScript:
         asking for another time without naming one ("anything later?") is asked which;
         only a caller who cannot schedule now ("call me back next month") is deferred."""
         current = turn.state
-        if heard.meeting_time:
+        if current.asked == "meeting_confirm":
+            self._on_read_back(turn, heard, text)
+        elif heard.meeting_time:
             # the time on the table: our proposal, or the meeting being moved
             base = (current.proposed_meeting if current.asked == "meeting"
                     else current.facts.meeting_time if current.meeting_confirmed else None)
             when = on_day_of(heard.meeting_time, base or "", normalize(text))
-            self._book(turn, when)
+            if current.asked == "meeting" and when == current.proposed_meeting:
+                self._book(turn, when)  # our own proposal, said back to us
+            else:
+                self._read_back(turn, when)
         elif current.asked == "meeting" and heard.affirmative is True and not heard.proposes_time:
             self._book(turn, current.proposed_meeting or self._propose_meeting())
         elif heard.proposes_time and current.attempts + 1 < _MAX_ATTEMPTS:
@@ -599,13 +683,66 @@ class QualificationScript:
             turn.say(self.replies.not_caught())
             self._ask(turn, current.asked or "meeting_time", short=True, keep_attempts=True)
 
-    def _book(self, turn: _Turn, when: str) -> None:
+    def _read_back(self, turn: _Turn, when: str) -> None:
+        """A time the caller gave is said back before it is booked: over the phone
+        "Wednesday at two" can arrive as "well you bet two", and a wrong meeting stated
+        as fact is worse than one more question."""
+        turn.state.pending_meeting = when
+        self._ask(turn, "meeting_confirm", keep_attempts=True)
+
+    def _on_read_back(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        """The answer to "Just to confirm, that's Wednesday at 2 PM. Is that right?"."""
         current = turn.state
+        pending = current.pending_meeting or ""
+        if heard.meeting_time:
+            when = on_day_of(heard.meeting_time, pending, normalize(text))
+            if when == pending:  # "yes, Wednesday at two"
+                self._book(turn, when)
+                return
+            current.attempts += 1
+            if current.attempts >= _MAX_ATTEMPTS:
+                self._defer_meeting(turn)
+                return
+            turn.say(self.replies.misheard_time())
+            self._read_back(turn, when)  # a correction is read back in turn
+        elif heard.affirmative is True:
+            self._book(turn, pending)
+        elif heard.closing and not intents.detect_correction(normalize(text)):
+            # "No, that's all, thanks": the time was heard back and let stand
+            self._book(turn, pending, closing=True)
+        elif heard.affirmative is False or heard.proposes_time:
+            current.pending_meeting = None
+            turn.say(self.replies.misheard_time())
+            self._ask(turn, "meeting_time")
+        elif heard.callback_later:
+            current.pending_meeting = None
+            current.callback_requested = True
+            turn.move("wrap_up", "callback_requested")
+            turn.say(self.replies.meeting_deferred())
+            self._ask(turn, "anything_else")
+        else:
+            self._ask_again(turn, "meeting_confirm", give_up=self._defer_meeting)
+
+    def _defer_meeting(self, turn: _Turn) -> None:
+        """No time could be agreed for sure: the specialist will arrange one."""
+        turn.state.pending_meeting = None
+        turn.move("wrap_up", "meeting_deferred")
+        turn.say(self.replies.meeting_deferred())
+        self._ask(turn, "anything_else")
+
+    def _book(self, turn: _Turn, when: str, *, closing: bool = False) -> None:
+        current = turn.state
+        moved = current.meeting_confirmed
         current.facts.meeting_time = when
         current.meeting_confirmed = True
+        current.pending_meeting = None
         turn.move("wrap_up", "meeting_booked")
-        turn.say(self.replies.booked(when))
-        self._ask(turn, "anything_else")
+        turn.say(self.replies.moved(when) if moved else self.replies.booked(when))
+        if closing:
+            turn.say(self.replies.goodbye(current.caller_name))
+            turn.end()
+        else:
+            self._ask(turn, "anything_else")
 
     def _on_wrap_up(self, turn: _Turn, heard: Understanding, text: str) -> None:
         current = turn.state
@@ -615,10 +752,9 @@ class QualificationScript:
         qualified = criteria_met(current.facts, self.policy).all_met
         if qualified and heard.meeting_time and heard.meeting_time != current.facts.meeting_time:
             when = on_day_of(heard.meeting_time, current.facts.meeting_time or "", normalize(text))
-            current.facts.meeting_time = when
-            current.meeting_confirmed = True
-            turn.say(self.replies.moved(when))
-            self._ask(turn, "anything_else", short=True)
+            turn.move("scheduler", "reschedule_requested")
+            current.attempts = 0
+            self._read_back(turn, when)
             return
         if qualified and heard.proposes_time and current.meeting_confirmed:
             turn.move("scheduler", "reschedule_requested")  # "can we make it earlier?"
@@ -638,6 +774,12 @@ class QualificationScript:
             turn.say(self.replies.what_else())
             current.asked = "anything_else"
             return
+        if not heard.asks_question:
+            # Not a question we can hand to the specialist: most often the caller's
+            # "that's everything, thanks" misheard. Close rather than answer it.
+            turn.say(self.replies.goodbye(current.caller_name))
+            turn.end()
+            return
         turn.say(self.replies.specialist_will_answer())
         self._ask(turn, "anything_else", short=True, keep_attempts=True)
 
@@ -653,10 +795,12 @@ class QualificationScript:
         if question != current.asked and not keep_attempts:
             current.attempts = 0
         current.asked = question
-        spoken = self.replies.question(question, short=short, proposed=current.proposed_meeting)
+        confirming = question == "meeting_confirm"
+        when = current.pending_meeting if confirming else current.proposed_meeting
+        amount = current.pending_budget
+        spoken = self.replies.question(question, short=short, proposed=when, amount=amount)
         current.last_question = " ".join(
-            self.replies.question(question, proposed=current.proposed_meeting)
-        )
+            self.replies.question(question, proposed=when, amount=amount))
         if speak:
             turn.say(spoken)
 

@@ -20,11 +20,14 @@ Question = Literal[
     "permission",  # qualifier: may I ask a few questions
     "need", "budget", "authority", "timeline",  # qualifier: BANT
     "objection",  # objection_handler: after a rebuttal, may I go on
+    "budget_confirm",  # qualifier: a bare "about fifty" meant `pending_budget` (thousands)?
     "meeting",  # scheduler: does the proposed time work
     "meeting_time",  # scheduler: which time works instead
+    "meeting_confirm",  # scheduler: is the time read back right (`pending_meeting`)
     "anything_else",  # wrap_up: anything else before goodbye
     "callback",  # wrap_up / handoff: may we call you back
     "callback_time",  # wrap_up: when should we call back
+    "opt_out_confirm",  # any agent: should we stop calling (a possible opt-out was heard)
 ]
 BANT_QUESTIONS: tuple[Question, ...] = ("need", "budget", "authority", "timeline")
 
@@ -56,6 +59,9 @@ class ConversationState(BaseModel):
     voicemail: bool = False
     proposed_meeting: str | None = None
     meeting_confirmed: bool = False
+    interrupted_question: Question | None = None  # pending when "stop calling?" was asked
+    pending_budget: float | None = None  # a bare figure's likely meaning, asked about
+    pending_meeting: str | None = None  # a time the caller gave, read back, not yet booked
     last_question: str | None = None  # the pending question as spoken, for repeats
     pitched: bool = False  # we have said what we do
 

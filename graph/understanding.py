@@ -36,6 +36,7 @@ class Understanding:
     """Everything read from one caller turn; None/False where it was not said."""
 
     budget_usd: float | None = None
+    budget_unsized: bool = False  # "about fifty": fifty dollars, or fifty thousand?
     no_budget: bool = False
     decision_maker: bool | None = None
     role: str | None = None
@@ -45,6 +46,7 @@ class Understanding:
     meeting_time: str | None = None
     affirmative: bool | None = None
     opt_out: bool = False
+    maybe_opt_out: bool = False  # part of an opt-out, too mangled to act on: ask
     wants_human: bool = False
     callback_later: bool = False
     not_interested: bool = False
@@ -79,7 +81,7 @@ def understand(
         return Understanding()
     joined = " ".join(sentence.text for sentence in sentences)
 
-    budget, no_budget = read_budget(sentences, expecting=expecting == "budget")
+    budget, no_budget, budget_unsized = read_budget(sentences, expecting=expecting == "budget")
     decision_maker, role = read_authority(sentences)
     need, no_need = read_need(sentences, expecting=expecting == "need")
     timeline = read_timeline(sentences, today=today or date.today(),
@@ -101,6 +103,7 @@ def understand(
     return Understanding(
         budget_usd=budget,
         no_budget=no_budget,
+        budget_unsized=budget_unsized,
         decision_maker=decision_maker,
         role=role,
         need=need,
@@ -109,6 +112,7 @@ def understand(
         meeting_time=meeting,
         affirmative=affirmative,
         opt_out=opt_out,
+        maybe_opt_out=not opt_out and intents.detect_maybe_opt_out(joined),
         wants_human=intents.detect_wants_human(joined) and not opt_out,
         callback_later=callback and not opt_out,
         callback_when=callback_when if callback and not opt_out else None,

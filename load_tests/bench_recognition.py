@@ -291,6 +291,17 @@ def summary(results: list[Result]) -> dict[str, Any]:
     }
 
 
+def opt_out_safety(results: list[Result]) -> dict[str, int]:
+    """What the script does with each opt-out as heard: act on it, ask whether the
+    caller wants no more calls (a possible opt-out), or carry on (a miss)."""
+    acted = asked = 0
+    for r in results:
+        heard = understand(r.heard, today=TODAY, expecting=r.case.expecting)
+        acted += heard.opt_out
+        asked += heard.maybe_opt_out
+    return {"acted": acted, "asked": asked, "missed": len(results) - acted - asked}
+
+
 def print_report(name: str, results: list[Result], verbose: bool) -> dict[str, Any]:
     groups: dict[str, list[Result]] = defaultdict(list)
     for r in results:
@@ -303,6 +314,12 @@ def print_report(name: str, results: list[Result], verbose: bool) -> dict[str, A
         kept = f"{s['facts_kept']}/{s['facts_total']}"
         print(f"{group:<12}{s['sentences']:>4}{s['wer']:>8.1%}{kept:>10}{s['false_facts']:>7}")
     print(f"real-time factor {total['real_time_factor']:.3f}")
+    opt_outs = groups.get("opt_out", [])
+    if opt_outs:
+        table["opt_out"]["safety"] = opt_out_safety(opt_outs)
+        print("opt-outs over the phone: {acted} acted on, {asked} asked about "
+              "(\"Would you like me to stop calling?\"), {missed} missed".format(
+                  **table["opt_out"]["safety"]))
     for r in results:
         bad = not r.fact_kept or r.false
         if verbose or bad:

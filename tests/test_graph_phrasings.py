@@ -313,6 +313,42 @@ def test_look_alikes_of_an_opt_out_are_not_one(text: str) -> None:
     assert heard(text).opt_out is False
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "put me on your do not call please",  # "list" lost on the line
+        "take me of your list",
+        "do not call",
+        "uh stop uh calling",
+        "i want to opt",
+        "unsubscribe",
+        "no more calls",
+        "remove my number",
+        "look call me anymore",
+        "look don't again thank you",
+    ],
+)
+def test_what_a_mangled_opt_out_leaves_is_worth_asking_about(text: str) -> None:
+    understood = heard(text)
+    assert understood.opt_out or understood.maybe_opt_out
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "our customers hate it when we don't call back",
+        "they do not call me back",
+        "we don't want any calls going to voicemail",
+        "the phones never stop ringing",
+        "call me back tomorrow",
+        "no more than three calls a day get answered",
+        "I stopped calling them",
+    ],
+)
+def test_a_need_or_a_callback_is_not_taken_for_a_possible_opt_out(text: str) -> None:
+    assert heard(text).maybe_opt_out is False
+
+
 # --- asking for a person --------------------------------------------------------------------
 
 

@@ -1,8 +1,10 @@
 """The scheduler on the direct path: a caller answering our proposed time with another.
 
 The scheduler proposes the next business day at ten (Thursday, the script's today
-being a Wednesday). Whatever time the caller offers instead is booked, or asked
-about when they name none; it is never taken as a request to be called back.
+being a Wednesday). Whatever time the caller offers instead is read back and booked
+once confirmed, or asked about when they name none; it is never taken as a request
+to be called back. A time misheard is never booked: a "no" or a correction to the
+read-back gets a correction turn.
 """
 
 from __future__ import annotations
@@ -42,9 +44,15 @@ def proposed() -> tuple[QualificationScript, ConversationState]:
         ("not tomorrow, the day after?", "the day after tomorrow"),
     ],
 )
-def test_a_counter_proposal_is_booked_not_taken_for_a_callback(line: str, booked: str) -> None:
+def test_a_counter_proposal_is_read_back_then_booked_not_taken_for_a_callback(
+    line: str, booked: str
+) -> None:
     script, state = proposed()
     state, reply = script.on_text(state, line)
+    assert state.asked == "meeting_confirm" and state.pending_meeting == booked
+    assert state.facts.meeting_time is None and not state.meeting_confirmed
+    assert reply.text.endswith("Is that right?") and reply.transitions == []
+    state, reply = script.on_text(state, "Yes, that's right.")
     assert state.facts.meeting_time == booked and state.meeting_confirmed
     assert not state.callback_requested
     assert reply.transitions == [("scheduler", "wrap_up", "meeting_booked")]
@@ -55,7 +63,7 @@ def test_a_counter_proposal_is_booked_not_taken_for_a_callback(line: str, booked
 def test_a_time_without_a_day_after_ruling_out_the_proposed_day_keeps_no_day() -> None:
     script, state = proposed()
     state, _ = script.on_text(state, "Thursday doesn't work, how about 2?")
-    assert state.facts.meeting_time == "2 PM"
+    assert state.pending_meeting == "2 PM"
 
 
 @pytest.mark.parametrize(
@@ -72,6 +80,8 @@ def test_asking_for_another_time_without_naming_one_gets_a_clarifying_question(
     assert reply.text.endswith("What day and time would suit you?")
     assert not state.callback_requested and state.facts.meeting_time is None
     state, reply = script.on_text(state, "Friday at four")
+    assert state.pending_meeting == "Friday at 4 PM"
+    state, reply = script.on_dtmf(state, "1")
     assert state.facts.meeting_time == "Friday at 4 PM"
     assert script.on_hangup(state) is Outcome.QUALIFIED
 
@@ -91,8 +101,73 @@ def test_asking_to_move_a_booked_meeting_returns_to_the_scheduler() -> None:
     state, reply = script.on_text(state, "Actually, can we make it a bit earlier?")
     assert reply.transitions == [("wrap_up", "scheduler", "reschedule_requested")]
     assert state.asked == "meeting_time"
-    state, _ = script.on_text(state, "nine?")
+    state, reply = script.on_text(state, "nine?")
+    assert state.facts.meeting_time == "Thursday at 10 AM"  # not until it is confirmed
+    assert state.pending_meeting == "Thursday at 9 AM"
+    state, reply = script.on_text(state, "Yep.")
     assert state.facts.meeting_time == "Thursday at 9 AM"
+    assert reply.sentences[0] == "No problem, I've moved it to Thursday at nine in the morning."
+
+
+def test_saying_back_our_own_proposal_books_it_without_a_read_back() -> None:
+    script, state = proposed()
+    state, reply = script.on_text(state, "Thursday at ten works for me.")
+    assert state.facts.meeting_time == "Thursday at 10 AM" and state.meeting_confirmed
+    assert reply.transitions == [("scheduler", "wrap_up", "meeting_booked")]
+
+
+def test_a_misheard_day_is_corrected_at_the_read_back_and_never_booked() -> None:
+    """The caller said "Wednesday at two"; the line arrived as "well you bet two", read
+    as two on the proposed day. The read-back catches it, the caller corrects it, and
+    only the corrected time is booked."""
+    script, state = proposed()
+    state, reply = script.on_text(state, "well you bet two in the afternoon")
+    assert state.pending_meeting == "Thursday at 2 PM" and state.facts.meeting_time is None
+    assert "Thursday at two in the afternoon" in reply.text
+    state, reply = script.on_text(state, "No, Wednesday at two.")
+    assert state.facts.meeting_time is None
+    assert state.pending_meeting == "Wednesday at 2 PM"
+    assert reply.sentences == ["Sorry about that.", "Just to confirm, that's Wednesday at two "
+                               "in the afternoon.", "Is that right?"]
+    state, reply = script.on_text(state, "Yes.")
+    assert state.facts.meeting_time == "Wednesday at 2 PM"
+    assert script.on_hangup(state) is Outcome.QUALIFIED
+
+
+def test_a_no_to_the_read_back_asks_for_the_time_again() -> None:
+    script, state = proposed()
+    state, _ = script.on_text(state, "How about Friday morning?")
+    state, reply = script.on_text(state, "No, that's wrong.")
+    assert state.asked == "meeting_time" and state.pending_meeting is None
+    assert reply.text == "Sorry about that. What day and time would suit you?"
+    assert state.facts.meeting_time is None
+
+
+def test_a_read_back_that_cannot_be_settled_defers_the_meeting_without_booking() -> None:
+    script, state = proposed()
+    state, _ = script.on_text(state, "How about Friday morning?")
+    state, _ = script.on_text(state, "mm blue sky")
+    assert state.asked == "meeting_confirm"
+    state, reply = script.on_text(state, "mm blue sky")
+    assert state.facts.meeting_time is None and state.current_agent == "wrap_up"
+    assert triggers([reply]) == ["meeting_deferred"]
+    assert script.on_hangup(state) is Outcome.QUALIFIED
+
+
+def test_closing_after_the_read_back_books_the_time_it_let_stand_and_says_goodbye() -> None:
+    """Scripted callers answer in a fixed order: "No, that is all" after a read-back
+    closes the call, and the time read back (not corrected) is booked."""
+    script, state = proposed()
+    state, _ = script.on_text(state, "Friday at two works for me.")
+    state, reply = script.on_text(state, "No, that is all. Thank you.")
+    assert state.facts.meeting_time == "Friday at 2 PM" and reply.end_call
+
+
+def test_hanging_up_before_confirming_books_nothing() -> None:
+    script, state = proposed()
+    state, _ = script.on_text(state, "Friday at two works for me.")
+    assert state.facts.meeting_time is None
+    assert script.on_hangup(state) is Outcome.QUALIFIED
 
 
 def test_a_question_after_booking_does_not_move_the_meeting() -> None:
@@ -140,3 +215,29 @@ def test_outbound_a_person_saying_you_have_reached_gets_the_introduction() -> No
     state, replies = converse(script, ["You've reached Ines, who's this?"], "outbound")
     assert not state.voicemail and replies[-1].agent == "qualifier"
     assert replies[-1].text.startswith("Hi Ines, this is Robin")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["That's everything, thanks.", "Nothing else.", "No thanks, bye.",
+     "yep it's am reading thanks",  # "that is everything, thanks" over the phone
+     "mm blue sky"],
+)
+def test_at_the_wrap_up_anything_but_a_question_closes_the_call(line: str) -> None:
+    script, state = proposed()
+    state, _ = script.on_text(state, "Sure.")
+    assert state.asked == "anything_else"
+    state, reply = script.on_text(state, line)
+    assert reply.end_call and reply.sentences[-1] == "Talk soon. Goodbye."
+    assert "Good question." not in reply.sentences
+
+
+@pytest.mark.parametrize(
+    "line", ["How much does it cost?", "what about five users is that extra",
+             "and do you integrate with salesforce"],
+)
+def test_at_the_wrap_up_a_question_is_left_to_the_specialist(line: str) -> None:
+    script, state = proposed()
+    state, _ = script.on_text(state, "Sure.")
+    state, reply = script.on_text(state, line)
+    assert not reply.end_call and reply.sentences[0] == "Good question."

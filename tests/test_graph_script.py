@@ -359,6 +359,36 @@ def test_opting_out_ends_the_call_from_any_state_and_wins(lines: list[str], opt_
     assert script.on_hangup(state) is Outcome.OPTED_OUT
 
 
+@pytest.mark.parametrize("answer", ["Yes, please.", "#1", "I'm not interested."])
+def test_a_possible_opt_out_is_asked_about_and_a_yes_opts_out(answer: str) -> None:
+    script = make_script()
+    asked, replies = converse(script, [*QUALIFY_LINES[:3], "put me on your do not call please"])
+    assert replies[-1].sentences == ["Would you like me to stop calling this number?"]
+    assert asked.asked == "opt_out_confirm" and not asked.opted_out
+    state, replies = converse(
+        script, [*QUALIFY_LINES[:3], "put me on your do not call please", answer])
+    assert replies[-1].end_call and state.outcome is Outcome.OPTED_OUT
+
+
+def test_a_no_to_stop_calling_goes_back_to_the_question_it_interrupted() -> None:
+    script = make_script()
+    before, _ = converse(script, QUALIFY_LINES[:3])
+    pending = before.asked
+    state, replies = converse(
+        script, [*QUALIFY_LINES[:3], "take me of your list", "No, no, carry on."])
+    assert replies[-1].sentences[0] == "Sorry, my mistake."
+    assert state.asked == pending and not state.opted_out
+    assert not replies[-1].end_call
+
+
+def test_a_possible_opt_out_never_answered_yes_or_no_is_taken_as_one() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Val.", "stop uh calling", "mm", "blue"])
+    assert replies[-2].sentences == ["Sorry, I didn't quite catch that.",
+                                     "Should I stop calling this number? Yes or no."]
+    assert replies[-1].end_call and state.outcome is Outcome.OPTED_OUT
+
+
 @pytest.mark.parametrize("ask", ["Can I speak to a real person?", "#0"])
 def test_asking_for_a_person_transfers_when_a_number_is_set(ask: str) -> None:
     script = make_script()
@@ -403,14 +433,16 @@ def test_declining_the_proposed_time_asks_for_another() -> None:
     state, _ = converse(script, [*QUALIFY_LINES, "No, that doesn't work."])
     assert state.asked == "meeting_time"
     state, reply = script.on_text(state, "How about Monday morning?")
-    assert state.facts.meeting_time == "Monday morning"
+    assert state.pending_meeting == "Monday morning"
     assert "Monday morning" in reply.text
+    state, reply = script.on_text(state, "Yes.")
+    assert state.facts.meeting_time == "Monday morning"
 
 
 def test_a_time_given_after_booking_moves_the_meeting() -> None:
     script = make_script()
     state, replies = converse(
-        script, [*QUALIFY_LINES, "#1", "Actually, Friday afternoon is better."]
+        script, [*QUALIFY_LINES, "#1", "Actually, Friday afternoon is better.", "Yes."]
     )
     assert state.facts.meeting_time == "Friday afternoon"
     assert not replies[-1].end_call
@@ -694,3 +726,61 @@ def test_after_a_recovery_a_call_being_ended_is_ended() -> None:
     )
     reply = script.on_resume(voicemail)
     assert reply.end_call and reply.sentences == []  # the machine is not greeted twice
+
+
+# --- a bare budget figure ------------------------------------------------------------------
+
+
+def _asked_budget() -> list[str]:
+    return QUALIFY_LINES[:3]
+
+
+def test_a_bare_budget_figure_is_asked_about_not_taken_as_dollars() -> None:
+    script = make_script()
+    state, replies = converse(script, [*_asked_budget(), "Around forty."])
+    assert replies[-1].sentences == ["Just to check, is that forty thousand dollars a year?"]
+    assert state.facts.budget_usd is None and state.outcome is not Outcome.DISQUALIFIED
+    state, replies = converse(script, [*_asked_budget(), "Around forty.", "Yes."])
+    assert state.facts.budget_usd == 40_000
+    assert state.asked == "authority"  # one question, then on
+
+
+def test_a_no_to_the_budget_check_asks_for_the_figure_again() -> None:
+    script = make_script()
+    state, replies = converse(script, [*_asked_budget(), "about fifty", "No."])
+    assert replies[-1].sentences == ["Sorry, my mistake.", "Just a rough figure is fine.",
+                                     "About how much a year could you spend?"]
+    assert state.asked == "budget" and state.facts.budget_usd is None
+    state, _ = converse(script, [*_asked_budget(), "about fifty", "No.", "Eighty thousand."])
+    assert state.facts.budget_usd == 80_000
+
+
+def test_a_figure_with_its_size_answers_the_budget_check_by_itself() -> None:
+    script = make_script()
+    state, _ = converse(script, [*_asked_budget(), "about fifty", "No, five hundred thousand."])
+    assert state.facts.budget_usd == 500_000
+
+
+@pytest.mark.parametrize(
+    "line", ["About thirty thousand a year.", "fifty grand", "around 40k", "low six figures",
+             "a few hundred a month"],
+)
+def test_a_budget_said_with_its_size_is_not_asked_about(line: str) -> None:
+    script = make_script()
+    state, _ = converse(script, [*_asked_budget(), line])
+    assert state.asked != "budget_confirm" and state.facts.budget_usd is not None
+
+
+def test_a_budget_check_twice_unanswered_leaves_the_budget_unknown_and_moves_on() -> None:
+    script = make_script()
+    state, replies = converse(script, [*_asked_budget(), "about fifty", "hmm", "blue sky"])
+    assert state.facts.budget_usd is None and "budget" in state.skipped
+    assert state.asked == "authority"
+
+
+def test_a_bare_budget_volunteered_before_any_question_is_checked_at_once() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Jamie.", "Sure, our budget is about fifty.",
+                                       "Yes."])
+    assert replies[-2].sentences == ["Just to check, is that fifty thousand dollars a year?"]
+    assert state.facts.budget_usd == 50_000

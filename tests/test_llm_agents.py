@@ -257,5 +257,5 @@ def test_a_meeting_time_from_the_llm_is_one_the_scheduler_can_say_back() -> None
     state, reply = script.on_understanding(state, heard, "the usual slot")
 
     assert heard.meeting_time == "Tuesday at 10 AM"
-    assert state.facts.meeting_time == "Tuesday at 10 AM"
-    assert reply.sentences[0] == "Perfect, you're booked for Tuesday at ten in the morning."
+    assert state.pending_meeting == "Tuesday at 10 AM"
+    assert reply.sentences[0] == "Just to confirm, that's Tuesday at ten in the morning."

@@ -90,7 +90,11 @@ async def test_turns_served_by_different_replicas_continue_one_conversation(
     # the second replica knew the caller's name the first one learned
     assert alternating[2]["sentences"] == ["What's your biggest challenge with handling calls "
                                            "or leads today?"]
-    assert alternating[-1]["sentences"] == ["Thanks for your time, Dana.", "Talk soon. Goodbye."]
+    # the time was read back; "No, that is all" let it stand, and closed the call
+    assert alternating[-1]["sentences"] == [
+        "Perfect, you're booked for Tuesday at ten in the morning.",
+        "A specialist will send you an invite.", "Thanks for your time, Dana.",
+        "Talk soon. Goodbye."]
     handoffs = [(t["from_agent"], t["to_agent"], t["trigger"])
                 for result in alternating for t in result["transitions"]]
     assert handoffs == [("start", "greeter", "call_started"),

@@ -38,7 +38,7 @@ def workflow(redis_client: aioredis.Redis, redis_prefix: str) -> CompiledStateGr
     [("Could we do Wednesday at three instead?", "Wednesday at 3 PM"),
      ("How about three?", "Thursday at 3 PM")],
 )
-async def test_a_counter_proposal_through_the_graph_books_the_meeting(
+async def test_a_counter_proposal_through_the_graph_is_read_back_then_booked(
     workflow: CompiledStateGraph, counter: str, booked: str,
 ) -> None:
     config = thread()
@@ -48,6 +48,10 @@ async def test_a_counter_proposal_through_the_graph_books_the_meeting(
     assert state["conversation"].current_agent == "scheduler"
 
     state, streamed = await turn(workflow, config, "text", counter, direction="inbound")
+    assert state["conversation"].pending_meeting == booked
+    assert state["conversation"].facts.meeting_time is None
+    assert streamed[-1]["sentence"] == "Is that right?"
+    state, streamed = await turn(workflow, config, "text", "Yes.", direction="inbound")
 
     assert handoffs(state) == [("scheduler", "wrap_up", "meeting_booked")]
     assert state["conversation"].facts.meeting_time == booked

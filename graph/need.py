@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from graph.text import Sentence, compile_all, negated_before, normalize
 
@@ -166,7 +167,9 @@ _BARE_NONE = re.compile(r"^(?:nothing|none|nothing really|not much|nothing at al
                         r"no issues?|nothing comes to mind|all good)$")
 _FILLERS = re.compile(
     r"^(?:(?:honestly|well|so|um|uh|oh|look|basically|actually|i mean|and|but|yeah|yes|yep|"
-    r"sure|okay|ok|right|hmm|frankly)\b[\s,.:;!-]*)+",
+    r"sure|okay|ok|right|alright|all right|hmm|frankly|like|you know|i guess|i would say|"
+    r"i think|the thing is|the biggest thing is|the main thing is|our biggest challenge is|"
+    r"the biggest challenge is|the problem is|the issue is)\b[\s,.:;!-]*)+",
     re.IGNORECASE,
 )
 _MAX_CHARS = 200
@@ -186,6 +189,28 @@ _NOT_TOPIC = re.compile(
     r"^(?:what|why|how|who|which|do|does|is|are|can|could|sorry)\b|"
     r"\b(?:i|me|we|us|you|it|this|that|call me|call us|\d+|hundred|thousand)\b"
 )
+
+
+def _business_words() -> tuple[frozenset[str], tuple[str, ...]]:
+    lines = (_DATA / "business_words.txt").read_text().splitlines()
+    entries = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return (frozenset(e for e in entries if " " not in e),
+            tuple(e for e in entries if " " in e))
+
+
+_DATA = Path(__file__).with_name("data")
+_WORDS, _PHRASES = _business_words()
+
+
+def about_the_business(text: str) -> bool:
+    """The normalised `text` names something of handling calls, leads or customers: a
+    free answer that does is the caller's need; one that does not is likely misheard."""
+    tokens = text.split()
+    singular = {token[:-1] for token in tokens if token.endswith("s")}
+    padded = f" {text} "
+    return bool(_WORDS & {*tokens, *singular}) or any(
+        f" {phrase} " in padded or f" {phrase}s " in padded for phrase in _PHRASES
+    )
 
 
 def tidy_need(raw: str) -> str:

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from graph import intents
 from graph.meeting import on_day_of
-from graph.need import tidy_need
+from graph.need import about_the_business, tidy_need
 from graph.policy import (
     budget_below_minimum,
     criteria_met,
@@ -497,7 +497,8 @@ class QualificationScript:
         if (heard.affirmative is False or heard.unsure or heard.asks_purpose or heard.not_interested
                 or heard.asks_question or heard.closing):
             return False
-        return len(text.split()) >= _MIN_NEED_WORDS and not text.strip().endswith("?")
+        return (len(text.split()) >= _MIN_NEED_WORDS and not text.strip().endswith("?")
+                and about_the_business(normalize(text)))
 
     def _advance(self, turn: _Turn, learned: set[str]) -> None:
         """After taking in facts: wrap up, book, or ask the next missing question."""

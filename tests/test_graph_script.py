@@ -784,3 +784,22 @@ def test_a_bare_budget_volunteered_before_any_question_is_checked_at_once() -> N
                                        "Yes."])
     assert replies[-2].sentences == ["Just to check, is that fifty thousand dollars a year?"]
     assert state.facts.budget_usd == 50_000
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["alright uh we get a lot of alright like and on that's me",  # misheard over the phone
+     "the kids keep me up honestly, you know how it is"],
+)
+def test_a_free_answer_off_the_subject_is_never_stored_as_the_need(line: str) -> None:
+    script = make_script()
+    state, replies = converse(script, [*QUALIFY_LINES[:2], line])
+    assert state.facts.need is None and state.asked == "need"
+    assert replies[-1].sentences == ["For example, missed calls, slow follow up, or too many "
+                                     "calls for the team?"]
+
+
+def test_a_free_answer_about_the_business_is_the_need_in_the_callers_words() -> None:
+    script = make_script()
+    state, _ = converse(script, [*QUALIFY_LINES[:2], "honestly our website forms go nowhere"])
+    assert state.facts.need == "Our website forms go nowhere"

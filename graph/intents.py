@@ -105,6 +105,7 @@ _ASK = (
 )
 _ASK_STRONG = _ASK[:-1] + r"|i need to|i have to|i must)"
 _HUMAN = compile_all(
+    rf"\b(?:can i|could i|may i) (?:get|have) {_STRONG_TARGET}(?! (?:call|email)s?\b)",
     rf"\b{_ASK_STRONG} (?:just |please |actually )?(?:talk|speak|chat) (?:to|with) "
     rf"{_STRONG_TARGET}",
     rf"\b{_ASK} (?:just |please |actually )?(?:talk|speak|chat) (?:to|with) {_WEAK_TARGET}",
@@ -134,6 +135,16 @@ _HUMAN = compile_all(
     r"^(?:um |uh |hi |hello )?(?:representative|operator|agent|human|a human|a person|"
     r"live agent|real person|customer service|speak to (?:a |an )?(?:agent|person|human))"
     r"(?: please)?$",
+)
+# What is left of a request for a person on a bad line ("actual sales person", "a real
+# per son", "human please"): too little to transfer on, enough to ask.
+_MAYBE_HUMAN = compile_all(
+    r"\b(?:real|actual|live|proper) (?:person|human|one|someone|somebody|people|per son)\b",
+    r"\b(?:human|humans|human being|representative|operator|sales ?person|sales rep)\b"
+    r"(?! (?:resources|error|nature|touch))",
+    r"\b(?:talk|speak) to (?:a|an|some|your) (?:\w+ )?(?:person|someone|somebody)\b",
+    r"\b(?:talk|speak) (?:to|with) (?:a|an|the|some) (?:real|actual|live)\b",  # its noun lost
+    r"\b(?:someone|somebody) real\b",
 )
 
 # --- call me back later ----------------------------------------------------------------
@@ -364,6 +375,13 @@ def detect_opt_out(text: str) -> bool:
 def detect_maybe_opt_out(text: str) -> bool:
     """Part of an opt-out, as mangled recognitions leave it: worth asking about."""
     return any(pattern.search(text) for pattern in _MAYBE_OPT_OUT)
+
+
+def detect_maybe_wants_human(text: str) -> bool:
+    """Part of a request for a person, as a mangled recognition leaves it: worth asking."""
+    if re.search(r"\b(?:are you|is this|am i talking to) (?:a |an )?(?:real|human|person)", text):
+        return False
+    return any(pattern.search(text) for pattern in _MAYBE_HUMAN)
 
 
 def detect_wants_human(text: str) -> bool:

@@ -38,6 +38,8 @@ QUESTIONS: dict[Question, tuple[str, str]] = {
                       "When should we call you back?"),
     "opt_out_confirm": ("Would you like me to stop calling this number?",
                         "Should I stop calling this number? Yes or no."),
+    "person_confirm": ("Would you like me to put you through to a person?",
+                       "Shall I put you through to a person? Yes or no."),
 }
 
 

@@ -60,6 +60,8 @@ _GREETING_ONLY = re.compile(
 )
 _MIN_NEED_WORDS = 4  # a free answer to "what's your biggest challenge" this long is the need
 _MAX_ATTEMPTS = 2  # tries at one question before moving on
+# Questions asking what a half-heard line meant; they interrupt the pending question.
+_CHECKS = ("opt_out_confirm", "person_confirm")
 # Questions whose answers may be bare fragments ("about fifty", "ten works")
 _EXPECTING = (*BANT_QUESTIONS, "meeting", "meeting_time", "identity")
 
@@ -241,13 +243,19 @@ class QualificationScript:
         if heard.opt_out:
             self._opt_out(turn)
         elif current.asked == "opt_out_confirm":
-            self._on_opt_out_answer(turn, heard)
+            # Asked twice without a yes or no, the number is taken off: calling someone
+            # who may have asked not to be called is the one mistake a line cannot make.
+            yes = heard.affirmative is True or heard.not_interested or heard.closing
+            self._on_check(turn, heard, yes=yes, act=self._opt_out)
+        elif current.asked == "person_confirm" and not heard.wants_human:
+            # Twice not understood, a person is the best answer anyway.
+            self._on_check(turn, heard, yes=heard.affirmative is True, act=self._hand_off)
         elif heard.maybe_opt_out:
             # Never carry on past what may be a request to stop calling, nor act on it
             # unheard: ask.
-            if current.asked != "opt_out_confirm":
-                current.interrupted_question = current.asked
-            self._ask(turn, "opt_out_confirm")
+            self._check(turn, "opt_out_confirm")
+        elif heard.maybe_wants_human and not heard.wants_human and not heard.has_bant:
+            self._check(turn, "person_confirm")
         elif heard.voicemail_greeting and current.direction == "outbound" and current.turns == 1:
             # an answering machine's greeting is the first thing an outbound call hears
             self._leave_voicemail(turn, speak=True)
@@ -282,13 +290,22 @@ class QualificationScript:
         turn.say(self.replies.opted_out())
         turn.end()
 
-    def _on_opt_out_answer(self, turn: _Turn, heard: Understanding) -> None:
-        """The answer to "Would you like me to stop calling this number?". Asked twice
-        without a yes or no, the number is taken off: calling someone who may have asked
-        not to be called is the one mistake a sales line cannot make."""
+    def _check(self, turn: _Turn, question: Question) -> None:
+        """Ask whether the caller meant what was half heard (stop calling, a person),
+        keeping the question it interrupts."""
         current = turn.state
-        if heard.affirmative is True or heard.not_interested or heard.closing:
-            self._opt_out(turn)
+        if current.asked not in _CHECKS:
+            current.interrupted_question = current.asked
+        self._ask(turn, question)
+
+    def _on_check(self, turn: _Turn, heard: Understanding, *, yes: bool,
+                  act: Callable[[_Turn], None]) -> None:
+        """The answer to a check: yes acts, no goes back to the interrupted question, and
+        twice neither acts too (each check's reason is at its call)."""
+        current = turn.state
+        if yes:
+            current.interrupted_question = None
+            act(turn)
             return
         if heard.affirmative is False:
             question = current.interrupted_question
@@ -300,7 +317,8 @@ class QualificationScript:
                 current.asked = None
                 turn.say(self.replies.where_were_we())
             return
-        self._ask_again(turn, "opt_out_confirm", give_up=self._opt_out)
+        assert current.asked is not None
+        self._ask_again(turn, current.asked, give_up=act)
 
     def _first_outbound_line(self, turn: _Turn, heard: Understanding, text: str) -> None:
         turn.move("greeter", "caller_answered")

@@ -28,6 +28,7 @@ Question = Literal[
     "callback",  # wrap_up / handoff: may we call you back
     "callback_time",  # wrap_up: when should we call back
     "opt_out_confirm",  # any agent: should we stop calling (a possible opt-out was heard)
+    "person_confirm",  # any agent: put you through to a person (a possible ask was heard)
 ]
 BANT_QUESTIONS: tuple[Question, ...] = ("need", "budget", "authority", "timeline")
 
@@ -59,7 +60,7 @@ class ConversationState(BaseModel):
     voicemail: bool = False
     proposed_meeting: str | None = None
     meeting_confirmed: bool = False
-    interrupted_question: Question | None = None  # pending when "stop calling?" was asked
+    interrupted_question: Question | None = None  # pending when a check interrupted it
     pending_budget: float | None = None  # a bare figure's likely meaning, asked about
     pending_meeting: str | None = None  # a time the caller gave, read back, not yet booked
     last_question: str | None = None  # the pending question as spoken, for repeats

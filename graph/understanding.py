@@ -47,6 +47,7 @@ class Understanding:
     affirmative: bool | None = None
     opt_out: bool = False
     maybe_opt_out: bool = False  # part of an opt-out, too mangled to act on: ask
+    maybe_wants_human: bool = False  # part of a request for a person: ask
     wants_human: bool = False
     callback_later: bool = False
     not_interested: bool = False
@@ -114,6 +115,7 @@ def understand(
         opt_out=opt_out,
         maybe_opt_out=not opt_out and intents.detect_maybe_opt_out(joined),
         wants_human=intents.detect_wants_human(joined) and not opt_out,
+        maybe_wants_human=intents.detect_maybe_wants_human(joined) and not opt_out,
         callback_later=callback and not opt_out,
         callback_when=callback_when if callback and not opt_out else None,
         not_interested=intents.detect_not_interested(joined),

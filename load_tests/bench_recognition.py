@@ -179,10 +179,16 @@ TUNING: dict[str, list[tuple[str | None, str]]] = {
         (None, "No, I don't think so."),
         (None, "Okay, sounds good."),
     ],
-    "other": [
+    "person": [
         (None, "Can I speak to a real person?"),
         (None, "Let me talk to a human, please."),
         (None, "Transfer me to an agent."),
+        (None, "I'd like to talk to an actual salesperson."),
+        (None, "Can I get a representative, please?"),
+        (None, "Put me through to someone real."),
+        (None, "Is there a human I can speak with?"),
+    ],
+    "other": [
         (None, "Can you call me back next week?"),
         ("meeting", "Thursday at two in the afternoon works."),
         ("meeting", "How about Monday at nine?"),
@@ -291,14 +297,20 @@ def summary(results: list[Result]) -> dict[str, Any]:
     }
 
 
-def opt_out_safety(results: list[Result]) -> dict[str, int]:
-    """What the script does with each opt-out as heard: act on it, ask whether the
-    caller wants no more calls (a possible opt-out), or carry on (a miss)."""
+# The acts a mishearing must not lose: (group, the act, the half-heard form the script
+# asks about).
+SAFETY_ACTS = {"opt_out": ("opt_out", "maybe_opt_out"),
+               "person": ("wants_human", "maybe_wants_human")}
+
+
+def act_safety(results: list[Result], act: str, half_heard: str) -> dict[str, int]:
+    """What the script does with each sentence as heard: act on it, ask what the caller
+    meant ("Would you like me to stop calling this number?"), or carry on (a miss)."""
     acted = asked = 0
     for r in results:
         heard = understand(r.heard, today=TODAY, expecting=r.case.expecting)
-        acted += heard.opt_out
-        asked += heard.maybe_opt_out
+        acted += getattr(heard, act)
+        asked += not getattr(heard, act) and getattr(heard, half_heard)
     return {"acted": acted, "asked": asked, "missed": len(results) - acted - asked}
 
 
@@ -314,12 +326,11 @@ def print_report(name: str, results: list[Result], verbose: bool) -> dict[str, A
         kept = f"{s['facts_kept']}/{s['facts_total']}"
         print(f"{group:<12}{s['sentences']:>4}{s['wer']:>8.1%}{kept:>10}{s['false_facts']:>7}")
     print(f"real-time factor {total['real_time_factor']:.3f}")
-    opt_outs = groups.get("opt_out", [])
-    if opt_outs:
-        table["opt_out"]["safety"] = opt_out_safety(opt_outs)
-        print("opt-outs over the phone: {acted} acted on, {asked} asked about "
-              "(\"Would you like me to stop calling?\"), {missed} missed".format(
-                  **table["opt_out"]["safety"]))
+    for group, (act, half_heard) in SAFETY_ACTS.items():
+        if groups.get(group):
+            table[group]["safety"] = safety = act_safety(groups[group], act, half_heard)
+            print(f"{group} over the phone: {safety['acted']} acted on, {safety['asked']} "
+                  f"asked about, {safety['missed']} missed")
     for r in results:
         bad = not r.fact_kept or r.false
         if verbose or bad:

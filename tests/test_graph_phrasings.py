@@ -349,6 +349,33 @@ def test_a_need_or_a_callback_is_not_taken_for_a_possible_opt_out(text: str) -> 
     assert heard(text).maybe_opt_out is False
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "i'd like to talk to an actual you we're done",  # "... an actual salesperson"
+        "look we someone real",  # "put me through to someone real"
+        "an actual sales person",
+        "can i talk to a real per son",
+    ],
+)
+def test_what_a_mangled_request_for_a_person_leaves_is_worth_asking_about(text: str) -> None:
+    understood = heard(text)
+    assert understood.wants_human or understood.maybe_wants_human
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["our human resources team handles it", "we need a human touch", "are you a real person",
+     "we want a real person answering our calls"],
+)
+def test_a_need_or_a_question_about_us_is_not_a_half_heard_request_for_a_person(
+    text: str,
+) -> None:
+    understood = heard(text)
+    assert not understood.wants_human
+    assert not understood.maybe_wants_human or understood.has_bant
+
+
 # --- asking for a person --------------------------------------------------------------------
 
 
@@ -364,6 +391,7 @@ def test_a_need_or_a_callback_is_not_taken_for_a_possible_opt_out(text: str) -> 
         "Do you have a human I can talk to?",
         "Get me your supervisor",
         "operator, please",
+        "Can I get a representative, please?",
     ],
 )
 def test_asking_for_a_person_in_its_many_forms(text: str) -> None:

@@ -803,3 +803,36 @@ def test_a_free_answer_about_the_business_is_the_need_in_the_callers_words() -> 
     script = make_script()
     state, _ = converse(script, [*QUALIFY_LINES[:2], "honestly our website forms go nowhere"])
     assert state.facts.need == "Our website forms go nowhere"
+
+
+# --- a half-heard request for a person -------------------------------------------------------
+
+
+def test_a_half_heard_request_for_a_person_is_asked_about_and_a_yes_transfers() -> None:
+    script = make_script()
+    state, replies = converse(script, [*QUALIFY_LINES[:3], "an actual sales person"])
+    assert replies[-1].sentences == ["Would you like me to put you through to a person?"]
+    assert not state.human_requested
+    state, replies = converse(script, [*QUALIFY_LINES[:3], "an actual sales person", "Yes."])
+    assert replies[-1].transfer and state.outcome is Outcome.TRANSFERRED
+
+
+def test_a_no_to_a_person_goes_back_to_the_question_it_interrupted() -> None:
+    script = make_script()
+    before, _ = converse(script, QUALIFY_LINES[:3])
+    state, replies = converse(script, [*QUALIFY_LINES[:3], "an actual sales person", "No."])
+    assert replies[-1].sentences[0] == "Sorry, my mistake."
+    assert state.asked == before.asked and not state.human_requested
+
+
+def test_a_check_for_a_person_twice_unanswered_puts_the_caller_through() -> None:
+    script = make_script()
+    state, replies = converse(script, ["This is Val.", "the operator", "mm", "blue"])
+    assert replies[-1].transfer and state.human_requested
+
+
+def test_a_need_that_mentions_a_person_is_a_need_not_a_request() -> None:
+    script = make_script()
+    state, _ = converse(script, [*QUALIFY_LINES[:2],
+                                 "We want a real person answering our calls after hours."])
+    assert state.facts.need and state.asked == "budget"

@@ -292,6 +292,9 @@ def combine(rules: Understanding, extracted: Extraction, *, expecting_meeting: b
     budget = budget if budget is not None else rules.budget_usd
     timeline = sane(extracted.timeline_months, _MAX_TIMELINE_MONTHS)
     timeline = timeline if timeline is not None else rules.timeline_months
+    # the rules' bare "around six" is asked about, also when the LLM read it as months
+    bare_months = rules.bare_months if timeline in (None, rules.bare_months) else None
+    timeline = None if bare_months is not None else timeline
     opt_out = rules.opt_out or extracted.opt_out
     # while a meeting is arranged, another time offered is a proposal, not a callback
     # (unless the caller asked for a call in so many words, which the rules keep)
@@ -309,6 +312,7 @@ def combine(rules: Understanding, extracted: Extraction, *, expecting_meeting: b
         need=need,
         no_need=(rules.no_need or extracted.no_need) and need is None,
         timeline_months=timeline,
+        bare_months=bare_months,
         meeting_time=meeting,
         affirmative=(extracted.affirmative if extracted.affirmative is not None
                      else rules.affirmative),

@@ -12,7 +12,7 @@ import calendar
 from dataclasses import dataclass
 
 from graph.meeting import speak_meeting_time
-from graph.numbers import amount_to_words
+from graph.numbers import amount_to_words, number_to_words
 from graph.state import Question
 
 # (full question, short form used when reprompting after silence)
@@ -92,6 +92,12 @@ class Replies:
 
     def question(self, asked: Question, *, short: bool = False,
                  proposed: str | None = None, amount: float | None = None) -> list[str]:
+        if asked == "timeline_confirm":  # `amount`: months
+            months = number_to_words(amount or 0)
+            unit = "month" if amount == 1 else "months"
+            if short:
+                return [f"About {months} {unit}?"]
+            return [f"Just to check, about {months} {unit} from now?"]
         if asked == "budget_confirm":  # `amount`: what a bare figure likely meant
             said = amount_to_words(amount or 0)
             if short:
@@ -271,6 +277,9 @@ class Replies:
             for decides in (True, False):
                 said += self.acknowledge(learned, budget=50_000, decides=decides)
         said += self.acknowledge({"budget"}, budget=49_999, decides=None)
+        for months in (1, 3, 6, 12):
+            said += [*self.question("timeline_confirm", amount=months),
+                     *self.question("timeline_confirm", short=True, amount=months)]
         for amount in (20_000, 50_000, 100_000):
             said += [*self.question("budget_confirm", amount=amount),
                      *self.question("budget_confirm", short=True, amount=amount)]

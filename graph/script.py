@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -167,6 +168,8 @@ class QualificationScript:
             expecting = "meeting_time"  # "no, two in the afternoon" corrects the time
         elif state.asked == "budget_confirm":
             expecting = "budget"  # "no, more like eighty" corrects the figure
+        elif state.asked == "timeline_confirm":
+            expecting = "timeline"
         if state.meeting_confirmed and state.asked == "anything_else":
             expecting = "booked"  # "can we make it earlier?" moves the meeting
         return understand(text, today=self.today(), expecting=expecting)
@@ -384,12 +387,18 @@ class QualificationScript:
             turn.say(self.replies.goodbye(current.caller_name))
             turn.end()
             return
-        if current.asked == "budget_confirm" and "budget" not in learned:
-            self._unconfirmed_budget(turn, heard)
-            return
-        if current.pending_budget is not None and "budget" not in learned:
-            self._ask(turn, "budget_confirm")  # one short question, then on
-            return
+        for criterion, check, pending in (
+            ("budget", "budget_confirm", current.pending_budget),
+            ("timeline", "timeline_confirm", current.pending_timeline),
+        ):
+            if criterion in learned:
+                continue
+            if current.asked == check:
+                self._unconfirmed_figure(turn, heard, criterion)
+                return
+            if pending is not None:
+                self._ask(turn, check)  # one short question, then on
+                return
         if current.asked == "permission" and not learned and not fresh:
             if heard.affirmative is None and (heard.asks_purpose or heard.asks_question):
                 if heard.asks_purpose:
@@ -406,22 +415,29 @@ class QualificationScript:
             return
         self._advance(turn, learned)
 
-    def _unconfirmed_budget(self, turn: _Turn, heard: Understanding) -> None:
-        """The caller did not say yes to "is that fifty thousand dollars a year?": a no
-        asks for the figure again; twice unclear, the budget is left unknown."""
+    def _unconfirmed_figure(self, turn: _Turn, heard: Understanding,
+                            criterion: Literal["budget", "timeline"]) -> None:
+        """The caller did not say yes to "is that fifty thousand dollars a year?" (or
+        "about six months from now?"): a no asks for it again; twice unclear, it is left
+        unknown and the call goes on."""
         current = turn.state
-        if heard.affirmative is False:
-            current.pending_budget = None
-            turn.say(self.replies.carry_on())
-            turn.say(self.replies.rephrase("budget"))
-            self._ask(turn, "budget", speak=False)
-            return
-        self._ask_again(turn, "budget_confirm", give_up=self._leave_budget_unknown)
 
-    def _leave_budget_unknown(self, turn: _Turn) -> None:
-        turn.state.pending_budget = None
-        turn.state.skipped.append("budget")
-        self._advance(turn, set())
+        def forget(turn: _Turn) -> None:
+            setattr(current, f"pending_{criterion}", None)
+
+        def leave_unknown(turn: _Turn) -> None:
+            forget(turn)
+            current.skipped.append(criterion)
+            self._advance(turn, set())
+
+        if heard.affirmative is False:
+            forget(turn)
+            turn.say(self.replies.carry_on())
+            turn.say(self.replies.rephrase(criterion))
+            self._ask(turn, criterion, speak=False)
+            return
+        assert current.asked is not None
+        self._ask_again(turn, current.asked, give_up=leave_unknown)
 
     def _ask_again(self, turn: _Turn, question: Question,
                    give_up: Callable[[_Turn], None]) -> None:
@@ -488,6 +504,12 @@ class QualificationScript:
             facts.decision_maker = heard.decision_maker
         if heard.timeline_months is not None:
             facts.timeline_months = heard.timeline_months
+            current.pending_timeline = None
+        elif heard.bare_months is not None:
+            current.pending_timeline = heard.bare_months  # "around six": months? asked
+        elif asked == "timeline_confirm" and heard.affirmative is True:
+            facts.timeline_months = current.pending_timeline
+            current.pending_timeline = None
         # yes and no answer the question that was asked
         bare_no = heard.affirmative is False and not heard.has_bant and not heard.unsure
         if asked == "authority" and heard.decision_maker is None and heard.affirmative is not None:
@@ -816,7 +838,8 @@ class QualificationScript:
         current.asked = question
         confirming = question == "meeting_confirm"
         when = current.pending_meeting if confirming else current.proposed_meeting
-        amount = current.pending_budget
+        amount = (current.pending_timeline if question == "timeline_confirm"
+                  else current.pending_budget)
         spoken = self.replies.question(question, short=short, proposed=when, amount=amount)
         current.last_question = " ".join(
             self.replies.question(question, proposed=when, amount=amount))

@@ -21,6 +21,7 @@ Question = Literal[
     "need", "budget", "authority", "timeline",  # qualifier: BANT
     "objection",  # objection_handler: after a rebuttal, may I go on
     "budget_confirm",  # qualifier: a bare "about fifty" meant `pending_budget` (thousands)?
+    "timeline_confirm",  # qualifier: a bare "around six" meant `pending_timeline` months?
     "meeting",  # scheduler: does the proposed time work
     "meeting_time",  # scheduler: which time works instead
     "meeting_confirm",  # scheduler: is the time read back right (`pending_meeting`)
@@ -62,6 +63,7 @@ class ConversationState(BaseModel):
     meeting_confirmed: bool = False
     interrupted_question: Question | None = None  # pending when a check interrupted it
     pending_budget: float | None = None  # a bare figure's likely meaning, asked about
+    pending_timeline: float | None = None  # likewise, in months
     pending_meeting: str | None = None  # a time the caller gave, read back, not yet booked
     last_question: str | None = None  # the pending question as spoken, for repeats
     pitched: bool = False  # we have said what we do

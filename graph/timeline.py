@@ -277,3 +277,27 @@ def read_timeline(sentences: Sequence[Sentence], *, today: date,
     if not found:
         return None
     return round(max(found), 2)
+
+
+# What may stand around a bare figure that answers our timeline question ("around six").
+_HEDGES = frozenset({"about", "around", "maybe", "roughly", "probably", "say", "like", "um",
+                     "uh", "oh", "well", "hmm", "or", "so", "ish", "i", "would", "guess",
+                     "think", "in", "within"})
+# Beyond this many, a bare figure is unlikely to be months.
+_MAX_BARE_MONTHS = 36
+
+
+def bare_months(sentences: Sequence[Sentence], *, expecting: bool) -> float | None:
+    """A bare figure answering "when would you want this in place?" ("around six"):
+    months, most likely, but unsaid, so the script asks. None for anything else."""
+    if not expecting:
+        return None
+    for sentence in sentences:
+        numbers = find_numbers(sentence.tokens)
+        if len(numbers) != 1 or numbers[0].vague:
+            continue
+        number = numbers[0]
+        around = [*sentence.tokens[:number.start], *sentence.tokens[number.end:]]
+        if all(token in _HEDGES for token in around) and 0 < number.value <= _MAX_BARE_MONTHS:
+            return number.value
+    return None

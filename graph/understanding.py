@@ -28,7 +28,7 @@ from graph.meeting import read_meeting_time
 from graph.names import read_bare_name, read_name
 from graph.need import read_need
 from graph.text import split_sentences
-from graph.timeline import read_timeline
+from graph.timeline import bare_months, read_timeline
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class Understanding:
     need: str | None = None
     no_need: bool = False
     timeline_months: float | None = None
+    bare_months: float | None = None  # "around six" to "when?": months, most likely; asked
     meeting_time: str | None = None
     affirmative: bool | None = None
     opt_out: bool = False
@@ -87,6 +88,8 @@ def understand(
     need, no_need = read_need(sentences, expecting=expecting == "need")
     timeline = read_timeline(sentences, today=today or date.today(),
                              expecting=expecting == "timeline")
+    bare = None if timeline is not None else bare_months(sentences,
+                                                          expecting=expecting == "timeline")
     meeting = read_meeting_time(sentences, expecting=expecting in ("meeting", "meeting_time"))
 
     opt_out = intents.detect_opt_out(joined)
@@ -110,6 +113,7 @@ def understand(
         need=need,
         no_need=no_need,
         timeline_months=timeline,
+        bare_months=bare,
         meeting_time=meeting,
         affirmative=affirmative,
         opt_out=opt_out,

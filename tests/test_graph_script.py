@@ -836,3 +836,26 @@ def test_a_need_that_mentions_a_person_is_a_need_not_a_request() -> None:
     state, _ = converse(script, [*QUALIFY_LINES[:2],
                                  "We want a real person answering our calls after hours."])
     assert state.facts.need and state.asked == "budget"
+
+
+def _asked_timeline() -> list[str]:
+    return QUALIFY_LINES[:5]
+
+
+def test_a_bare_timeline_figure_is_asked_about_then_taken_as_months() -> None:
+    script = make_script()
+    state, replies = converse(script, [*_asked_timeline(), "Around six."])
+    assert replies[-1].sentences == ["Just to check, about six months from now?"]
+    assert state.facts.timeline_months is None
+    state, _ = converse(script, [*_asked_timeline(), "Around six.", "Yes."])
+    assert state.facts.timeline_months == 6
+    assert state.current_agent == "scheduler"  # all four criteria met: a meeting next
+
+
+def test_a_no_to_the_timeline_check_asks_for_it_again_and_a_real_answer_is_taken() -> None:
+    script = make_script()
+    state, replies = converse(script, [*_asked_timeline(), "six", "No."])
+    assert replies[-1].sentences == ["Sorry, my mistake.", "Roughly how many months from now "
+                                     "would you want to start?"]
+    state, _ = converse(script, [*_asked_timeline(), "six", "No, six weeks."])
+    assert state.facts.timeline_months == 1.5

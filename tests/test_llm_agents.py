@@ -259,3 +259,11 @@ def test_a_meeting_time_from_the_llm_is_one_the_scheduler_can_say_back() -> None
     assert heard.meeting_time == "Tuesday at 10 AM"
     assert state.pending_meeting == "Tuesday at 10 AM"
     assert reply.sentences[0] == "Just to confirm, that's Tuesday at ten in the morning."
+
+
+def test_a_bare_figure_stays_a_question_when_the_llm_reads_it_the_same_way() -> None:
+    rules = understand("around six", expecting="timeline", today=WEDNESDAY)
+    same = combine(rules, Extraction(**{**empty_extraction(), "timeline_months": 6}))
+    assert same.timeline_months is None and same.bare_months == 6  # asked: six months?
+    weeks = combine(rules, Extraction(**{**empty_extraction(), "timeline_months": 1.5}))
+    assert weeks.timeline_months == 1.5 and weeks.bare_months is None

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graph.numbers import TEENS, TENS, UNITS, number_to_words
+from graph.numbers import TEENS, TENS, UNITS, number_to_words, ordinal_to_words
 from graph.text import Sentence
 
 _WEEKDAYS = {
@@ -315,13 +315,8 @@ def speak_meeting_time(when: str) -> str:
 
     spoken = re.sub(r"\b(\d{1,2})(?::(\d{2}))? (AM|PM)\b", clock, when)
     spoken = re.sub(r"\b([A-Z][a-z]+) (\d{1,2})\b", lambda m: f"{m.group(1)} "
-                    + _ordinal_words(int(m.group(2))), spoken)
+                    + ordinal_to_words(int(m.group(2))), spoken)
     return re.sub(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b",
-                  lambda m: "the " + _ordinal_words(int(m.group(1))), spoken)
+                  lambda m: "the " + ordinal_to_words(int(m.group(1))), spoken)
 
 
-def _ordinal_words(number: int) -> str:
-    for words, value in _ORDINALS.items():
-        if value == number:
-            return words
-    return number_to_words(number)

@@ -15,6 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from num2words import num2words
+
 UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     "seven": 7, "eight": 8, "nine": 9,
@@ -270,40 +272,30 @@ def parse_number(text: str) -> float | None:
     return None
 
 
-_ONES = ["zero", *list(UNITS)[1:], *TEENS]
-_TENS_WORDS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
-               "ninety"]
+def number_to_words(value: float, *, and_after_hundred: bool = False) -> str:
+    """Words for a number as it should be spoken: 50000 -> "fifty thousand", 2.5 -> "two
+    point five". Every number Switchboard says or models is spelled here, by num2words;
+    its commas and hyphens go, and its British "and" unless `and_after_hundred` ("one
+    hundred and twenty", as many people also say it)."""
+    number: float = int(value) if value == int(value) else round(value, 2)
+    return _plain(num2words(number, lang="en"), keep_and=and_after_hundred)
 
 
-def _below_thousand(value: int) -> str:
-    hundreds, rest = divmod(value, 100)
-    words = [f"{_ONES[hundreds]} hundred"] if hundreds else []
-    if rest >= 20:
-        tens, ones = divmod(rest, 10)
-        words.append(_TENS_WORDS[tens] + (f" {_ONES[ones]}" if ones else ""))
-    elif rest or not hundreds:
-        words.append(_ONES[rest])
-    return " ".join(words)
+def ordinal_to_words(value: int) -> str:
+    """21 -> "twenty first"."""
+    return _plain(num2words(value, lang="en", to="ordinal"))
 
 
-def number_to_words(value: float) -> str:
-    """Words for a number as it should be spoken: 50000 -> "fifty thousand"."""
-    if value < 0:
-        return "minus " + number_to_words(-value)
-    if value != int(value):
-        whole, _, fraction = f"{value:.2f}".rstrip("0").partition(".")
-        return number_to_words(int(whole)) + " point " + " ".join(_ONES[int(d)] for d in fraction)
-    remaining = int(value)
-    if remaining < 1000:
-        return _below_thousand(remaining)
-    parts = []
-    for size, name in ((10**9, "billion"), (10**6, "million"), (10**3, "thousand")):
-        count, remaining = divmod(remaining, size)
-        if count:
-            parts.append(f"{number_to_words(count)} {name}")
-    if remaining:
-        parts.append(_below_thousand(remaining))
-    return " ".join(parts)
+def year_to_words(year: int) -> str:
+    """Years as people say them: 2025 -> "twenty twenty five", 1905 -> "nineteen oh five"."""
+    return _plain(num2words(year, lang="en", to="year"))
+
+
+def _plain(words: str, *, keep_and: bool = False) -> str:
+    words = words.replace(",", " ").replace("-", " ")
+    if not keep_and:
+        words = re.sub(r"\band\b", " ", words)
+    return " ".join(words.split())
 
 
 def amount_to_words(usd: float) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from graph.meeting import speak_meeting_time
-from graph.numbers import amount_to_words, number_to_words
+from graph.numbers import amount_to_words, number_to_words, ordinal_to_words, year_to_words
 
 MAX_SENTENCE_WORDS = 20  # longer sentences are split at a clause boundary
 
@@ -34,8 +34,6 @@ _ABBREVIATIONS = {
 _TITLES = ("Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Inc", "Ltd", "Co", "No")
 _SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mm": 1e6, "million": 1e6, "b": 1e9,
           "bn": 1e9, "billion": 1e9}
-_ORDINAL_ENDINGS = {"one": "first", "two": "second", "three": "third", "five": "fifth",
-                    "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
 
 _CODE = re.compile(r"```.*?```|`([^`]*)`", re.S)
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
@@ -59,25 +57,6 @@ _SYMBOLS = {"&": " and ", "+": " plus ", "=": " equals ", "@": " at ", "#": " nu
 _UNSPEAKABLE = re.compile(r"[^\w\s.,;:!?'\"()$%-]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _CLAUSE = re.compile(r"(?:;|:|,\s(?=(?:and|but|so)\s))\s*")
-
-
-def _ordinal_words(value: int) -> str:
-    words = number_to_words(value)
-    head, _, last = words.rpartition(" ")
-    if last in _ORDINAL_ENDINGS:
-        last = _ORDINAL_ENDINGS[last]
-    elif last.endswith("y"):
-        last = last[:-1] + "ieth"
-    else:
-        last += "th"
-    return f"{head} {last}".strip()
-
-
-def _year_words(year: int) -> str:
-    if year % 1000 < 10:  # 2005 -> "two thousand five"
-        return number_to_words(year)
-    high, low = divmod(year, 100)
-    return f"{number_to_words(high)} {number_to_words(low)}"
 
 
 def _phone(match: re.Match[str]) -> str:
@@ -114,9 +93,9 @@ def _numbers_as_words(text: str) -> str:
     text = _MONEY.sub(_money, text)
     text = _CLOCK.sub(_clock, text)
     text = _PERCENT.sub(lambda m: f"{number_to_words(float(m.group(1)))} percent", text)
-    text = _ORDINAL.sub(lambda m: _ordinal_words(int(m.group(1))), text)
+    text = _ORDINAL.sub(lambda m: ordinal_to_words(int(m.group(1))), text)
     text = _RANGE.sub(lambda m: f"{m.group(1)} to {m.group(2)}", text)
-    text = _YEAR.sub(lambda m: _year_words(int(m.group(1))), text)
+    text = _YEAR.sub(lambda m: year_to_words(int(m.group(1))), text)
     return _NUMBER.sub(lambda m: number_to_words(float(m.group(1).replace(",", ""))), text)
 
 

@@ -20,7 +20,8 @@ from actors.speech.pronounce import (
     narrowband_variants,
     pronunciations,
 )
-from actors.speech.spoken import number_words, spoken_words
+from actors.speech.spoken import spoken_words
+from graph.numbers import number_to_words
 from graph.script import all_prompts
 from switchboard.settings import load_settings
 from tests.e2e import SCENARIOS
@@ -65,9 +66,9 @@ def test_written_text_becomes_the_words_people_say(written: str, spoken: str) ->
 
 
 def test_numbers_are_spelled_the_american_way() -> None:
-    assert number_words(120_000) == "one hundred twenty thousand"
-    assert number_words(120_000, and_after_hundred=True) == "one hundred and twenty thousand"
-    assert number_words(1_250_000) == "one million two hundred fifty thousand"
+    assert number_to_words(120_000) == "one hundred twenty thousand"
+    assert number_to_words(120_000, and_after_hundred=True) == "one hundred and twenty thousand"
+    assert number_to_words(1_250_000) == "one million two hundred fifty thousand"
 
 
 # The corpus

@@ -34,7 +34,7 @@ import random
 import re
 from collections.abc import Sequence
 
-from actors.speech.spoken import number_words
+from graph.numbers import number_to_words
 
 #: Bump when the grammar changes in a way the cache key would not see.
 CORPUS_VERSION = 3
@@ -366,15 +366,16 @@ def _amounts() -> list[str]:
     """Money as said on the phone: "fifty thousand", "a hundred and twenty k", ..."""
     phrases: list[str] = []
     for n in range(1, 1000):
-        for words in dict.fromkeys([number_words(n), number_words(n, and_after_hundred=True)]):
+        spellings = [number_to_words(n), number_to_words(n, and_after_hundred=True)]
+        for words in dict.fromkeys(spellings):
             phrases += [f"{words} thousand", f"{words} thousand dollars"]
             if n % 5 == 0 or n < 30:
                 phrases += [f"{words} k", f"{words} grand"]
         if 100 <= n < 200:
-            rest = number_words(n, and_after_hundred=True).removeprefix("one hundred")
+            rest = number_to_words(n, and_after_hundred=True).removeprefix("one hundred")
             phrases += [f"a hundred{rest} thousand", f"a hundred{rest} thousand dollars"]
     for n in range(1, 100):
-        words = number_words(n)
+        words = number_to_words(n)
         phrases += [
             f"{words} hundred dollars",
             f"{words} hundred",
@@ -384,7 +385,7 @@ def _amounts() -> list[str]:
         ]
     for n in range(1, 10):
         for d in range(1, 10):
-            phrases.append(f"{number_words(n)} point {number_words(d)} million")
+            phrases.append(f"{number_to_words(n)} point {number_to_words(d)} million")
     phrases += [
         "a thousand dollars",
         "a few thousand dollars",
@@ -426,7 +427,7 @@ def _durations() -> list[str]:
         "a couple of",
         "a few",
         "several",
-        *(number_words(n) for n in (*range(2, 13), 18, 24)),
+        *(number_to_words(n) for n in (*range(2, 13), 18, 24)),
     ]
     for count in counts:
         for unit in ("days", "weeks", "months", "years"):
@@ -509,7 +510,7 @@ def _durations() -> list[str]:
     return phrases
 
 
-_COUNTS_SAID = [number_words(n) for n in range(1, 13)]
+_COUNTS_SAID = [number_to_words(n) for n in range(1, 13)]
 
 
 def _deadlines() -> list[str]:
@@ -573,7 +574,7 @@ def _deadlines() -> list[str]:
 
 def _clock_times() -> list[str]:
     phrases = ["noon", "midday", "lunchtime", "end of day", "first thing in the morning"]
-    for hour in (number_words(h) for h in range(1, 13)):
+    for hour in (number_to_words(h) for h in range(1, 13)):
         phrases += [
             hour,
             f"{hour} o'clock",

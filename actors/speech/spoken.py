@@ -10,94 +10,7 @@ from __future__ import annotations
 
 import re
 
-_ONES = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_ORDINAL_WORDS = {
-    "one": "first",
-    "two": "second",
-    "three": "third",
-    "five": "fifth",
-    "eight": "eighth",
-    "nine": "ninth",
-    "twelve": "twelfth",
-}
-_SCALES = ((1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand"))
-
-
-def number_words(n: int, *, and_after_hundred: bool = False) -> str:
-    """Spell a non-negative integer as American English words.
-
-    `and_after_hundred` gives the British/casual "one hundred and twenty".
-    """
-    if n < 0:
-        return "minus " + number_words(-n, and_after_hundred=and_after_hundred)
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + ("" if ones == 0 else " " + _ONES[ones])
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        head = _ONES[hundreds] + " hundred"
-        if rest == 0:
-            return head
-        joiner = " and " if and_after_hundred else " "
-        return head + joiner + number_words(rest, and_after_hundred=and_after_hundred)
-    for value, name in _SCALES:
-        if n >= value:
-            high, rest = divmod(n, value)
-            head = number_words(high, and_after_hundred=and_after_hundred) + " " + name
-            if rest == 0:
-                return head
-            return head + " " + number_words(rest, and_after_hundred=and_after_hundred)
-    raise AssertionError("unreachable")
-
-
-def ordinal_words(n: int) -> str:
-    """Spell an ordinal: 1 -> "first", 21 -> "twenty first", 30 -> "thirtieth"."""
-    words = number_words(n).split()
-    last = words[-1]
-    if last in _ORDINAL_WORDS:
-        words[-1] = _ORDINAL_WORDS[last]
-    elif last.endswith("y"):
-        words[-1] = last[:-1] + "ieth"
-    else:
-        words[-1] = last + "th"
-    return " ".join(words)
-
-
-def year_words(n: int) -> str:
-    """Years as people say them: 2025 -> "twenty twenty five", 2000 -> "two thousand"."""
-    if 2000 <= n < 2010 or n % 1000 == 0:
-        return number_words(n)
-    high, low = divmod(n, 100)
-    if low == 0:
-        return number_words(high) + " hundred"
-    if low < 10:
-        return number_words(high) + " oh " + number_words(low)
-    return number_words(high) + " " + number_words(low)
-
+from graph.numbers import number_to_words, ordinal_to_words, year_to_words
 
 _SCALE_SUFFIX = {"k": "thousand", "m": "million", "mm": "million", "b": "billion", "bn": "billion"}
 # $1.5m, 50k, $120,000, 3.5 million, 10%
@@ -122,9 +35,9 @@ def _ampm(marker: str | None) -> str:
 
 def _decimal_words(text: str) -> str:
     whole, _, frac = text.partition(".")
-    spoken = number_words(int(whole))
+    spoken = number_to_words(int(whole))
     if frac:
-        spoken += " point " + " ".join(_ONES[int(d)] for d in frac)
+        spoken += " point " + " ".join(number_to_words(int(d)) for d in frac)
     return spoken
 
 
@@ -156,16 +69,18 @@ def spoken_words(text: str) -> list[str]:
     text = _CLOCK.sub(
         lambda m: (
             " "
-            + number_words(int(m.group(1)))
+            + number_to_words(int(m.group(1)))
             + ("" if m.group(2) == "00" else " " + _minutes(int(m.group(2))))
             + _ampm(m.group(3))
             + " "
         ),
         text,
     )
-    text = _HOUR_AMPM.sub(lambda m: " " + number_words(int(m.group(1))) + _ampm(m.group(2)), text)
-    text = _ORDINAL.sub(lambda m: " " + ordinal_words(int(m.group(1))) + " ", text)
-    text = _YEAR.sub(lambda m: " " + year_words(int(m.group(1))) + " ", text)
+    text = _HOUR_AMPM.sub(
+        lambda m: " " + number_to_words(int(m.group(1))) + _ampm(m.group(2)), text
+    )
+    text = _ORDINAL.sub(lambda m: " " + ordinal_to_words(int(m.group(1))) + " ", text)
+    text = _YEAR.sub(lambda m: " " + year_to_words(int(m.group(1))) + " ", text)
     text = _AMOUNT.sub(_amount, text)
     # "$5 million" was rewritten to "five million dollars\0 million": drop the repeat.
     text = re.sub(r"\x00\s*(thousand|million|billion)\b", "", text, flags=re.IGNORECASE)
@@ -176,8 +91,8 @@ def spoken_words(text: str) -> list[str]:
 
 def _minutes(minutes: int) -> str:
     if minutes < 10:
-        return "oh " + number_words(minutes)
-    return number_words(minutes)
+        return "oh " + number_to_words(minutes)
+    return number_to_words(minutes)
 
 
 def split_sentences(text: str) -> list[str]:

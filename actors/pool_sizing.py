@@ -4,8 +4,11 @@ A session actor takes seconds to start (a process, its imports, the speech model
 the actors the next calls need must already be starting when those calls arrive. By
 Little's law that is the arrival rate times the start time: the calls that arrived
 within the last start time are the best guess for the calls the next one will bring.
-The pool keeps that many beside its floor, within a ceiling, and holds a burst's size
-for a while after it (sales lines get their calls in waves), then falls back.
+Actors handed back by ended calls are ready again without a start, so those that came
+back within the last start time are the best guess for the supply the next one brings:
+a line whose calls end as fast as new ones arrive needs no new actors. The pool keeps
+the difference beside its floor, within a ceiling, and holds a burst's size for a while
+after it (sales lines get their calls in waves), then falls back.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class PoolSizing:
         self._hold_s = hold_s
         self._clock = clock
         self._arrivals: deque[float] = deque()
+        self._returns: deque[float] = deque()
         self._starts: deque[float] = deque(maxlen=START_SAMPLES)
         # (when it was set, expected calls): the highest recent expectation is held.
         self._peaks: deque[tuple[float, int]] = deque()
@@ -51,11 +55,17 @@ class PoolSizing:
         now = self._clock()
         self._arrivals.append(now)
         self._forget(now)
-        expected = len(self._arrivals)
+        expected = max(0, len(self._arrivals) - len(self._returns))
         # Only a new high is worth remembering: a lower one ends before it matters.
         while self._peaks and self._peaks[-1][1] <= expected:
             self._peaks.pop()
         self._peaks.append((now, expected))
+
+    def returned(self) -> None:
+        """An ended call's actor came back to the pool, ready without a start."""
+        now = self._clock()
+        self._returns.append(now)
+        self._forget(now)
 
     def started(self, seconds: float) -> None:
         """An actor took `seconds` from spawn to warm."""
@@ -71,7 +81,8 @@ class PoolSizing:
 
     def _forget(self, now: float) -> None:
         horizon = max(MIN_HORIZON_S, math.ceil(self.start_s))
-        while self._arrivals and self._arrivals[0] < now - horizon:
-            self._arrivals.popleft()
+        for times in (self._arrivals, self._returns):
+            while times and times[0] < now - horizon:
+                times.popleft()
         while self._peaks and self._peaks[0][0] < now - self._hold_s:
             self._peaks.popleft()

@@ -217,6 +217,7 @@ class SessionPool:
             # so over the nodes they were spread on, not all to one process.
             self._ready.append(PooledSession(name, handle, warm=True))
             self.recycled += 1
+            self.sizing.returned()
             self._changed.notify_all()
         return True
 

@@ -88,3 +88,31 @@ def test_the_start_estimate_is_the_median_of_recent_starts(clock: Clock) -> None
     for seconds in (3.0, 30.0, 4.0):  # one outlier (a start beside a busy call)
         sizing.started(seconds)
     assert sizing.start_s == 4.0
+
+
+def test_calls_ending_as_fast_as_new_ones_arrive_need_no_new_actors(clock: Clock) -> None:
+    sizing = PoolSizing(clock=clock)
+    for _ in range(6):  # a call ends and the next begins on its actor, every second
+        sizing.returned()
+        sizing.arrived()
+        clock.now += 1.0
+    assert sizing.target(floor=2, ceiling=12) == 2
+
+
+def test_actors_coming_back_offset_only_part_of_a_burst(clock: Clock) -> None:
+    sizing = PoolSizing(clock=clock)
+    sizing.returned()
+    for _ in range(4):
+        sizing.arrived()
+    # Four arrivals within one start time, one actor back: three more are expected.
+    assert sizing.target(floor=2, ceiling=12) == 5
+
+
+def test_returns_older_than_one_start_offset_nothing(clock: Clock) -> None:
+    sizing = PoolSizing(clock=clock)
+    for _ in range(3):
+        sizing.returned()
+    clock.now += DEFAULT_START_S + 1
+    for _ in range(3):
+        sizing.arrived()
+    assert sizing.target(floor=1, ceiling=12) == 4

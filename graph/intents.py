@@ -258,6 +258,7 @@ _CLOSING = compile_all(
     r"\b(?:i am|we are|i think i am|i think we are) (?:all )?(?:done|set|good)"
     r"(?: here| now| thanks| thank you)?$",
     r"\bthat is all i (?:needed|wanted|had)\b",
+    r"\bthat (?:about |should |pretty much )?covers? (?:it|everything)\b",
 )
 _REPEAT = compile_all(
     r"\brepeat(?: (?:that|it|this|the question|yourself|please|again|what you said))?$",

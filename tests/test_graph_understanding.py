@@ -656,6 +656,7 @@ def test_people_are_not_answering_machines(text: str) -> None:
         "that will be it",
         "have a good day",
         "ok talk soon",
+        "Nope, that covers it. Thanks!",
     ],
 )
 def test_closing_the_call(text: str) -> None:

@@ -197,7 +197,9 @@ async def test_alternating_replicas_carry_one_conversation_to_qualified(
 
     # The name learned on one replica is used by the other in the next turn and at the end.
     assert results[1]["sentences"][0] == "Nice to meet you, Jordan."
-    assert results[-1]["sentences"][0] == "Thanks for your time, Jordan."
+    # The time was read back; closing let it stand: booked, then goodbye by name.
+    assert results[-1]["sentences"][0].startswith("Perfect, you're booked for Thursday")
+    assert "Thanks for your time, Jordan." in results[-1]["sentences"]
     # Facts learned on one replica are still known on the other, turn after turn.
     for before, after in zip(results, results[1:], strict=False):
         for name, value in before["facts"].items():
@@ -248,7 +250,8 @@ async def test_the_call_continues_on_another_replica_after_its_replica_is_killed
         "Great, thanks.",
         "When would you want something like this in place?",
     ]
-    assert after_kill[-1]["sentences"][0] == "Thanks for your time, Marcus."
+    assert after_kill[-1]["sentences"][0].startswith("Perfect, you're booked for Monday")
+    assert "Thanks for your time, Marcus." in after_kill[-1]["sentences"]
     assert_qualified(after_kill[-1], budget_usd=75_000, timeline_months=4)
 
     reference = await single_orchestrator(settings, MARCUS)

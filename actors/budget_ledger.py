@@ -127,7 +127,7 @@ def wants_premium_tier(
 ) -> bool:
     """DESIGN.md's ask: score at least `premium_score`, or budget at least `premium_budget_usd`.
 
-    The rule of `graph.policy.wants_premium`, taken from what a request carries instead of
+    The rule of `graph.workflow.policy.wants_premium`, taken from what a request carries instead of
     the call's facts.
     """
     return qualification_score >= policy.premium_score or (

@@ -53,7 +53,7 @@ from actors.frames import CallerHangupFrame, CallerSilenceFrame, MarkPlayedFrame
 from actors.responder import CallerEvent, TurnResponder
 from actors.transport import INBOUND_INDEX
 from actors.usage import CallUsage
-from graph.script import AgentReply
+from graph.workflow.script import AgentReply
 
 # How long to wait for the caller to hear the agent's last words before hanging up
 # anyway (a mark that never comes back must not keep a line open).

@@ -9,14 +9,14 @@ from __future__ import annotations
 import time
 
 from actors.responder import CallerEvent, ResponderView
-from graph.policy import qualification_score
-from graph.script import AgentReply, ConversationState, QualificationScript
+from graph.workflow.policy import qualification_score
+from graph.workflow.script import AgentReply, ConversationState, QualificationScript
 from switchboard.models import AgentTransition, CallFacts, CallSession, Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig
 
 
 class DirectResponder:
-    """A `TurnResponder` over `graph.script.QualificationScript`."""
+    """A `TurnResponder` over `graph.workflow.script.QualificationScript`."""
 
     def __init__(
         self,

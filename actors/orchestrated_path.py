@@ -23,7 +23,7 @@ from actors.breaker import orchestrator_breaker
 from actors.direct_path import DirectResponder
 from actors.responder import CallerEvent, ResponderView
 from actors.usage import CallUsage
-from graph.script import AgentReply
+from graph.workflow.script import AgentReply
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import AgentTransition, CallSession, Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from graph.script import AgentReply
+from graph.workflow.script import AgentReply
 from switchboard.models import AgentTransition, CallFacts, Outcome
 
 CallerEventKind = Literal["text", "dtmf", "silence"]

@@ -57,7 +57,7 @@ from actors.turn_ends import audio_turn_end, text_turn_end
 from actors.twilio_serializer import CallSerializer
 from actors.usage import CallUsage
 from db.outbox import FencedOutbox
-from graph.script import all_prompts
+from graph.workflow.script import all_prompts
 from switchboard.app_version import app_version
 from switchboard.live_config import CallConfig, LiveConfigError, parse_live_config
 from switchboard.live_config_store import LiveConfigStore

@@ -31,7 +31,7 @@ from ray.serve.handle import DeploymentHandle
 from actors.budget_ledger import CallBudget, CallCost, UsageDelta, UsageResult
 from actors.responder import ResponderView
 from actors.usage import CallUsage
-from graph.policy import wants_premium
+from graph.workflow.policy import wants_premium
 from switchboard.models import CallSession, Tier, TierDecision
 from switchboard.settings import VoiceAgentIntegrationConfig
 

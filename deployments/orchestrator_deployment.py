@@ -12,7 +12,7 @@ call's `VoiceAgentIntegrationContext.sync_status` went `failed`, or an
 A replayed turn (`replayed: True`: a turn the workflow had already run, answered from
 its checkpoint after a session actor was replaced) is counted in no metric: its latency
 and transitions were observed when it ran, and observing them again would count one
-turn twice. It is logged (by `graph.orchestrator`) instead. A stale turn is answered
+turn twice. It is logged (by `graph.workflow.orchestrator`) instead. A stale turn is answered
 with the fallback and counts as a state sync failure, as any turn that could not run.
 
 A turn carries the live settings its call started with (`metadata["config"]`: version
@@ -34,7 +34,7 @@ from ray import serve
 from ray.serve.exceptions import RayServeException
 
 from deployments.live_settings import LiveSettings, PerVersion, application_name
-from graph.orchestrator import AgentOrchestrator
+from graph.workflow.orchestrator import AgentOrchestrator
 from switchboard.live_config_store import LiveConfigStore
 from switchboard.logging_setup import setup_replica_logging
 from switchboard.metrics import VoiceAgentIntegrationMetrics

@@ -1,12 +1,15 @@
 """The conversation side of Switchboard: understanding callers and deciding what to say.
 
-Pure Python, no I/O:
-
-- `graph.understanding` — `understand(text)` / `understand_dtmf(digit)`, built on
-  `graph.text` (normalisation), `graph.numbers` (spoken numbers), and one reader
-  per fact: `budget`, `authority`, `need`, `timeline`, `meeting`, `names`, `intents`;
-- `graph.policy` — BANT criteria, premium, and the outcome of a call;
-- `graph.state` — `ConversationState` (checkpointed) and `AgentReply`;
-- `graph.replies` — every template the agents speak;
-- `graph.script` — `QualificationScript`, the templated direct path.
+- `graph.understanding` — what a caller's line means (pure Python, no I/O):
+  `caller_line.understand(text)` / `understand_dtmf(digit)`, built on `text`
+  (normalisation), `numbers` and `magnitudes` (spoken numbers), and one reader per
+  fact or act: `budget_reading`, `authority`, `need`, `timeline`, `meeting`, `names`,
+  `intents`, `yes_no`;
+- `graph.workflow` — what the agents decide and say: the LangGraph workflow
+  (`turn_graph`) and its agents (`agents`), the templated direct path (`script`), the
+  qualification policy (`policy`), the state (`state`), the wording (`replies`, and
+  `voice` for LLM text), and `orchestrator`, which runs one caller turn, checkpointed;
+- `graph.llm` — the LLM tiers, which both sides use: facts extracted and checked
+  against `graph.understanding`, replies written in an agent's voice;
+- `graph.checkpointer` — LangGraph checkpoints in plain Redis.
 """

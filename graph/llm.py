@@ -10,7 +10,7 @@ the call is escalated. Two calls per caller line:
   time must be one our scheduler can read, amounts and months must be sane), the
   rules fill whatever it missed, and an opt-out either of them heard counts;
 - `write_reply` — the agent's words for the turn, streamed; sentences are handed
-  on as they complete and shaped for the ear (`graph.voice`).
+  on as they complete and shaped for the ear (`graph.workflow.voice`).
 
 Every call reports its token usage, which the budget turns into cost.
 
@@ -52,10 +52,10 @@ from openai import (
 )
 from pydantic import BaseModel, Field, ValidationError
 
-from graph.meeting import read_meeting_time
-from graph.text import split_sentences as caller_sentences
-from graph.understanding import Understanding
-from graph.voice import SentenceStream, optimize_sentences
+from graph.understanding.caller_line import Understanding
+from graph.understanding.meeting import read_meeting_time
+from graph.understanding.text import split_sentences as caller_sentences
+from graph.workflow.voice import SentenceStream, optimize_sentences
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import Tier
 from switchboard.settings import VoiceAgentIntegrationConfig

@@ -31,7 +31,7 @@ from actors.pipeline import TWILIO_SAMPLE_RATE, make_vad
 from actors.speech.factory import make_stt, make_tts
 from actors.twilio_serializer import CallSerializer, mark_message
 from actors.usage import CallUsage
-from graph.script import all_prompts
+from graph.workflow.script import all_prompts
 from switchboard.models import CallSession
 from switchboard.settings import get_settings
 

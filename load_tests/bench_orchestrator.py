@@ -47,7 +47,7 @@ from ray.serve.handle import DeploymentHandle
 from actors.direct_path import DirectResponder
 from actors.responder import CallerEvent
 from deployments.orchestrator_deployment import OrchestratorDeployment
-from graph.orchestrator import AgentOrchestrator
+from graph.workflow.orchestrator import AgentOrchestrator
 from switchboard.local_services import start_local_ray
 from switchboard.models import CallSession
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings

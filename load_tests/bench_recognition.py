@@ -1,5 +1,5 @@
 """Recognition benchmark: what PocketSphinx hears of caller answers at 8 kHz, and
-whether the deterministic understanding in `graph/` still reads the right fact.
+whether the deterministic understanding in `graph/understanding/` still reads the right fact.
 
 Each sentence is spoken by eSpeak NG through the caller simulator's voice
 (`switchboard.caller.speech.synthesize_ulaw`: 8 kHz μ-law, as Twilio carries it),
@@ -15,7 +15,7 @@ Two sets:
 - `heldout` — the caller lines of the public scenarios in `scenarios/`.
   Nothing in the product is built from them (DESIGN.md); they are only checked.
 
-The facts expected of a sentence are what `graph.understanding.understand` reads
+The facts expected of a sentence are what `graph.understanding.caller_line.understand` reads
 from the sentence as written (with the same question pending), so the benchmark
 measures recognition, not the understanding rules. Reported: word error rate,
 the share of sentences whose facts survive ("fact rate"), and facts heard that
@@ -57,8 +57,8 @@ from pipecat.audio.utils import create_file_resampler, ulaw_to_pcm
 from actors.speech.language_model import LanguageModel, language_model
 from actors.speech.pocketsphinx_stt import PocketSphinxDecoder, Recognition
 from actors.speech.spoken import spoken_words
-from graph.script import all_prompts
-from graph.understanding import Understanding, understand
+from graph.understanding.caller_line import Understanding, understand
+from graph.workflow.script import all_prompts
 from switchboard.caller.speech import synthesize_ulaw
 from switchboard.settings import load_settings
 from tests.e2e import SCENARIO_FILES

@@ -12,7 +12,7 @@ import redis.asyncio as redis
 from actors.budget_ledger import Reason, UsageDelta, reason_code, wants_premium_tier
 from db.queries import call_report
 from db.recorder import Recorder
-from graph.policy import qualification_score, wants_premium
+from graph.workflow.policy import qualification_score, wants_premium
 from switchboard.models import CallFacts
 from switchboard.settings import QualificationPolicy, TierEscalationSettings
 from tests.test_budget_support import T0, make_ledger, outbox_decisions

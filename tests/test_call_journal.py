@@ -15,7 +15,7 @@ from actors.journal import CallJournal
 from actors.registry import CallIdentity, CallRegistry
 from actors.responder import CallerEvent
 from db.outbox import FencedOutbox
-from graph.state import AgentReply
+from graph.workflow.state import AgentReply
 from switchboard.local_services import LocalRedis, private_directory
 from switchboard.models import CallSession
 from switchboard.redis_client import connect

@@ -15,7 +15,7 @@ from actors.registry import CallIdentity, CallRegistry
 from db.outbox import Outbox
 from db.queries import call_report
 from db.recorder import Recorder
-from graph.state import ConversationState
+from graph.workflow.state import ConversationState
 from switchboard.models import CallFacts, CallSession, CallStatus, Outcome
 from switchboard.settings import RecoverySettings, load_settings
 

@@ -81,7 +81,7 @@ async def test_a_calls_lines_are_json_and_carry_its_call_sid(
     assert any(f"call {call_sid} closed" in line["message"] for line in ingress), ingress
     orchestrator = lines_about(replica_lines("OrchestratorDeployment"), call_sid)
     assert any(
-        line["name"] == "graph.orchestrator" and "answered by greeter" in line["message"]
+        line["name"] == "graph.workflow.orchestrator" and "answered by greeter" in line["message"]
         for line in orchestrator
     ), orchestrator
     session = session_actor_lines(logs, call_sid)

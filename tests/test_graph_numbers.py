@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.numbers import amount_to_words, find_numbers, number_to_words, parse_number
+from graph.understanding.numbers import amount_to_words, find_numbers, number_to_words, parse_number
 
 
 @pytest.mark.parametrize(

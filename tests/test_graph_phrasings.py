@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 
 from graph.llm import EXTRACTION_SCHEMA, Extraction, combine
-from graph.understanding import Understanding, understand
+from graph.understanding.caller_line import Understanding, understand
 
 TODAY = date(2025, 3, 10)  # a Monday in March
 

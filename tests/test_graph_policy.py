@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.policy import (
+from graph.workflow.policy import (
     CallSignals,
     criteria_met,
     final_outcome,

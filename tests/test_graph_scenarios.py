@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from graph.policy import wants_premium
-from graph.script import QualificationScript
-from graph.state import ConversationState
+from graph.workflow.policy import wants_premium
+from graph.workflow.script import QualificationScript
+from graph.workflow.state import ConversationState
 from switchboard.models import Outcome
 from switchboard.settings import AgentIntegrationSettings, QualificationPolicy
 from tests.e2e import SCENARIO_FILES

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from graph.script import QualificationScript
-from graph.state import ConversationState
+from graph.workflow.script import QualificationScript
+from graph.workflow.state import ConversationState
 from switchboard.models import Outcome
 from tests.test_graph_script import QUALIFY_LINES, converse, make_script, triggers
 

@@ -9,9 +9,9 @@ from datetime import date
 
 import pytest
 
-from graph.script import QualificationScript, all_prompts
-from graph.state import AgentReply, ConversationState
-from graph.understanding import Understanding
+from graph.understanding.caller_line import Understanding
+from graph.workflow.script import QualificationScript, all_prompts
+from graph.workflow.state import AgentReply, ConversationState
 from switchboard.models import Outcome
 from switchboard.settings import QualificationPolicy, load_settings
 

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from graph.understanding import Understanding, understand, understand_dtmf
+from graph.understanding.caller_line import Understanding, understand, understand_dtmf
 
 TODAY = date(2025, 3, 10)  # a Monday in March
 

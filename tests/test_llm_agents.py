@@ -18,10 +18,10 @@ import pytest
 import redis.asyncio as aioredis
 
 from graph.llm import Extraction, combine
-from graph.orchestrator import AgentOrchestrator
-from graph.script import QualificationScript
-from graph.state import ConversationState
-from graph.understanding import understand
+from graph.understanding.caller_line import understand
+from graph.workflow.orchestrator import AgentOrchestrator
+from graph.workflow.script import QualificationScript
+from graph.workflow.state import ConversationState
 from switchboard.settings import load_settings
 from tests.test_llm_openai_double import OpenAIDouble, empty_extraction, openai_double
 

@@ -21,7 +21,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from graph.llm import FailureReason, RetryPolicy
-from graph.orchestrator import AgentOrchestrator
+from graph.workflow.orchestrator import AgentOrchestrator
 from switchboard.metrics import LLM_FAILURE_REASONS, VoiceAgentIntegrationMetrics
 from tests.test_llm_agents import OPENING, VAGUE_BUDGET, converse, make_orchestrator, new_call
 from tests.test_llm_openai_double import OpenAIDouble, openai_double

@@ -1,4 +1,4 @@
-"""Replies shaped for the ear (`graph.voice`): what an LLM writes, made fit to speak."""
+"""Replies shaped for the ear (`graph.workflow.voice`): what an LLM writes, made fit to speak."""
 
 from __future__ import annotations
 
@@ -6,8 +6,13 @@ import re
 
 import pytest
 
-from graph.replies import Replies
-from graph.voice import SentenceStream, _optimize_for_voice, optimize_sentences, split_sentences
+from graph.workflow.replies import Replies
+from graph.workflow.voice import (
+    SentenceStream,
+    _optimize_for_voice,
+    optimize_sentences,
+    split_sentences,
+)
 
 
 def spoken(text: str, max_words: int = 200) -> str:

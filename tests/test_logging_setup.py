@@ -68,14 +68,14 @@ def test_a_line_logged_in_a_call_carries_its_call_sid_as_json(
     logger.info("warm")
     with call_context("CA0001"):
         logger.info("took call")
-        logging.getLogger("graph.orchestrator").warning("turn failed")
+        logging.getLogger("graph.workflow.orchestrator").warning("turn failed")
     lines = json_lines(capsys.readouterr().err)
     assert [(line["message"], line.get("call_sid")) for line in lines] == [
         ("warm", None),
         ("took call", "CA0001"),
         ("turn failed", "CA0001"),
     ]
-    assert lines[2]["levelname"] == "WARNING" and lines[2]["name"] == "graph.orchestrator"
+    assert lines[2]["levelname"] == "WARNING" and lines[2]["name"] == "graph.workflow.orchestrator"
 
 
 def test_pipecat_lines_go_out_as_json_at_the_configured_level(
@@ -188,14 +188,14 @@ def test_a_replica_writes_every_line_about_a_call_to_its_json_log(tmp_path: Path
     logging.getLogger(SERVE_LOGGER).info("replica up")
     with call_context("CA0006"):
         logging.getLogger(SERVE_LOGGER).info("call CA0006 closed")
-        logging.getLogger("graph.orchestrator").info("turn 2 replayed")
+        logging.getLogger("graph.workflow.orchestrator").info("turn 2 replayed")
         loguru_logger.warning("session pool empty")
     lines = json_lines(log_file.read_text())
     by_message = {line["message"]: line for line in lines}
     assert "call_sid" not in by_message["replica up"]
     for message, name in [
         ("call CA0006 closed", SERVE_LOGGER),
-        ("turn 2 replayed", "graph.orchestrator"),
+        ("turn 2 replayed", "graph.workflow.orchestrator"),
         ("session pool empty", __name__),
     ]:
         line = by_message[message]
@@ -208,7 +208,7 @@ def test_a_replicas_text_log_carries_the_call_sid(tmp_path: Path) -> None:
     log_file = serve_replica_logger(tmp_path, "TEXT")
     setup_replica_logging("INFO")
     with call_context("CA0007"):
-        logging.getLogger("graph.orchestrator").info("turn 2 replayed")
+        logging.getLogger("graph.workflow.orchestrator").info("turn 2 replayed")
     (line,) = [line for line in log_file.read_text().splitlines() if "turn 2" in line]
     assert line.endswith("turn 2 replayed call_sid=CA0007")
 
@@ -224,7 +224,7 @@ def test_a_serve_logger_that_propagates_does_not_loop(tmp_path: Path) -> None:
     log_file = serve_replica_logger(tmp_path, "JSON")
     setup_replica_logging("INFO")
     logging.getLogger(SERVE_LOGGER).propagate = True
-    logging.getLogger("graph.orchestrator").warning("written once, by the root's handlers")
+    logging.getLogger("graph.workflow.orchestrator").warning("written once, by the root's handlers")
     logging.getLogger(SERVE_LOGGER).warning("written once, by Serve's")
     assert [line["message"] for line in json_lines(log_file.read_text())] == [
         "written once, by Serve's"

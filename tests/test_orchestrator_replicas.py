@@ -35,7 +35,7 @@ from ray.serve.request_router import (
 )
 
 from deployments.orchestrator_deployment import OrchestratorDeployment
-from graph.orchestrator import AgentOrchestrator
+from graph.workflow.orchestrator import AgentOrchestrator
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from actors.speech.espeak import EspeakTTSService
 from actors.speech.factory import make_stt, make_tts
 from actors.speech.language_model import language_model
 from actors.speech.pocketsphinx_stt import PocketSphinxSTTService
-from graph.script import all_prompts
+from graph.workflow.script import all_prompts
 from switchboard.settings import SettingsError, SpeechSettings, load_settings
 
 

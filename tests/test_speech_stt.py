@@ -36,8 +36,8 @@ from actors.speech.pocketsphinx_stt import (
     Recognition,
 )
 from actors.speech.spoken import spoken_words
-from graph.script import all_prompts
-from graph.understanding import understand
+from graph.understanding.caller_line import understand
+from graph.workflow.script import all_prompts
 from switchboard.settings import load_settings
 from tests.e2e import SCENARIOS
 

@@ -12,10 +12,10 @@ import redis.asyncio as aioredis
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
-from graph.agents import VoiceAgents
 from graph.checkpointer import RedisCheckpointSaver
-from graph.state import ConversationState
-from graph.workflow import AGENTS, ROUTER, compile_workflow
+from graph.workflow.agents import VoiceAgents
+from graph.workflow.state import ConversationState
+from graph.workflow.turn_graph import AGENTS, ROUTER, compile_workflow
 from switchboard.models import AgentTransition
 from switchboard.settings import load_settings
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from graph.orchestrator import FALLBACK_SENTENCES, AgentOrchestrator
-from graph.state import AgentReply, ConversationState
+from graph.workflow.orchestrator import FALLBACK_SENTENCES, AgentOrchestrator
+from graph.workflow.state import AgentReply, ConversationState
 from switchboard.local_services import free_port
 from switchboard.models import CallFacts, VoiceAgentIntegrationContext
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings

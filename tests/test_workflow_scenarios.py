@@ -18,8 +18,8 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 
-from graph.orchestrator import AgentOrchestrator
-from graph.script import QualificationScript
+from graph.workflow.orchestrator import AgentOrchestrator
+from graph.workflow.script import QualificationScript
 from switchboard.models import Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings
 from tests.e2e import SCENARIO_FILES

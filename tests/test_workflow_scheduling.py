@@ -10,9 +10,9 @@ import pytest
 import redis.asyncio as aioredis
 from langgraph.graph.state import CompiledStateGraph
 
-from graph.agents import VoiceAgents
 from graph.checkpointer import RedisCheckpointSaver
-from graph.workflow import compile_workflow
+from graph.workflow.agents import VoiceAgents
+from graph.workflow.turn_graph import compile_workflow
 from switchboard.settings import load_settings
 from tests.test_workflow_graph import WEDNESDAY, handoffs, thread, turn
 

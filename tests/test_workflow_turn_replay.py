@@ -18,13 +18,13 @@ import redis.asyncio as aioredis
 from langgraph.types import StateSnapshot
 
 from deployments.orchestrator_deployment import OrchestratorDeployment
-from graph.orchestrator import (
+from graph.workflow.orchestrator import (
     FALLBACK_SENTENCES,
     AgentOrchestrator,
     plan_turn,
     turn_fingerprint,
 )
-from graph.workflow import CallerTurn
+from graph.workflow.turn_graph import CallerTurn
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from tests.db_fixtures import redis_url
 from tests.test_workflow_orchestrator import DANA, new_call, orchestrator_on, settings_for

@@ -35,7 +35,7 @@ from pathlib import Path
 import pocketsphinx
 from loguru import logger
 
-from actors.speech.corpus import CORPUS_VERSION, general_answers
+from actors.speech.corpus import CORPUS_VERSION, DATA_FILES, general_answers
 from actors.speech.pronounce import (
     cmudict,
     narrowband_variants,
@@ -269,7 +269,7 @@ def background_unigrams(size: int = BACKGROUND_WORDS) -> dict[str, float]:
 
 @lru_cache(maxsize=1)
 def _generator_digest() -> str:
-    """Hash of the code that generates the general corpus and the model.
+    """Hash of the code and the grammar that generate the general corpus and the model.
 
     The general answers are a pure function of these sources, so hashing them
     stands for hashing the ~80k generated sentences, without generating them
@@ -281,6 +281,8 @@ def _generator_digest() -> str:
     here = Path(__file__).parent
     for name in ("corpus.py", "spoken.py", "pronounce.py", "language_model.py"):
         digest.update((here / name).read_bytes())
+    for path in DATA_FILES:
+        digest.update(path.read_bytes())
     digest.update(pocketsphinx.__file__.encode())
     digest.update(str(BACKGROUND_WEIGHT).encode())
     return digest.hexdigest()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from graph.numbers import number_to_words, ordinal_to_words, year_to_words
+from graph.understanding.numbers import number_to_words, ordinal_to_words, year_to_words
 
 _SCALE_SUFFIX = {"k": "thousand", "m": "million", "mm": "million", "b": "billion", "bn": "billion"}
 # $1.5m, 50k, $120,000, 3.5 million, 10%

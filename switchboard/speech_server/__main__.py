@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Imported after the arguments are checked: these load Pipecat and the models.
     from actors.speech.language_model import language_model
-    from graph.script import all_prompts
+    from graph.workflow.script import all_prompts
     from switchboard.settings import get_settings
     from switchboard.speech_server.app import create_app
 

@@ -3,7 +3,7 @@
 Owns the arithmetic of English numerals as people say them on the phone:
 "a hundred and twenty thousand", "two point five million", "half a million",
 "a quarter of a million", "twenty five hundred", "fifteen grand", "75 k",
-"a couple of", "a few". It reads over normalised tokens (see `graph.text`) and
+"a couple of", "a few". It reads over normalised tokens (see `graph.understanding.text`) and
 reports where each number is, so the readers for money and time decide what
 the number counts.
 """

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from graph.policy import CallSignals
+from graph.workflow.policy import CallSignals
 from switchboard.models import AgentName, CallFacts, Direction, Outcome
 
 # The question an agent is waiting on an answer to.

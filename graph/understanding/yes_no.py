@@ -3,12 +3,12 @@
 Owns the many ways people say either ("yep", "sure thing", "go for it", "nah", "not
 really", "probably not") and the cases where the words mislead: "no" before a noun
 is a determiner ("no budget"), "yeah, no" is a no, "definitely not" is not a yes.
-Takes the normalised text of `graph.text.normalize`.
+Takes the normalised text of `graph.understanding.text.normalize`.
 """
 
 from __future__ import annotations
 
-from graph.text import compile_all
+from graph.understanding.text import compile_all
 
 _YES = compile_all(
     r"\b(?:yes|yeah|yep|yup|yea|yah|aye|affirmative|absolutely|definitely|certainly|"

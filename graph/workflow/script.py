@@ -30,20 +30,20 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from graph import intents
-from graph.meeting import on_day_of
-from graph.need import about_the_business, tidy_need
-from graph.policy import (
+from graph.understanding import intents
+from graph.understanding.caller_line import Understanding, understand, understand_dtmf
+from graph.understanding.meeting import on_day_of
+from graph.understanding.need import about_the_business, tidy_need
+from graph.understanding.text import normalize
+from graph.workflow.policy import (
     budget_below_minimum,
     criteria_met,
     nurture_reason,
     reached_outcome,
 )
-from graph.policy import final_outcome as policy_final_outcome
-from graph.replies import Replies
-from graph.state import BANT_QUESTIONS, AgentReply, ConversationState, Question
-from graph.text import normalize
-from graph.understanding import Understanding, understand, understand_dtmf
+from graph.workflow.policy import final_outcome as policy_final_outcome
+from graph.workflow.replies import Replies
+from graph.workflow.state import BANT_QUESTIONS, AgentReply, ConversationState, Question
 from switchboard.models import AgentName, Direction, Outcome
 from switchboard.settings import QualificationPolicy, VoiceAgentIntegrationConfig
 

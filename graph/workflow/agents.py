@@ -1,6 +1,6 @@
-"""The voice agents: the router and the seven agent nodes of `graph.workflow`.
+"""The voice agents: the router and the seven agent nodes of `graph.workflow.turn_graph`.
 
-What each agent decides is the qualification script's (`graph.script`), so the
+What each agent decides is the qualification script's (`graph.workflow.script`), so the
 graph and the direct path behave alike by construction: one feature, one place.
 The agent holding the call takes the caller's turn through the script (understanding
 the line with rules, and with the LLM when one is configured); the script tells
@@ -33,8 +33,8 @@ from langgraph.graph import END
 from langgraph.types import Command
 
 from graph.llm import LLMError, TieredLLM, TurnContext, combine
-from graph.script import AgentPart, AgentReply, ConversationState, QualificationScript
-from graph.workflow import Hop, VoiceState
+from graph.workflow.script import AgentPart, AgentReply, ConversationState, QualificationScript
+from graph.workflow.turn_graph import Hop, VoiceState
 from switchboard.models import AgentTransition, Outcome, Tier, now
 from switchboard.settings import VoiceAgentIntegrationConfig
 

@@ -7,12 +7,12 @@ call (`conversation.current_agent`); before any agent holds it, the router itsel
 opens the call, as the `start` of the transitions. An agent that hands the call on
 returns `Command(goto=<next agent>, update=...)` and records an `AgentTransition`;
 the agent that holds the call when the turn ends writes the reply. The nodes live
-in `graph.agents`; this module owns the state and the wiring.
+in `graph.workflow.agents`; this module owns the state and the wiring.
 
 The graph is checkpointed with `thread_id` = CallSid (`graph.checkpointer`), so the
 next turn may run on any replica. Each checkpoint also records which caller turn it ran
 (`turn`, `turn_event`), so the orchestrator can tell a replayed turn from a new one
-(`graph.orchestrator`).
+(`graph.workflow.orchestrator`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from graph.state import ConversationState
+from graph.workflow.state import ConversationState
 from switchboard.models import AgentName, AgentTransition, CallFacts, Direction, Outcome, Tier
 
 if TYPE_CHECKING:
-    from graph.agents import VoiceAgents
+    from graph.workflow.agents import VoiceAgents
 
 ROUTER = "router"
 AGENTS: tuple[AgentName, ...] = (

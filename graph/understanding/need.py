@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from graph.text import Sentence, compile_all, negated_before, normalize
+from graph.understanding.text import Sentence, compile_all, negated_before, normalize
 
 _OBJECTS = (
     r"(?:leads?|calls?|customers?|clients?|deals?|sales|business|opportunit(?:y|ies)|revenue|"

@@ -1,19 +1,19 @@
 """Conversational acts in a caller's line: yes/no, opt-out, asking for a person, ...
 
 Owns the things a caller *does* with a line, as opposed to the facts they state:
-answering yes or no (read by `graph.yes_no`), asking not to be called again, asking
+answering yes or no (read by `graph.understanding.yes_no`), asking not to be called again, asking
 for a human, asking to be called back, proposing another meeting time, declining,
 closing, asking us to repeat, asking who we are, and recognising an answering
 machine's greeting. Every detector takes the normalised text of
-`graph.text.normalize`.
+`graph.understanding.text.normalize`.
 """
 
 from __future__ import annotations
 
 import re
 
-from graph import yes_no
-from graph.text import compile_all, negated_before
+from graph.understanding import yes_no
+from graph.understanding.text import compile_all, negated_before
 
 # --- opt-out ---------------------------------------------------------------------------
 
@@ -365,7 +365,7 @@ _UNSURE = compile_all(
 )
 
 def detect_affirmative(text: str) -> bool | None:
-    """Yes (True), no (False) or neither (None); see `graph.yes_no`."""
+    """Yes (True), no (False) or neither (None); see `graph.understanding.yes_no`."""
     return yes_no.detect_affirmative(text)
 
 

@@ -3,7 +3,7 @@
 Owns the wording. Sentences are short, plain text (no markdown), with numbers
 spelled out so any text-to-speech engine reads them right. The LangGraph agents
 use these as their no-LLM answers and as examples of tone. Nothing here
-decides what to say next; `graph.script` does.
+decides what to say next; `graph.workflow.script` does.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 
-from graph.meeting import speak_meeting_time
-from graph.numbers import amount_to_words, number_to_words
-from graph.state import Question
+from graph.understanding.meeting import speak_meeting_time
+from graph.understanding.numbers import amount_to_words, number_to_words
+from graph.workflow.state import Question
 
 # (full question, short form used when reprompting after silence)
 QUESTIONS: dict[Question, tuple[str, str]] = {
@@ -51,8 +51,9 @@ def _with_name(text: str, name: str | None) -> str:
 
 
 def _spoken_budget(usd: float) -> str:
-    """"about fifty thousand dollars"; a ceiling ("under 50k", read by `graph.budget` as
-    one dollar short of it) as "just under fifty thousand dollars"."""
+    """"about fifty thousand dollars"; a ceiling ("under 50k", read by
+    `graph.understanding.budget_reading` as one dollar short of it) as "just under fifty
+    thousand dollars"."""
     if usd >= 1000 and (usd + 1) % 1000 == 0:
         return f"just under {amount_to_words(usd + 1)}"
     return f"about {amount_to_words(usd)}"

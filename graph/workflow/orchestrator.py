@@ -53,12 +53,12 @@ import redis.asyncio as aioredis
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import StateSnapshot
 
-from graph.agents import VoiceAgents
 from graph.checkpointer import RedisCheckpointSaver
 from graph.llm import TieredLLM
-from graph.policy import qualification_score, wants_premium
-from graph.state import ConversationState
-from graph.workflow import ROUTER, CallerTurn, EventKind, VoiceState, compile_workflow
+from graph.workflow.agents import VoiceAgents
+from graph.workflow.policy import qualification_score, wants_premium
+from graph.workflow.state import ConversationState
+from graph.workflow.turn_graph import ROUTER, CallerTurn, EventKind, VoiceState, compile_workflow
 from switchboard.logging_setup import bind_call
 from switchboard.models import AgentTransition, CallFacts, Tier, VoiceAgentIntegrationContext
 from switchboard.redis_client import connect

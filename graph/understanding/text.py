@@ -2,7 +2,7 @@
 
 Owns one job: turning whatever a caller's words look like ("$75k", "I'm the C.E.O.",
 "dont call me", "twenty-five", "9:30am") into one lowercase, space-separated form the
-readers in `graph/` match against, split into sentences that keep the caller's own
+readers in `graph/understanding/` match against, split into sentences that keep the caller's own
 wording for anything we repeat back or store (the stated need).
 """
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from graph import intents
-from graph.authority import read_authority
-from graph.budget import read_budget
-from graph.meeting import read_meeting_time
-from graph.names import read_bare_name, read_name
-from graph.need import read_need
-from graph.text import split_sentences
-from graph.timeline import bare_months, read_timeline
+from graph.understanding import intents
+from graph.understanding.authority import read_authority
+from graph.understanding.budget_reading import read_budget
+from graph.understanding.meeting import read_meeting_time
+from graph.understanding.names import read_bare_name, read_name
+from graph.understanding.need import read_need
+from graph.understanding.text import split_sentences
+from graph.understanding.timeline import bare_months, read_timeline
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ Owns two jobs:
   takes an LLM's tokens as they arrive and hands back each sentence as soon as it is
   complete, so text-to-speech starts on the first one.
 
-The templated replies (`graph.replies`) are written this way already; only text an
+The templated replies (`graph.workflow.replies`) are written this way already; only text an
 LLM wrote goes through here.
 """
 
@@ -18,8 +18,13 @@ from __future__ import annotations
 
 import re
 
-from graph.meeting import speak_meeting_time
-from graph.numbers import amount_to_words, number_to_words, ordinal_to_words, year_to_words
+from graph.understanding.meeting import speak_meeting_time
+from graph.understanding.numbers import (
+    amount_to_words,
+    number_to_words,
+    ordinal_to_words,
+    year_to_words,
+)
 
 MAX_SENTENCE_WORDS = 20  # longer sentences are split at a clause boundary
 

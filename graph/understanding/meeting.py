@@ -16,8 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graph.numbers import TEENS, TENS, UNITS, number_to_words, ordinal_to_words
-from graph.text import Sentence
+from graph.understanding.numbers import TEENS, TENS, UNITS, number_to_words, ordinal_to_words
+from graph.understanding.text import Sentence
 
 _WEEKDAYS = {
     "monday": "Monday", "tuesday": "Tuesday", "tues": "Tuesday", "tue": "Tuesday",

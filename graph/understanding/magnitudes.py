@@ -1,8 +1,8 @@
 """Amounts said as orders of magnitude: "low six figures", "a five-figure budget",
 "tens of thousands", "hundreds of thousands".
 
-Owns reading such phrases over normalised tokens (see `graph.text`) as a `Number`
-at the low end of what they span, as `graph.budget` reads every range: "six
+Owns reading such phrases over normalised tokens (see `graph.understanding.text`) as a `Number`
+at the low end of what they span, as `graph.understanding.budget_reading` reads every range: "six
 figures" is 100,000, "mid six figures" 400,000 (the middle third starts there),
 "high five figures" 70,000, "tens of thousands" 10,000.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from graph.numbers import Number
+from graph.understanding.numbers import Number
 
 _DIGITS = {"four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
            "4": 4, "5": 5, "6": 6, "7": 7, "8": 8, "9": 9}

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from graph.numbers import is_number_word
-from graph.text import Sentence, compile_all, negated_before
+from graph.understanding.numbers import is_number_word
+from graph.understanding.text import Sentence, compile_all, negated_before
 
 _OTHERS = (
     r"(?:boss|manager|supervisor|director|owner|owners|ceo|cfo|coo|cto|president|vp|partner|"

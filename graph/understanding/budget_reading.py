@@ -4,7 +4,7 @@ Owns telling money apart from the other numbers of a sales call (calls a day,
 staff, hours, dates), reading ranges ("twenty to thirty thousand" — we keep the
 low end, what the caller is sure to spend) and periods ("five grand a month" is
 sixty thousand a year), orders of magnitude ("low six figures", see
-`graph.magnitudes`) and ceilings ("under ten grand" is just below ten thousand, so
+`graph.understanding.magnitudes`) and ceilings ("under ten grand" is just below ten thousand, so
 it never meets a minimum of ten thousand). Phone numbers, clock times, years and
 counts of things are not money.
 """
@@ -15,9 +15,9 @@ import re
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from graph.magnitudes import find_magnitudes
-from graph.numbers import Number, find_numbers
-from graph.text import Sentence, compile_all, negated_before
+from graph.understanding.magnitudes import find_magnitudes
+from graph.understanding.numbers import Number, find_numbers
+from graph.understanding.text import Sentence, compile_all, negated_before
 
 _CURRENCY = frozenset({"dollars", "dollar", "bucks", "buck", "usd"})
 _MONEY_SCALES = frozenset({"grand", "k"})

@@ -16,8 +16,8 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import date
 
-from graph.numbers import Number, find_numbers, is_number_word
-from graph.text import Sentence, negated_before
+from graph.understanding.numbers import Number, find_numbers, is_number_word
+from graph.understanding.text import Sentence, negated_before
 
 _UNIT_MONTHS = {
     "day": 1 / 30, "days": 1 / 30, "week": 0.25, "weeks": 0.25, "month": 1.0, "months": 1.0,

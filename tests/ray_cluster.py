@@ -77,6 +77,25 @@ class Cluster:
     def serve_status(self) -> dict:
         return yaml.safe_load(self.run("serve", "status", "--address", self.dashboard_url))
 
+    def log_lines(self, *needles: str, limit: int = 60) -> list[str]:
+        """The nodes' log lines (Serve's, the workers', HAProxy's) holding any of
+        `needles`, oldest file first: what a failed drill shows of how a call went."""
+        found: list[str] = []
+        files = sorted(self.temp_dir.glob("session_2*/logs/**/*"), key=_modified)
+        for path in files:
+            if not path.is_file() or path.suffix not in {".log", ".out", ".err"}:
+                continue
+            with contextlib.suppress(OSError), open(path, errors="replace") as lines:
+                found += [f"{path.name}: {line.rstrip()[:400]}"
+                          for line in lines if any(needle in line for needle in needles)]
+        return found[-limit:]
+
+
+def _modified(path: Path) -> float:
+    with contextlib.suppress(OSError):
+        return path.stat().st_mtime
+    return 0.0
+
 
 def _session_pids(sessions: list[int]) -> list[int]:
     pids = []
@@ -153,7 +172,11 @@ def ray_cluster(workdir: Path, node_env: dict[str, str]) -> Iterator[Cluster]:
         yield cluster
     finally:
         _kill_sessions(cluster.sessions)
+        # The nodes' logs stay with the test's own files (pytest keeps the last runs');
+        # the temp dir, with its sockets, goes.
         with contextlib.suppress(OSError):
+            for logs in temp_dir.glob("session_2*/logs"):
+                shutil.copytree(logs, workdir / "ray-logs", dirs_exist_ok=True)
             subprocess.run(["rm", "-rf", str(temp_dir)], timeout=60)
 
 

@@ -186,13 +186,19 @@ async def test_a_code_upgrade_drains_the_old_replica_while_its_audio_call_finish
     # (Known gap: in some runs the upgrade still cuts the call's media stream; Twilio
     # reconnects and the call resumes on a new actor, counted in `recovered`. A turn may
     # be answered by the direct path while the orchestrator's only replica is replaced.)
-    summary = json.dumps({key: report[key] for key in ("errors", "recovered", "turns")},
-                         indent=1)
-    assert report["status"] == "completed", summary
-    assert "[pressed 1]" in [turn["user_text"] for turn in report["turns"]], summary
-    assert report["turns"][-1]["agent"] == "wrap_up", summary
-    assert report["recovered"] <= 1, summary
-    assert not any("failed (no answer)" in error for error in report["errors"]), summary
+    def summary() -> str:
+        # What the record and the nodes' logs say of the call: why it moved, if it did.
+        shown = {key: report[key] for key in ("errors", "recovered", "turns")}
+        logs = app.cluster.log_lines(call_sid, "1012", "1006", "HAProxy", "draining")
+        return json.dumps(shown, indent=1) + "\n" + "\n".join(logs)
+
+    assert report["status"] == "completed", summary()
+    assert "[pressed 1]" in [turn["user_text"] for turn in report["turns"]], summary()
+    assert report["turns"][-1]["agent"] == "wrap_up", summary()
+    assert report["recovered"] <= 1, summary()
+    assert not any("failed (no answer)" in error for error in report["errors"]), summary()
+    if report["recovered"]:
+        print(summary())
     print(f"code upgrade with an audio call live: recovered {report['recovered']}"
           f" {report['errors']}")
     assert report["app_version"] == "v1"

@@ -9,8 +9,10 @@ Routes:
   it refused (bearer token);
 - `GET /v1/calls/{call_sid}` — the call report; `POST /v1/calls/{call_sid}/tier` — force
   or revoke a live call's premium tier (bearer token; `deployments.tier_admin`);
-- `GET /healthz` — liveness, answered from this process alone; `GET /readyz` — 200 once
-  calls can be taken, else 503 naming what is missing.
+- `GET /healthz` — liveness, answered from this process alone; `GET /readyz` — readiness:
+  Redis, PostgreSQL, the orchestrator and the warm pool checked concurrently, 200 when
+  all pass, else 503 naming the failed ones (`deployments.readiness`: the JSON shape,
+  each check and its timeout). Readiness only reports: it never refuses a call itself.
 
 The ingress refuses to start without a Twilio auth token and an API token, however it
 is started: an empty key would let anyone forge webhooks and streams.
@@ -46,6 +48,14 @@ from deployments.call_draining import keep_calls_through_shutdown
 from deployments.call_streams import CallStreams
 from deployments.ingress_metrics import IngressMetrics
 from deployments.live_settings import LiveSettings, application_name
+from deployments.readiness import (
+    Readiness,
+    deployment_ping,
+    orchestrator_check,
+    postgresql_check,
+    redis_check,
+    warm_pool_check,
+)
 from deployments.stream_tokens import StreamTokens
 from deployments.tier_admin import change_tier, parse_tier_change
 from deployments.twilio_webhooks import TwilioWebhooks
@@ -57,7 +67,6 @@ from switchboard.settings import SettingsError, VoiceAgentIntegrationConfig, get
 
 logger = logging.getLogger("ray.serve")
 
-READY_CHECK_TIMEOUT_S = 2.0
 # How long a new replica waits for its first warm session actor before taking calls.
 FIRST_WARM_TIMEOUT_S = 60.0
 
@@ -151,6 +160,15 @@ class TwilioIngress:
             pool=self._pool,
             database=self._database,
         )
+        self._readiness = Readiness(
+            [
+                redis_check(settings.redis_url),
+                postgresql_check(self._database),
+                orchestrator_check(deployment_ping(orchestrator), lambda: self._live.current),
+                warm_pool_check(self._pool),
+            ],
+            api_token=self._api_token,
+        )
 
     @property
     def _settings(self) -> VoiceAgentIntegrationConfig:
@@ -242,36 +260,7 @@ class TwilioIngress:
         )
 
     async def readyz(self, request: Request) -> Response:
-        checks = {
-            "redis": self._redis.ping(),
-            "postgresql": self._ping_database(),
-            "orchestrator": self._ping(self._orchestrator),
-            "pool": self._pool_ready(),
-        }
-        results = await asyncio.gather(
-            *(asyncio.wait_for(check, READY_CHECK_TIMEOUT_S) for check in checks.values()),
-            return_exceptions=True,
-        )
-        failed = [
-            name for name, result in zip(checks, results, strict=True)
-            if isinstance(result, BaseException)
-        ]
-        if failed:
-            return JSONResponse({"status": "not ready", "failed": failed}, status_code=503)
-        return JSONResponse({"status": "ready", "warm": self._pool.ready_count})
-
-    async def _ping_database(self) -> None:
-        pool = await self._database()
-        async with pool.acquire() as conn:
-            await conn.fetchval("SELECT 1")
-
-    async def _ping(self, handle: DeploymentHandle | None) -> None:
-        if handle is not None:
-            await handle.check_health.remote()
-
-    async def _pool_ready(self) -> None:
-        if self._pool.enabled and self._pool.ready_count == 0:
-            raise RuntimeError("no warm session actor yet")
+        return await self._readiness.endpoint(request)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

@@ -1,6 +1,7 @@
 """Hanging up and transferring live calls through Twilio's REST API.
 
-`CallControl` wraps the official `twilio` client with its asynchronous HTTP client.
+`CallControl` wraps the official `twilio` client with its asynchronous HTTP client
+(`TwilioAccount`, which `actors.messaging` shares for texts).
 `SWITCHBOARD_TWILIO_API_BASE_URL` points it elsewhere: the local Twilio sandbox in
 development and tests, or a Twilio region/edge host such as
 `https://api.dublin.ie1.twilio.com` in production. Unset, the client picks its host as
@@ -13,6 +14,7 @@ person and was not transferred must not be told otherwise.
 from __future__ import annotations
 
 import asyncio
+from typing import TypeVar
 
 import aiohttp
 from twilio.base.exceptions import TwilioRestException
@@ -41,8 +43,12 @@ def transfer_twiml(number: str) -> str:
     return str(response)
 
 
-class CallControl:
-    """Hang-ups and transfers for the calls of one Twilio account."""
+class TwilioAccount:
+    """The official twilio client for one account, on its asynchronous HTTP client, pointed
+    at `SWITCHBOARD_TWILIO_API_BASE_URL` when that is set. Subclasses name the error they
+    raise (`error`) and what they do with it."""
+
+    error: type[RuntimeError] = RuntimeError
 
     def __init__(
         self,
@@ -53,8 +59,9 @@ class CallControl:
         timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         if not account_sid or not auth_token:
-            raise CallControlError(
-                "CallControl needs SWITCHBOARD_TWILIO_ACCOUNT_SID and SWITCHBOARD_TWILIO_AUTH_TOKEN"
+            raise self.error(
+                f"{type(self).__name__} needs SWITCHBOARD_TWILIO_ACCOUNT_SID and "
+                "SWITCHBOARD_TWILIO_AUTH_TOKEN"
             )
         self._account_sid = account_sid
         self._auth_token = auth_token
@@ -65,12 +72,15 @@ class CallControl:
         self._http: AsyncTwilioHttpClient | None = None
 
     @classmethod
-    def from_settings(cls, settings: VoiceAgentIntegrationConfig | None = None) -> CallControl:
+    def from_settings(
+        cls: type[_Account], settings: VoiceAgentIntegrationConfig | None = None, **kwargs: float
+    ) -> _Account:
         settings = settings or get_settings()
         return cls(
             settings.twilio_account_sid or "",
             settings.secret("twilio_auth_token"),
             api_base_url=settings.twilio_api_base_url,
+            **kwargs,
         )
 
     def _rest(self) -> Client:
@@ -85,6 +95,27 @@ class CallControl:
                 client.edge = None
             self._client = client
         return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP session (call when the session's loop is done with it)."""
+        if self._http is not None:
+            await self._http.close()
+        self._client = self._http = None
+
+    async def __aenter__(self: _Account) -> _Account:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+_Account = TypeVar("_Account", bound=TwilioAccount)
+
+
+class CallControl(TwilioAccount):
+    """Hang-ups and transfers for the calls of one Twilio account."""
+
+    error = CallControlError
 
     async def hang_up(self, call_sid: str) -> None:
         """End the call (`Status=completed`)."""
@@ -115,15 +146,3 @@ class CallControl:
                 f"could not reach Twilio to {action} call {call_sid}: "
                 f"{exc.__class__.__name__}: {exc}"
             ) from exc
-
-    async def aclose(self) -> None:
-        """Close the HTTP session (call when the session's loop is done with calls)."""
-        if self._http is not None:
-            await self._http.close()
-        self._client = self._http = None
-
-    async def __aenter__(self) -> CallControl:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()

@@ -14,6 +14,14 @@ number, so a turn replayed after a failure is answered once) and the agent's rep
 follows how far into the caller's messages each turn reached (the index the ingress
 gave each message), so a checkpoint can say which messages a replacement must replay.
 
+A reply that asks for a text (`AgentReply.follow_up == "sms_link"`: the caller agreed
+to be sent a link) is a turn in two parts. Its words ("I'm texting you the link now")
+are said at once while the session sends the text (`on_follow_up`, its own task: the
+frames keep flowing); then the responder says how that went (`follow_up_result`: sent,
+failed, or still pending after `follow_up_wait_s`) and the goodbye, which ends the turn
+and the call. The turn is reported once, with both parts. What the caller says in
+between is not a turn of its own: the call is ending.
+
 A call carried on by a replacement actor starts with a `ResumePlan` instead of a
 greeting: the replayed messages are processed first; if they held a finished sentence
 it is answered; otherwise the agent greets (if the greeting never went out), or says
@@ -54,10 +62,16 @@ from actors.responder import CallerEvent, TurnResponder
 from actors.transport import INBOUND_INDEX
 from actors.usage import CallUsage
 from graph.workflow.script import AgentReply
+from switchboard.models import FollowUpKind, FollowUpStatus
 
 # How long to wait for the caller to hear the agent's last words before hanging up
 # anyway (a mark that never comes back must not keep a line open).
 FINAL_MARK_GRACE_S = 3.0
+# How long the goodbye after "I'm texting you the link" waits for Twilio's answer; the
+# text goes on being sent after that, and the caller hears it is on its way.
+FOLLOW_UP_WAIT_S = 4.0
+
+FollowUpStarter = Callable[[FollowUpKind], "asyncio.Future[FollowUpStatus]"]
 
 
 @dataclass
@@ -114,6 +128,8 @@ class ConversationProcessor(FrameProcessor):
         reprompt_after_s: float,
         speaks_first: bool,
         on_opened: Callable[[int], Awaitable[None]] | None = None,
+        on_follow_up: FollowUpStarter | None = None,
+        follow_up_wait_s: float = FOLLOW_UP_WAIT_S,
         numbering: Numbering = Numbering(),
         resume: ResumePlan | None = None,
         **kwargs,
@@ -129,6 +145,8 @@ class ConversationProcessor(FrameProcessor):
         self._reprompt_after_s = reprompt_after_s
         self._speaks_first = speaks_first
         self._on_opened = on_opened
+        self._on_follow_up = on_follow_up
+        self._follow_up_wait_s = follow_up_wait_s
         self._resume = resume
 
         self._turn = numbering.turn
@@ -151,6 +169,9 @@ class ConversationProcessor(FrameProcessor):
         self._final_mark: str | None = None
         self._final_task: asyncio.Task | None = None
         self._finished = False
+        # A turn whose text is being sent: its outcome, waiting for the second part.
+        self._follow_up_turn: TurnOutcome | None = None
+        self._follow_up_audio_at: float | None = None  # when its first audio went out
 
     # Frame routing
 
@@ -266,7 +287,7 @@ class ConversationProcessor(FrameProcessor):
         )
 
     async def _caller_turn(self, event: CallerEvent, position: int) -> None:
-        if self._ending is not None or self._finished:
+        if self._ending is not None or self._finished or self._follow_up_turn is not None:
             return
         self._caller_acted.set()
         self._cancel_silence_timer()
@@ -274,6 +295,8 @@ class ConversationProcessor(FrameProcessor):
         heard_at = self._speech_ended_at if event.kind == "text" and self._mode == "audio" else None
         self._speech_ended_at = None
         async with self._lock:
+            if self._ending is not None or self._finished:
+                return  # the agent ended the call while this turn waited its turn
             # The turn before is reported first: a turn's checkpoint never runs ahead.
             await self._report_pending(None)
             started = heard_at if heard_at is not None else time.monotonic()
@@ -288,6 +311,12 @@ class ConversationProcessor(FrameProcessor):
                 reply_number=self._reply + 1,
                 consumed=self._consumed,
             )
+            if reply.follow_up == "sms_link" and not (reply.end_call or reply.transfer):
+                await self._start_follow_up(outcome, started)
+                return
+            if reply.follow_up is not None and self._on_follow_up is not None:
+                # nothing to send (a person will email): recorded, the reply says goodbye
+                self._on_follow_up(reply.follow_up)
             if self._mode == "text":
                 outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
                 await self._on_turn(outcome)
@@ -298,7 +327,60 @@ class ConversationProcessor(FrameProcessor):
                 self._pending_since = started
             await self._speak(reply)
 
+    async def _start_follow_up(self, outcome: TurnOutcome, started: float) -> None:
+        """The first part of a turn that texts the caller (see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        sending: asyncio.Future[FollowUpStatus]
+        if self._on_follow_up is not None:
+            sending = self._on_follow_up("sms_link")
+        else:  # nothing here can send a text: the caller is told so
+            sending = loop.create_future()
+            sending.set_result("failed")
+        if self._mode == "text":
+            outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
+        self._follow_up_turn = outcome
+        self._follow_up_audio_at = None
+        await self._say(outcome.reply)
+        self.create_task(self._finish_follow_up(outcome, sending, started), name="follow-up")
+
+    async def _finish_follow_up(self, outcome: TurnOutcome,
+                                sending: asyncio.Future[FollowUpStatus], started: float) -> None:
+        """Its second part: how sending went, the goodbye, and the turn reported whole."""
+        try:
+            status = await asyncio.wait_for(asyncio.shield(sending), self._follow_up_wait_s)
+        except TimeoutError:
+            status = "pending"  # still on its way; the session records how it ends
+        except Exception as exc:  # the session records its failures; say it did not go
+            logger.warning(f"{self}: the follow-up text failed: {exc!r}")
+            status = "failed"
+        async with self._lock:
+            if self._follow_up_turn is not outcome:
+                return  # the caller hung up meanwhile: the turn was reported then
+            self._follow_up_turn = None
+            rest = await self._responder.follow_up_result(status)
+            first = outcome.reply
+            outcome.reply = AgentReply(
+                sentences=[*first.sentences, *rest.sentences],
+                agent=rest.agent,
+                end_call=rest.end_call,
+                transfer=rest.transfer,
+                transitions=[*first.transitions, *rest.transitions],
+                follow_up=first.follow_up,
+            )
+            audio_at = self._follow_up_audio_at
+            if self._mode == "text":
+                await self._on_turn(outcome)
+            elif audio_at is not None:
+                outcome.latency_ms = round((audio_at - started) * 1000, 1)
+                await self._on_turn(outcome)
+            else:  # no audio yet: reported when it goes out, as any turn
+                self._pending_latency = outcome
+                self._pending_since = started
+            await self._speak(rest)
+
     async def _first_agent_audio(self) -> None:
+        if self._follow_up_turn is not None and self._follow_up_audio_at is None:
+            self._follow_up_audio_at = time.monotonic()
         since = self._pending_since
         if since is not None:
             await self._report_pending(round((time.monotonic() - since) * 1000, 1))
@@ -310,16 +392,20 @@ class ConversationProcessor(FrameProcessor):
             pending.latency_ms = latency_ms
             await self._on_turn(pending)
 
-    async def _speak(self, reply: AgentReply) -> int:
-        """Say `reply`, then its turn-end message; returns the reply's number."""
-        self._reply += 1
-        number = self._reply
+    async def _say(self, reply: AgentReply) -> None:
+        """Say `reply`'s sentences, as one LLM-style response."""
         await self.push_frame(LLMFullResponseStartFrame())
         for sentence in reply.sentences:
             if self._mode == "audio":
                 self._usage.tts_characters += len(sentence)
             await self.push_frame(TextFrame(text=sentence))
         await self.push_frame(LLMFullResponseEndFrame())
+
+    async def _speak(self, reply: AgentReply) -> int:
+        """Say `reply`, then its turn-end message; returns the reply's number."""
+        self._reply += 1
+        number = self._reply
+        await self._say(reply)
         end_message = self._turn_end_message(number)
         await self.push_frame(OutputTransportMessageFrame(message=end_message))
         if reply.end_call or reply.transfer:
@@ -361,6 +447,9 @@ class ConversationProcessor(FrameProcessor):
         await self._stop_timers()
         # A reply the caller never heard is still a turn of the record.
         await self._report_pending(None)
+        follow_up, self._follow_up_turn = self._follow_up_turn, None
+        if follow_up is not None:  # gone while the text was being sent: what was said
+            await self._on_turn(follow_up)
         await self._on_caller_hangup()
 
     # Silence and barge-in
@@ -375,7 +464,8 @@ class ConversationProcessor(FrameProcessor):
             await self.push_frame(InterruptionFrame())
 
     def _start_silence_timer(self) -> None:
-        if self._mode != "audio" or self._ending is not None or self._finished:
+        if (self._mode != "audio" or self._ending is not None or self._finished
+                or self._follow_up_turn is not None):
             return
         self._cancel_silence_timer()
         self._silence_task = self.create_task(self._silence_watch(), name="silence-watch")

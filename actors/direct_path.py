@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import time
 
+from actors.messaging import can_receive_texts
 from actors.responder import CallerEvent, ResponderView
 from graph.workflow.policy import qualification_score
 from graph.workflow.script import AgentReply, ConversationState, QualificationScript
-from switchboard.models import AgentTransition, CallFacts, CallSession, Outcome
+from switchboard.models import AgentTransition, CallFacts, CallSession, FollowUpStatus, Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig
 
 
@@ -33,6 +34,7 @@ class DirectResponder:
             company_name=integration.company_name,
             agent_name=integration.agent_name,
             max_reprompts=integration.max_reprompts,
+            info_link=integration.info_link,
         )
         self._state: ConversationState | None = (
             ConversationState.model_validate(state) if state else None
@@ -44,7 +46,8 @@ class DirectResponder:
             return None
         started = time.perf_counter()
         self._state, reply = self._script.start(
-            self._call.direction, answered_by=self._call.answered_by
+            self._call.direction, answered_by=self._call.answered_by,
+            can_text=can_receive_texts(self._call.lead_number),
         )
         if reply is not None:
             self._note(reply, started)
@@ -61,6 +64,14 @@ class DirectResponder:
             self._state, reply = self._script.on_dtmf(self._state, event.text)
         else:
             self._state, reply = self._script.on_silence(self._state)
+        self._note(reply, started)
+        return reply
+
+    async def follow_up_result(self, status: FollowUpStatus) -> AgentReply:
+        if self._state is None:
+            return AgentReply(agent="start")
+        started = time.perf_counter()
+        self._state, reply = self._script.on_follow_up(self._state, status)
         self._note(reply, started)
         return reply
 

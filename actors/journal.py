@@ -26,7 +26,7 @@ from actors.registry import Fence
 from actors.responder import ResponderView
 from db.outbox import FencedOutbox, StaleWriter
 from switchboard.metrics import VoiceAgentIntegrationMetrics
-from switchboard.models import CallSession, TurnRecord
+from switchboard.models import CallSession, FollowUp, TurnRecord
 
 logger = logging.getLogger("ray")
 
@@ -110,6 +110,12 @@ class CallJournal:
         """An error line of the record (awaitable for callers that expect it; never waits)."""
         self._session.errors.append(message)
         self._enqueue(lambda: self._outbox.error(self._session.call_sid, message))
+
+    def follow_up(self, record: FollowUp) -> None:
+        """What the caller was promised after the call, and how far it got."""
+        session = self._session
+        session.follow_up = record.model_copy()
+        self._enqueue(lambda: self._outbox.follow_up(session.call_sid, record))
 
     def opted_out(self) -> None:
         """The caller asked never to be called again: the number goes on the list."""

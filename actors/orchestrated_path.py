@@ -21,11 +21,12 @@ from ray.serve.handle import DeploymentHandle
 
 from actors.breaker import orchestrator_breaker
 from actors.direct_path import DirectResponder
+from actors.messaging import can_receive_texts
 from actors.responder import CallerEvent, ResponderView
 from actors.usage import CallUsage
 from graph.workflow.script import AgentReply
 from switchboard.metrics import VoiceAgentIntegrationMetrics
-from switchboard.models import AgentTransition, CallSession, Outcome
+from switchboard.models import AgentTransition, CallSession, FollowUpStatus, Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig
 
 logger = logging.getLogger("ray")
@@ -77,6 +78,15 @@ class OrchestratedResponder:
         # The direct path's state mirrors the agents' after every turn they answer.
         return self._direct.resume_reply()
 
+    async def follow_up_result(self, status: FollowUpStatus) -> AgentReply:
+        # How a text went is the script's to say, the same with or without the agents:
+        # the direct path, which mirrors their conversation, says it (no network hop
+        # between "I'm texting you the link" and the goodbye). Should another turn
+        # come, the agents are handed the conversation as it now is.
+        reply = await self._direct.follow_up_result(status)
+        self._needs_adoption = True
+        return reply
+
     async def _turn(self, event: CallerEvent, *, kind: str, turn: int | None) -> AgentReply:
         if self._killed or await self._kill_switch_on():
             return await self._direct_only(event, kind)
@@ -84,6 +94,7 @@ class OrchestratedResponder:
             "event": kind,
             "direction": self._call.direction,
             "answered_by": self._call.answered_by,
+            "can_text": can_receive_texts(self._call.lead_number),
             "tier": self._call.tier,
             "session": self._call.call_sid,
             "turn": turn,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from graph.workflow.script import AgentReply
-from switchboard.models import AgentTransition, CallFacts, Outcome
+from switchboard.models import AgentTransition, CallFacts, FollowUpStatus, Outcome
 
 CallerEventKind = Literal["text", "dtmf", "silence"]
 
@@ -53,6 +53,11 @@ class TurnResponder(Protocol):
     async def respond(self, event: CallerEvent, *, turn: int | None = None) -> AgentReply:
         """The agent's answer to caller turn number `turn`; the same turn asked again
         (replayed after a failure) is answered once."""
+        ...
+
+    async def follow_up_result(self, status: FollowUpStatus) -> AgentReply:
+        """The rest of a turn whose reply asked for a text (`AgentReply.follow_up`): what
+        to say now that sending it went as `status` says (the goodbye)."""
         ...
 
     def resume_reply(self) -> AgentReply:

@@ -12,6 +12,11 @@ stood, and the usage and tier the budget already has. The caller's messages the
 ingress kept since that checkpoint are replayed into the pipeline, and the
 conversation picks up as its `ResumePlan` says.
 
+A caller who agrees to be sent a link gets it by text from here (`_start_follow_up`, a
+task of its own so the conversation never waits on Twilio beyond the goodbye): once per
+call however often the turn is replayed (`actors.follow_up`), recorded as it goes
+(`pending`, then `sent` or `failed`), and settled before the record is closed.
+
 Everything the actor writes (record, checkpoints, heartbeats) is fenced by the call's
 generation: once another actor has taken the call over, this one stops at its next
 write or heartbeat, without touching the record. When the call ends, however it ends,
@@ -46,7 +51,9 @@ from actors.conversation import (
     TurnOutcome,
 )
 from actors.direct_path import DirectResponder
+from actors.follow_up import FollowUpSender
 from actors.journal import CallJournal
+from actors.messaging import MESSAGE_TIMEOUT_S, Messaging, MessagingError
 from actors.orchestrated_path import OrchestratedResponder
 from actors.pipeline import SpeechEngines, build_call_worker, make_vad
 from actors.registry import CallRegistry
@@ -63,7 +70,17 @@ from switchboard.live_config import CallConfig, LiveConfigError, parse_live_conf
 from switchboard.live_config_store import LiveConfigStore
 from switchboard.logging_setup import LogFormat, bind_process_call, setup_session_logging
 from switchboard.metrics import VoiceAgentIntegrationMetrics
-from switchboard.models import CallMode, CallSession, CallStatus, Direction, Outcome, Tier
+from switchboard.models import (
+    CallMode,
+    CallSession,
+    CallStatus,
+    Direction,
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
+    Outcome,
+    Tier,
+)
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
 
@@ -86,6 +103,9 @@ START_CHECKPOINT_WAIT_S = 1.0
 TEXT_CHECKPOINT_WAIT_S = 0.25
 # How often the actor's event loop notes that it runs (`liveness` reports how long ago).
 LOOP_TICK_S = 0.25
+# How long the end of a call waits for a follow-up text still being sent (a lookup and a
+# send, each bounded by MESSAGE_TIMEOUT_S), so its record says how it ended.
+FOLLOW_UP_SETTLE_S = 2 * MESSAGE_TIMEOUT_S + 1.0
 
 
 @dataclass(frozen=True)
@@ -186,6 +206,7 @@ class CallSessionActor:
         self._failures: list[str] = []
         self._resume: Resume | None = None
         self._recovery_noted = False
+        self._follow_up_task: asyncio.Task[FollowUpStatus] | None = None
 
     # Lifecycle
 
@@ -436,6 +457,7 @@ class CallSessionActor:
             on_agent_ends_call=self._on_agent_ends_call,
             on_caller_hangup=self._on_caller_hangup,
             on_opened=self._on_opened,
+            on_follow_up=self._start_follow_up,
             reprompt_after_s=settings.agent_integration.reprompt_after_s,
             speaks_first=start.direction == "inbound",
             numbering=numbering,
@@ -617,6 +639,69 @@ class CallSessionActor:
         )
         await self._journal.error(f"{resume.failed}; resumed on {self._name}; {waited}")
 
+    # Sending what the caller asked for
+
+    def _start_follow_up(self, kind: FollowUpKind) -> asyncio.Task[FollowUpStatus]:
+        """Carry out the follow-up the caller agreed to, in a task of its own; the task's
+        result is how it went. Asked twice (a replayed turn), it is done once."""
+        if self._follow_up_task is None:
+            self._follow_up_task = asyncio.create_task(self._carry_out_follow_up(kind))
+            self._tasks.append(self._follow_up_task)
+        return self._follow_up_task
+
+    async def _carry_out_follow_up(self, kind: FollowUpKind) -> FollowUpStatus:
+        session, journal, start = self._session, self._journal, self._start
+        assert session is not None and journal is not None and start is not None
+        settings = self._settings.agent_integration
+        lead = session.lead_number or None
+        earlier = session.follow_up
+        if earlier is not None and earlier.kind == kind and earlier.status != "pending":
+            return earlier.status  # done before this actor took the call over
+        if kind == "email":  # for a person to do: recorded
+            journal.follow_up(FollowUp(kind="email", to=lead, status="requested"))
+            return "requested"
+        link = settings.info_link
+        pending = FollowUp(kind="sms_link", to=lead, status="pending", link=link)
+        journal.follow_up(pending)
+        try:
+            if not link or not lead:
+                raise MessagingError("no link is configured" if not link
+                                     else "the caller's number is unknown")
+            # From the number the call is on (ours), unless a sender is configured.
+            sender = settings.info_sms_from or session.agent_number
+            if not sender:
+                raise MessagingError("no number to send the text from")
+            assert self._redis is not None
+            once = FollowUpSender(self._redis, self._settings.redis_prefix,
+                                  self._settings.performance.session_ttl_s)
+            async with Messaging.from_settings(self._settings) as messaging:
+                record = await once.send_link(
+                    messaging, session.call_sid, to=lead, sender=sender,
+                    body=settings.info_sms_text(link), link=link, generation=start.generation)
+        except Exception as exc:  # never lost: recorded as failed, the caller told so
+            logger.error(f"{self._name}: follow-up text failed: {exc}")
+            record = pending.model_copy(update={"status": "failed", "error": str(exc)[:300],
+                                                "updated_at": time.time()})
+        record = record.model_copy(update={"requested_at": pending.requested_at})
+        journal.follow_up(record)
+        if record.status == "failed":
+            await journal.error(f"follow-up text to {lead} failed: {record.error}")
+        # A replacement must not text the caller again: it restores this.
+        journal.checkpoint(self._checkpoint())
+        return record.status
+
+    async def _settle_follow_up(self) -> None:
+        """Let a follow-up text still under way finish, so the record says how it ended."""
+        task = self._follow_up_task
+        if task is None or task.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), FOLLOW_UP_SETTLE_S)
+        except Exception as exc:  # its record stays `pending`, with an error line
+            logger.warning(f"{self._name}: follow-up text not settled: {exc!r}")
+            if self._journal is not None:
+                await self._journal.error("follow-up text not confirmed before the call ended")
+
     async def _on_agent_ends_call(self, end: CallEnd) -> None:
         assert self._session is not None and self._worker is not None
         assert self._responder is not None and self._journal is not None
@@ -699,6 +784,7 @@ class CallSessionActor:
             self._tiering.stop()
             self._leave(f"call {session.call_sid} left to its new actor")
             return
+        await self._settle_follow_up()
         session.status = CallStatus.COMPLETED
         session.outcome = self._responder.final_outcome()
         try:

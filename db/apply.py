@@ -29,13 +29,14 @@ from db.events import (
     CallUpdated,
     DoNotCall,
     Event,
+    FollowUpRecorded,
     StatusCallback,
     TierDecided,
     TransitionRecorded,
     TurnRecorded,
 )
 from db.phone import normalize_number
-from switchboard.models import CallFacts, CallSession
+from switchboard.models import CallFacts, CallSession, FollowUp
 
 # Twilio's terminal statuses for a call that never got as far as a session. `completed`
 # is not among them: for a connected call the session's call_ended sets the final state,
@@ -111,6 +112,38 @@ def _facts(facts: CallFacts) -> tuple[Any, ...]:
         facts.need,
         facts.timeline_months,
         facts.meeting_time,
+    )
+
+
+async def _upsert_follow_up(conn: asyncpg.Connection, call_sid: str, follow_up: FollowUp,
+                            entry_id: str) -> None:
+    """The call's follow-up as this event knows it, unless a later event's is stored."""
+    await conn.execute(
+        """
+        INSERT INTO call_follow_ups (call_sid, kind, to_number, status, message_sid, link,
+                                     error, requested_at, updated_at, last_event_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        ON CONFLICT (call_sid, kind) DO UPDATE SET
+            to_number = coalesce(EXCLUDED.to_number, call_follow_ups.to_number),
+            status = EXCLUDED.status,
+            message_sid = coalesce(EXCLUDED.message_sid, call_follow_ups.message_sid),
+            link = coalesce(EXCLUDED.link, call_follow_ups.link),
+            error = EXCLUDED.error,
+            requested_at = least(call_follow_ups.requested_at, EXCLUDED.requested_at),
+            updated_at = EXCLUDED.updated_at,
+            last_event_id = EXCLUDED.last_event_id
+        WHERE call_follow_ups.last_event_id <= EXCLUDED.last_event_id COLLATE "C"
+        """,
+        call_sid,
+        follow_up.kind,
+        follow_up.to,
+        follow_up.status,
+        follow_up.message_sid,
+        follow_up.link,
+        follow_up.error,
+        _time(follow_up.requested_at),
+        _time(follow_up.updated_at),
+        event_version(entry_id),
     )
 
 
@@ -265,6 +298,8 @@ async def _call_ended(conn: asyncpg.Connection, event: CallEnded, entry_id: str)
         _time(event.at),
         event_version(entry_id),
     )
+    if session.follow_up is not None:  # the session's last word on it, as a backstop
+        await _upsert_follow_up(conn, session.call_sid, session.follow_up, entry_id)
 
 
 async def _call_failed(conn: asyncpg.Connection, event: CallFailed, entry_id: str) -> None:
@@ -312,6 +347,13 @@ async def _call_failed(conn: asyncpg.Connection, event: CallFailed, entry_id: st
         _time(event.at),
         event_version(entry_id),
     )
+    if session is not None and session.follow_up is not None:
+        await _upsert_follow_up(conn, event.call_sid, session.follow_up, entry_id)
+
+
+async def _follow_up(conn: asyncpg.Connection, event: FollowUpRecorded, entry_id: str) -> None:
+    await _lock_call(conn, event.call_sid)
+    await _upsert_follow_up(conn, event.call_sid, event.follow_up, entry_id)
 
 
 async def _status_callback(conn: asyncpg.Connection, event: StatusCallback, entry_id: str) -> None:
@@ -391,6 +433,7 @@ _APPLY: dict[str, Callable[[asyncpg.Connection, Any, str], Awaitable[None]]] = {
     "call_failed": _call_failed,
     "status_callback": _status_callback,
     "error": _error,
+    "follow_up": _follow_up,
     "do_not_call": _do_not_call,
 }
 

@@ -17,6 +17,7 @@ from switchboard.models import (
     AgentTransition,
     CallFacts,
     CallSession,
+    FollowUp,
     Outcome,
     TierDecision,
     TurnRecord,
@@ -110,6 +111,15 @@ class CallError(BaseEvent):
     message: str
 
 
+class FollowUpRecorded(BaseEvent):
+    """What the caller was promised after the call (a text with a link) and how far it
+    got: `pending` when agreed, then `sent` or `failed`."""
+
+    type: Literal["follow_up"] = "follow_up"
+    call_sid: str
+    follow_up: FollowUp
+
+
 class DoNotCall(BaseEvent):
     type: Literal["do_not_call"] = "do_not_call"
     number: str = Field(min_length=1)
@@ -126,6 +136,7 @@ Event = Annotated[
     | CallFailed
     | StatusCallback
     | CallError
+    | FollowUpRecorded
     | DoNotCall,
     Field(discriminator="type"),
 ]

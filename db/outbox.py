@@ -27,6 +27,7 @@ from db.events import (
     CallStarted,
     CallUpdated,
     DoNotCall,
+    FollowUpRecorded,
     StatusCallback,
     TierDecided,
     TransitionRecorded,
@@ -37,6 +38,7 @@ from switchboard.models import (
     AgentTransition,
     CallFacts,
     CallSession,
+    FollowUp,
     Outcome,
     TierDecision,
     TurnRecord,
@@ -138,6 +140,10 @@ class Outbox:
 
     async def error(self, call_sid: str, message: str) -> str:
         return await self._append(CallError(call_sid=call_sid, message=message))
+
+    async def follow_up(self, call_sid: str, follow_up: FollowUp) -> str:
+        """The call's follow-up as it now stands; a later one replaces it."""
+        return await self._append(FollowUpRecorded(call_sid=call_sid, follow_up=follow_up))
 
     async def do_not_call(self, number: str, call_sid: str | None) -> str:
         return await self._append(DoNotCall(number=number, call_sid=call_sid))

@@ -42,7 +42,7 @@ def _cost_breakdown(stored: dict[str, Any] | None) -> dict[str, float]:
 
 async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | None:
     """The report of call `call_sid`, or None if nothing was recorded for it."""
-    # One snapshot for the four reads: a report never mixes two moments of a call.
+    # One snapshot for the five reads: a report never mixes two moments of a call.
     async with (
         pool.acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
@@ -69,6 +69,13 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
             """
             SELECT user_text, agent_text, agent, latency_ms, fallback
             FROM turns WHERE call_sid = $1 ORDER BY seq
+            """,
+            call_sid,
+        )
+        follow_up = await conn.fetchrow(
+            """
+            SELECT kind, to_number, status, message_sid, link, error, requested_at, updated_at
+            FROM call_follow_ups WHERE call_sid = $1 ORDER BY requested_at LIMIT 1
             """,
             call_sid,
         )
@@ -137,6 +144,24 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
         "ended_at": _iso(call["ended_at"]),
         # True once the session's final state is recorded.
         "final": call["finalized"],
+        # What the caller was promised after the call (null when nothing): a text with a
+        # link, or an email from a person.
+        "follow_up": _follow_up(follow_up),
+    }
+
+
+def _follow_up(row: asyncpg.Record | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "kind": row["kind"],
+        "to": row["to_number"],
+        "status": row["status"],
+        "message_sid": row["message_sid"],
+        "link": row["link"],
+        "error": row["error"],
+        "requested_at": _iso(row["requested_at"]),
+        "updated_at": _iso(row["updated_at"]),
     }
 
 

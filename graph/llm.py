@@ -236,6 +236,10 @@ class Extraction(BaseModel):
     unsure: bool = Field(description="The caller does not know the answer")
     asks_to_wait: bool = Field(description="The caller asks the agent to hold on")
     asks_question: bool = Field(description="The caller asks a question of their own")
+    wants_info: bool = Field(
+        description="The caller asks to be sent something to read instead of talking now "
+        "(information, details, a brochure, a link, the website, an email); a caller who "
+        "says they send information to their own customers is not asking")
 
 
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -331,6 +335,9 @@ def combine(rules: Understanding, extracted: Extraction, *, expecting_meeting: b
         asks_to_wait=rules.asks_to_wait or extracted.asks_to_wait,
         asks_question=rules.asks_question or extracted.asks_question,
         proposes_time=proposes_time,
+        # only ever leads to a question ("shall I text you a link?"), never to a text
+        # sent unasked: either reader hearing it is enough
+        wants_info=(rules.wants_info or extracted.wants_info) and not opt_out,
         dtmf=rules.dtmf,
     )
 

@@ -19,6 +19,12 @@ AgentName = Literal[
 Tier = Literal["economy", "premium"]
 Direction = Literal["inbound", "outbound"]
 CallMode = Literal["audio", "text"]
+# What a caller who asked to be sent information was promised: a text with the link
+# (`sms_link`), or, when the number cannot take one, an email from a person (`email`).
+FollowUpKind = Literal["sms_link", "email"]
+# `requested`: a person will do it; `pending`: the text is on its way to Twilio (or
+# Twilio's answer did not come in time); `sent`: Twilio accepted it; `failed`: it did not.
+FollowUpStatus = Literal["requested", "pending", "sent", "failed"]
 
 
 class Outcome(StrEnum):
@@ -85,6 +91,20 @@ class TierDecision(BaseModel):
     reason: str
 
 
+class FollowUp(BaseModel):
+    """What the caller was promised after the call, and how far it got: the report's
+    `follow_up`."""
+
+    kind: FollowUpKind
+    to: str | None = None  # the lead's number
+    status: FollowUpStatus
+    message_sid: str | None = None  # Twilio's Message SID ("SM..."), once it has one
+    link: str | None = None  # the link texted
+    error: str | None = None  # why it failed (Twilio's code and message)
+    requested_at: float = Field(default_factory=now)
+    updated_at: float = Field(default_factory=now)
+
+
 class CallSession(BaseModel):
     """Everything a session actor holds about its call; checkpointed in Redis."""
 
@@ -117,10 +137,23 @@ class CallSession(BaseModel):
     app: str = ""
     app_version: str = ""
 
+    # What the caller was promised after the call (a text with a link), once agreed.
+    follow_up: FollowUp | None = None
+
     turns_taken: int = 0
     fallback_turns: int = 0
     recovered: int = 0
     errors: list[str] = Field(default_factory=list)
+
+    @property
+    def lead_number(self) -> str:
+        """The lead's number: Twilio's From on an inbound call, To on an outbound one."""
+        return self.from_number if self.direction == "inbound" else self.to_number
+
+    @property
+    def agent_number(self) -> str:
+        """The number the call is on, ours: the other end from the lead's."""
+        return self.to_number if self.direction == "inbound" else self.from_number
 
 
 class VoiceAgentIntegrationContext(BaseModel):

@@ -51,6 +51,41 @@ class AgentIntegrationSettings(BaseModel):
     max_words_per_turn: int = Field(45, ge=5)
     company_name: str = "Switchboard"
     agent_name: str = "Alex"
+    # "Send me some information": the link texted to a caller who asks for it
+    # (`SWITCHBOARD_AGENT_INTEGRATION__INFO_LINK`). Unset, such a caller is offered an
+    # email from a person instead.
+    info_link: str | None = None
+    # The text's words: `{link}` is required; `{company}` and `{agent}` may be used.
+    info_sms_body: str = "Thanks for your interest in {company}! Here are the details: {link}"
+    # What the text is sent from: a number of the account, or a Messaging Service SID
+    # ("MG..."). Unset: the number the call is on (the agent's number).
+    info_sms_from: str | None = None
+
+    @field_validator("info_link")
+    @classmethod
+    def _a_link(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parsed = urlparse(value.strip())
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http(s) URL such as https://example.com/pricing")
+        return value.strip()
+
+    @field_validator("info_sms_body")
+    @classmethod
+    def _a_body(cls, value: str) -> str:
+        try:
+            value.format(link="", company="", agent="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"may use only {{link}}, {{company}} and {{agent}} ({exc})") from None
+        if "{link}" not in value:
+            raise ValueError("must contain {link}")
+        return value
+
+    def info_sms_text(self, link: str) -> str:
+        """The text a caller who asked for information is sent."""
+        return self.info_sms_body.format(link=link, company=self.company_name,
+                                         agent=self.agent_name)
 
 
 class TierEscalationSettings(BaseModel):

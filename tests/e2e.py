@@ -55,6 +55,8 @@ SCENARIOS = ROOT / "scenarios"
 SCENARIO_FILES = sorted(SCENARIOS.glob("*.yaml"))
 FACT_KEYS = ("budget_usd", "decision_maker", "timeline_months")
 TRANSFER_NUMBER = "+15550009999"
+# The link texted to a caller who asks for information ("send me some details").
+INFO_LINK = "https://switchboard.example/details"
 START_TIMEOUT_S = 300
 
 
@@ -134,6 +136,16 @@ class RunningSwitchboard:
         with urllib.request.urlopen(f"{self.sandbox_url}/sandbox/requests", timeout=5) as r:
             return json.loads(r.read())
 
+    def sandbox_messages(self, to: str) -> list[dict]:
+        """The texts the sandbox was asked to send to `to`, newest first, as Twilio's
+        Messages API lists them."""
+        response = httpx.get(
+            f"{self.sandbox_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json",
+            params={"To": to}, auth=(self.account_sid, self.auth_token), timeout=5,
+        )
+        response.raise_for_status()
+        return response.json()["messages"]
+
     def replica_pids(self, deployment: str) -> list[int]:
         """The pids of this server's replicas of `deployment` (not another test's)."""
         pids = []
@@ -191,6 +203,7 @@ def run_switchboard(workdir: Path, *, config: Path | None = None, **extra_env: s
         "SWITCHBOARD_TWILIO_AUTH_TOKEN": secrets.token_hex(16),
         "SWITCHBOARD_API_TOKEN": secrets.token_urlsafe(24),
         "SWITCHBOARD_TRANSFER_NUMBER": TRANSFER_NUMBER,
+        "SWITCHBOARD_AGENT_INTEGRATION__INFO_LINK": INFO_LINK,
         "SWITCHBOARD_REDIS_PREFIX": f"sbtest-{token}",
         "SWITCHBOARD_RAY_NAMESPACE": f"sbtest-{token}",
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),

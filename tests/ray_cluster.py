@@ -249,6 +249,13 @@ class ClusterApp:
         self.deploys.append(path)
         self.config = config
 
+    async def deploy_during_calls(self, config: dict) -> None:
+        """`deploy`, with the test's event loop left running: the simulated callers on it
+        keep sending their audio meanwhile. (Blocked for the seconds `serve deploy`
+        takes, a caller would fall silent, and the ingress closes a media stream
+        silent for 5 s as dead.)"""
+        await asyncio.to_thread(self.deploy, config)
+
     def serve_details(self) -> dict:
         """Serve's REST API: applications, deployments and their replicas."""
         response = httpx.get(

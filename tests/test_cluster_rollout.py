@@ -105,7 +105,7 @@ async def test_a_user_config_deployed_mid_call_reaches_new_calls_not_the_live_on
     async with live_text_call(server, from_number="+15550300001") as live:
         assert (await live.say(QUALIFIED_LINES[0])).sentences
         deployed_at = time.monotonic()
-        app.deploy(with_block(
+        await app.deploy_during_calls(with_block(
             app.config, version="2", agent_integration={"company_name": "Acme Lines"},
             flags={"integration_enabled": {"percent": 50}},
         ))  # fmt: skip
@@ -154,7 +154,9 @@ async def test_the_kill_switch_reaches_a_live_call_on_its_next_turn(
     await wait_for_version(app, "4")
     async with live_text_call(server, from_number="+15550300002") as live:
         assert (await live.say(QUALIFIED_LINES[0])).sentences
-        app.deploy(with_block(app.config, version="5", agent_integration={"enabled": False}))
+        await app.deploy_during_calls(
+            with_block(app.config, version="5", agent_integration={"enabled": False})
+        )
         await wait_for_version(app, "5")
         heard = await say_all(live, QUALIFIED_LINES[1:4])  # the direct path answers
         assert heard
@@ -176,16 +178,15 @@ async def test_a_code_upgrade_drains_the_old_replica_while_its_audio_call_finish
         server.call(call_from("+15550400001", QUALIFIED_LINES), text=False, call_sid=call_sid)
     )
     await app.wait_for_live_call(call_sid)
-    app.deploy(app.new_release(app.config, app_version="v2"))
+    await app.deploy_during_calls(app.new_release(app.config, app_version="v2"))
     await asyncio.wait_for(call, 600)
     report = await server.report(call_sid, timeout_s=60)
-    # It ran to its natural end, dropped by nothing: the keypad press late in the call
-    # arrived and the wrap-up said goodbye. While the upgrade starts new replicas and
-    # their warm actors on these 2 cores, the call's actor can be late past its
-    # deadline; it shows it is alive and is waited for, and is not moved for that.
-    # (Known gap: in some runs the upgrade still cuts the call's media stream; Twilio
-    # reconnects and the call resumes on a new actor, counted in `recovered`. A turn may
-    # be answered by the direct path while the orchestrator's only replica is replaced.)
+    # It ran to its natural end on its own stream and actor, dropped by nothing: the
+    # keypad press late in the call arrived and the wrap-up said goodbye. While the
+    # upgrade starts new replicas and their warm actors on these 2 cores, the call's
+    # actor can be late past its deadline; it shows it is alive and is waited for, and
+    # is not moved for that. (A turn may be answered by the direct path while the
+    # orchestrator's only replica is replaced.)
     def summary() -> str:
         # What the record and the nodes' logs say of the call: why it moved, if it did.
         shown = {key: report[key] for key in ("errors", "recovered", "turns")}
@@ -195,10 +196,7 @@ async def test_a_code_upgrade_drains_the_old_replica_while_its_audio_call_finish
     assert report["status"] == "completed", summary()
     assert "[pressed 1]" in [turn["user_text"] for turn in report["turns"]], summary()
     assert report["turns"][-1]["agent"] == "wrap_up", summary()
-    assert report["recovered"] <= 1, summary()
-    assert not any("failed (no answer)" in error for error in report["errors"]), summary()
-    if report["recovered"]:
-        print(summary())
+    assert report["recovered"] == 0 and not report["errors"], summary()
     print(f"code upgrade with an audio call live: recovered {report['recovered']}"
           f" {report['errors']}")
     assert report["app_version"] == "v1"

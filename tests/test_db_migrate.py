@@ -92,10 +92,10 @@ async def test_down_rolls_back_only_the_latest_migration_by_default(fresh_databa
     dsn = fresh_database
     await migrate(dsn, "up")
     rolled_back = await migrate(dsn, "down")
-    assert [m.name for m in rolled_back] == ["call_versions"]
-    columns = await columns_of(dsn, "calls")
-    assert "config_version" not in columns
-    assert "call_sid" in columns
+    assert [m.name for m in rolled_back] == ["call_follow_ups"]
+    tables = {t for (t,) in (await catalog(dsn))["tables"]}
+    assert "call_follow_ups" not in tables and "calls" in tables
+    assert "config_version" in await columns_of(dsn, "calls")  # 0003 stays applied
 
 
 async def test_up_with_steps_applies_only_that_many(fresh_database: str) -> None:
@@ -114,6 +114,7 @@ async def test_status_lists_applied_and_pending_migrations(fresh_database: str) 
         (1, "call_records", False),
         (2, "do_not_call", False),
         (3, "call_versions", False),
+        (4, "call_follow_ups", False),
     ]
     await migrate(dsn, "up", steps=1)
     after = await status(dsn)

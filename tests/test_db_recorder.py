@@ -25,6 +25,7 @@ from switchboard.models import (
     CallFacts,
     CallSession,
     CallStatus,
+    FollowUp,
     Outcome,
     TierDecision,
     TurnRecord,
@@ -533,3 +534,67 @@ async def test_two_recorders_at_once_keep_the_call_counters_exact(
         call_sids,
     )
     assert sorted(tuple(row) for row in rows) == [(2, 2)] * len(call_sids)
+
+
+async def test_a_follow_up_reads_back_in_the_report_and_is_null_without_one(
+    outbox: Outbox, recorder: Recorder, db_pool: asyncpg.Pool, call_sid: str
+) -> None:
+    await record_whole_call(outbox, call_sid)
+    other = f"CA{uuid.uuid4().hex}"
+    await outbox.call_started(session(other))
+    await outbox.follow_up(other, FollowUp(kind="sms_link", to="+15551230001",
+                                           status="pending", link="https://x.example/d",
+                                           requested_at=T0, updated_at=T0))
+    await outbox.follow_up(other, FollowUp(kind="sms_link", to="+15551230001", status="sent",
+                                           message_sid="SM" + "a" * 32,
+                                           link="https://x.example/d",
+                                           requested_at=T0, updated_at=T0 + 1))
+    await recorder.drain_once()
+
+    assert (await call_report(db_pool, call_sid))["follow_up"] is None  # type: ignore[index]
+    report = await call_report(db_pool, other)
+    assert report is not None
+    assert report["follow_up"] == {
+        "kind": "sms_link", "to": "+15551230001", "status": "sent",
+        "message_sid": "SM" + "a" * 32, "link": "https://x.example/d", "error": None,
+        "requested_at": iso(T0), "updated_at": iso(T0 + 1),
+    }
+
+
+async def test_a_follow_up_sent_is_never_taken_back_to_pending_by_a_late_event(
+    outbox: Outbox,
+    db_pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    call_sid: str,
+) -> None:
+    pending = await outbox.follow_up(call_sid, FollowUp(kind="sms_link", status="pending"))
+    sent = await outbox.follow_up(call_sid, FollowUp(kind="sms_link", status="sent",
+                                                     message_sid="SM" + "b" * 32))
+    entries = dict(await redis_client.xrange(outbox_key(redis_prefix)))
+    for entry_id in (sent, pending, sent):  # late, and delivered twice
+        fields = {k.decode(): v.decode() for k, v in entries[entry_id.encode()].items()}
+        async with db_pool.acquire() as conn, conn.transaction():
+            await apply_event(conn, decode(fields), entry_id)
+    report = await call_report(db_pool, call_sid)
+    assert report is not None
+    assert report["follow_up"]["status"] == "sent"
+    assert report["follow_up"]["message_sid"] == "SM" + "b" * 32
+
+
+async def test_the_sessions_last_word_on_a_follow_up_is_kept_with_the_final_record(
+    outbox: Outbox, recorder: Recorder, db_pool: asyncpg.Pool, call_sid: str
+) -> None:
+    # the follow-up's own event never made it; the final record carries it anyway
+    failed = FollowUp(kind="sms_link", to="+15551230001", status="failed",
+                      error="HTTP 400 (code 21211)")
+    await outbox.call_ended(
+        session(call_sid, status=CallStatus.COMPLETED, outcome=Outcome.NURTURE,
+                follow_up=failed),
+        facts=CallFacts(), qualification_score=0, cost_usd=0, cost_breakdown={},
+    )
+    await recorder.drain_once()
+    report = await call_report(db_pool, call_sid)
+    assert report is not None and report["outcome"] == "nurture"
+    assert report["follow_up"]["status"] == "failed"
+    assert report["follow_up"]["error"] == "HTTP 400 (code 21211)"

@@ -186,3 +186,13 @@ async def test_each_call_is_served_by_the_version_it_started_with() -> None:
     assert made == ["1000.0", "2000.0"]
     assert per_version.for_call({"version": "env", "block": {}}) == "env"
     assert per_version.for_call({"version": "9", "block": {"version": "9", "speech": {}}}) == "env"
+
+
+def test_the_information_link_is_a_script_text_a_deploy_may_change() -> None:
+    live = parse_live_config(
+        {"version": "links", "agent_integration": {"info_link": "https://acme.example/v2"}}, BASE
+    )
+    assert live.settings.agent_integration.info_link == "https://acme.example/v2"
+    with pytest.raises(LiveConfigError) as refused:
+        parse_live_config({"version": "bad", "agent_integration": {"info_link": "v2"}}, BASE)
+    assert refused.value.field == "agent_integration.info_link"

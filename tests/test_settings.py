@@ -57,3 +57,28 @@ def test_a_warm_pool_ceiling_below_its_floor_is_refused_naming_both(monkeypatch)
     monkeypatch.setenv("SWITCHBOARD_PERFORMANCE__WARM_POOL_MAX", "4")
     with pytest.raises(SettingsError, match=r"warm_pool_max \(4\) must be at least warm_pool_size"):
         load_settings()
+
+
+def test_the_information_link_and_its_text_come_from_the_agent_integration_group(
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_AGENT_INTEGRATION__INFO_LINK", "https://acme.example/info")
+    monkeypatch.setenv("SWITCHBOARD_AGENT_INTEGRATION__COMPANY_NAME", "Acme")
+    settings = load_settings()
+    assert settings.agent_integration.info_link == "https://acme.example/info"
+    assert settings.agent_integration.info_sms_text("https://acme.example/info") == (
+        "Thanks for your interest in Acme! Here are the details: https://acme.example/info")
+    assert load_settings(agent_integration={"info_link": ""}).agent_integration.info_link is None
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("INFO_LINK", "acme.example/info", "http(s) URL"),
+    ("INFO_SMS_BODY", "Here are the details.", "{link}"),
+    ("INFO_SMS_BODY", "Hi {name}: {link}", "may use only"),
+])
+def test_a_bad_information_link_or_text_stops_start_up(monkeypatch, field: str, value: str,
+                                                       says: str) -> None:
+    monkeypatch.setenv(f"SWITCHBOARD_AGENT_INTEGRATION__{field}", value)
+    with pytest.raises(SettingsError, match=f"SWITCHBOARD_AGENT_INTEGRATION__{field}") as bad:
+        load_settings()
+    assert says in str(bad.value)

@@ -63,6 +63,7 @@ class Understanding:
     asks_to_wait: bool = False  # "hold on a second"
     asks_question: bool = False  # a question of their own ("how much does it cost?")
     proposes_time: bool = False  # asks for another meeting time ("anything later?")
+    wants_info: bool = False  # asks to be sent something to read instead ("email me details")
     dtmf: str | None = None  # the key pressed, for a key press
 
     @property
@@ -137,6 +138,7 @@ def understand(
         asks_to_wait=intents.detect_asks_to_wait(joined),
         asks_question=any(intents.detect_question(s.raw, s.text) for s in sentences),
         proposes_time=proposes_time,
+        wants_info=not opt_out and any(intents.detect_wants_info(s.text) for s in sentences),
     )
 
 

@@ -3,9 +3,9 @@
 Owns the things a caller *does* with a line, as opposed to the facts they state:
 answering yes or no (read by `graph.understanding.yes_no`), asking not to be called again, asking
 for a human, asking to be called back, proposing another meeting time, declining,
-closing, asking us to repeat, asking who we are, and recognising an answering
-machine's greeting. Every detector takes the normalised text of
-`graph.understanding.text.normalize`.
+closing, asking us to repeat, asking who we are, asking to be sent something to
+read instead of talking now, and recognising an answering machine's greeting. Every
+detector takes the normalised text of `graph.understanding.text.normalize`.
 """
 
 from __future__ import annotations
@@ -354,6 +354,84 @@ _TIME_WORD = re.compile(
     r"am|pm)\b"
 )
 
+# --- "send me some information" -----------------------------------------------------------
+
+# A caller who would rather read than talk now ("can you just send me some information",
+# "email me the details", "do you have a website?"). Only a request *to us* counts: "we
+# send a lot of information to clients" and "they email me brochures all day" are needs,
+# so the verb must open a request ("can you ...", "please ...", a bare imperative) and be
+# followed by "me"/"us" and something to read.
+_SEND = r"(?:send|email|e mail|text|mail|forward|shoot|drop)"
+_READING = (
+    r"(?:(?:some|more|any|the|a|an|your|that|this|a few|a bit of|a little|some more|further|"
+    r"additional|basic|general|some of the|all the|quick|short|brief|written)\s+)*"
+    r"(?:info|information|details|brochures?|literature|materials?|documentation|overview|"
+    r"summary|one pager|pamphlet|leaflet|links?|website|web site|url|e ?mails?|something|"
+    r"stuff|write up|deck|case stud(?:y|ies)|pdf|fact sheet|spec sheet|white paper|"
+    r"information pack|info pack|more about (?:it|this|you|that|your \w+))\b"
+)
+# What may open a request: "can you", "please", "just", "maybe you could", "I'd rather
+# you" ... or the start of the sentence, after a filler or a yes/no.
+_REQUEST_OPENING = (
+    r"(?:(?:^|\b(?:can|could|would|will) you|\bplease|\bjust|\bif you (?:can|could)|"
+    r"\byou (?:can|could)(?: just)?|\bwhy (?:do not|not) you|\bhow about you|\bmaybe you could|"
+    r"\b(?:i|we) would (?:rather|prefer|like)(?: it if)? you(?: to)?|\b(?:i|we) want you to|"
+    r"\b(?:i|we) (?:would )?(?:rather|prefer) you(?: to)?|\binstead)"
+    r"(?: (?:just|please|maybe|perhaps|possibly|simply|quickly|kindly|actually|instead))*"
+    r"|^(?:(?:um|uh|oh|well|so|and|but|yeah|yes|yep|okay|sure|look|listen|honestly|actually|"
+    r"hey|no|hmm|then|instead|maybe|just|please) )+)"
+)
+_WANTS_INFO = compile_all(
+    # "can you just send me some information", "email me the details", "text us a link"
+    rf"{_REQUEST_OPENING} ?{_SEND} (?:me|us)(?: (?:over|across|through))? {_READING}",
+    rf"^{_SEND} (?:me|us)(?: (?:over|across|through))? {_READING}",
+    # "just text me", "email me instead", "please email us"
+    rf"(?:{_REQUEST_OPENING} ?|^)(?:text|email|e mail) (?:me|us)(?: (?:instead|please|then|"
+    rf"it|that|the link|thanks|thank you))*$",
+    # "send it over in writing", "put it in an email", "can I get something in writing"
+    r"\b(?:send|put|get|have) (?:it|that|this|something|everything|the details|some details|"
+    r"the information|the info|them) (?:over )?(?:in writing|in an e ?mail|in a text|"
+    r"over e ?mail|by e ?mail|by text|over text|via e ?mail|via text)\b",
+    rf"{_REQUEST_OPENING} ?send (?:it|that|something|some stuff|the details|them|the info|"
+    rf"the information) over\b",
+    # "I'd rather read about it first", "I'd prefer to look it over", "let me read up on it"
+    r"\b(?:i|we) would (?:rather|prefer to|like to|sooner|prefer|just like to|want to) "
+    r"(?:just |first )?(?:read|look|have a look|take a look|look it over|see it in writing|"
+    r"get (?:it|something|the details) in writing|check it out online|look it up)"
+    r"(?: (?:about|up on|into|over|through|at|more about) (?:it|this|that|you|your \w+|"
+    r"something|the details|some information))?"
+    r"(?: (?:first|myself|online|on my own|in my own time|later|before|in writing))*$",
+    r"\b(?:i|we) would (?:rather|prefer|like)(?: to)? (?:get |have |receive )?"
+    r"(?:an e ?mail|a text|a brochure|something in writing|something to read|some reading|"
+    r"the details in writing|some information|some info|more information|more info)"
+    r"(?: (?:first|instead|please|thanks|thank you))*$",
+    r"\b(?:let me|can i|could i|i will|i need to|i want to|i would need to) (?:just |first )?"
+    r"read (?:about it|up on (?:it|you|this)|more about (?:it|you|this)|something about "
+    r"(?:it|you|this)|about you|about this)(?: (?:first|online|somewhere))*\b",
+    # "do you have a website?", "what's your website?", "is there a brochure?"
+    r"\b(?:do you|do you guys|do you all|does your company|have you got) have (?:a |an |any )?"
+    r"(?:website|web site|url|brochure|brochures|link|information|info|literature|"
+    r"something (?:i|we) (?:can|could) (?:read|look at))\b",
+    r"\b(?:do you|do you guys|does your company) have (?:some |any )?(?:information|info|"
+    r"details|literature|materials?) (?:you|that you|i|we) (?:can|could) (?:send|email|text|"
+    r"read|look at)\b",
+    r"\bwhat is (?:your|the) (?:website|web site|url|web address|site)\b",
+    r"\bis there (?:a |an )?(?:website|web site|brochure|link)\b",
+    r"\bwhere can (?:i|we) (?:read|learn|find out|find|see) more\b",
+    r"\b(?:can|could|may) (?:i|we) (?:get|have|see) (?:some |more |the |a |your )?"
+    r"(?:information|info|details|brochure|link|website|web site|something in writing|"
+    r"literature) (?:first|please|instead|sent|emailed|texted|by e ?mail|by text)\b",
+    r"\b(?:can|could|may) (?:i|we) (?:get|have) (?:some |more |the |a |your )?"
+    r"(?:information|info|details|brochure|link|website|web site|something in writing|"
+    r"literature)(?: please| first| instead)*$",
+)
+# "Don't send me anything", "no need to send me information", "you don't have to email us".
+_NOT_WANTED = re.compile(
+    r"\b(?:do not|never|no need to|not|stop|without|do not bother|no point|no reason to|"
+    r"do not have to|do not need to|not going to|no more)\b(?: \w+){0,3}$"
+)
+
+
 # --- "not sure" ------------------------------------------------------------------------
 
 _UNSURE = compile_all(
@@ -460,6 +538,23 @@ def detect_counter_proposal(text: str) -> bool:
     return any(p.search(text) for p in _OTHER_TIME) or (
         bool(_TIME_WORD.search(text)) and any(p.search(text) for p in _COUNTER_CUE)
     )
+
+
+def detect_wants_info(text: str) -> bool:
+    """The caller asks to be sent something to read (information, a link, the website)
+    instead of talking now; said of someone else, or refused, it is not a request."""
+    for pattern in _WANTS_INFO:
+        for match in pattern.finditer(text):
+            if not _NOT_WANTED.search(text[: match.start()] + " " + _lead_words(match.group())):
+                return True
+    return False
+
+
+def _lead_words(matched: str) -> str:
+    """The words a match opens with: "can you not send" keeps its "not" ("why don't
+    you send" is no refusal)."""
+    words = re.sub(r"^why (?:do not|not) you\b", "", matched).split()
+    return " ".join(words[:3])
 
 
 def detect_unsure(text: str) -> bool:

@@ -124,6 +124,7 @@ class VoiceAgents:
             agent_name=integration.agent_name,
             max_reprompts=integration.max_reprompts,
             today=today,
+            info_link=integration.info_link,
         )
 
     # --- the router -------------------------------------------------------------------
@@ -137,7 +138,7 @@ class VoiceAgents:
         conversation = state.get("conversation")
         fresh: dict[str, Any] = {
             "hops": [], "verbatim": False, "sentences": [], "speakers": [], "end_call": False,
-            "transfer": False, "transitions": [], "tokens": {}, "errors": [],
+            "transfer": False, "follow_up": None, "transitions": [], "tokens": {}, "errors": [],
             "outcome": conversation.outcome if conversation else None,
         }
         if event["kind"] == "hangup":
@@ -148,7 +149,8 @@ class VoiceAgents:
                 **fresh, "conversation": ended, "outcome": self.script.final_outcome(ended)})
         if conversation is None:
             conversation, opening = self.script.start(
-                state.get("direction", "inbound"), answered_by=state.get("answered_by"))
+                state.get("direction", "inbound"), answered_by=state.get("answered_by"),
+                can_text=bool(state.get("can_text")))
             if event["kind"] == "start":
                 step = _Step(conversation, opening or AgentReply(agent="start"))
                 return await self._carry_on("start", {**state, **fresh}, step, fresh)
@@ -218,9 +220,11 @@ class VoiceAgents:
             "conversation": step.conversation,
             "end_call": reply.end_call,
             "transfer": reply.transfer,
-            # no caller line to answer, or words that must be exact: no rewriting
+            "follow_up": reply.follow_up,
+            # no caller line to answer, or words that must be exact (they say what is
+            # done to the call, or sent to the caller): no rewriting
             "verbatim": state["event"]["kind"] not in ("text", "dtmf") or reply.end_call
-            or reply.transfer,
+            or reply.transfer or reply.follow_up is not None,
             "tokens": _sum_tokens(state.get("tokens", {}), step.tokens),
             "errors": [*state.get("errors", []), *step.errors],
             "outcome": step.conversation.outcome,

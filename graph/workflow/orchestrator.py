@@ -182,11 +182,13 @@ class AgentOrchestrator:
         """Run one caller turn; the agent's answer and the call as it now stands.
 
         `metadata`: `event` (start | text | dtmf | silence | hangup; `text` is the
-        digit for dtmf), `direction`, `answered_by`, `tier` (economy | premium, as
-        the budget granted), and optionally `turn`: the session's number for this
+        digit for dtmf), `direction`, `answered_by`, `can_text` (the lead's number can
+        take a text), `tier` (economy | premium, as the budget granted), and optionally
+        `turn`: the session's number for this
         caller event (0 for `start`, then growing; gaps allowed), which makes the
         turn idempotent (see the module docstring). The answer: sentences, agent,
-        end_call, transfer, transitions, facts, qualification_score, outcome, tokens
+        end_call, transfer, follow_up (what the caller agreed to be sent, for the session
+        to send), transitions, facts, qualification_score, outcome, tokens
         {tier: n}, wants_premium (and tier, fallback, error, errors, latency_ms,
         conversation), `turn` (the number given, or None) and `replayed` (True when the
         turn had already run and the answer is its result, rebuilt from the checkpoint:
@@ -240,6 +242,7 @@ class AgentOrchestrator:
                     "event": event,
                     "direction": metadata.get("direction") or "inbound",
                     "answered_by": metadata.get("answered_by"),
+                    "can_text": bool(metadata.get("can_text")),
                     "tier": tier,
                     # recorded in the checkpoint, so a replay of this turn is recognised
                     "turn": number,
@@ -349,6 +352,7 @@ class AgentOrchestrator:
             "agent": None,
             "end_call": False,
             "transfer": False,
+            "follow_up": None,
             "transitions": [],
             "facts": None,
             "qualification_score": None,
@@ -397,6 +401,7 @@ class AgentOrchestrator:
             "agent": conversation.current_agent if conversation else "start",
             "end_call": bool(state.get("end_call")),
             "transfer": bool(state.get("transfer")),
+            "follow_up": state.get("follow_up"),
             "transitions": [transition.model_dump(mode="json") for transition in transitions],
             "facts": facts.model_dump(mode="json"),
             "qualification_score": qualification_score(facts, self.settings.qualification),

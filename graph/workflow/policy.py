@@ -9,8 +9,9 @@ order of precedence:
 2. `transferred` — the caller asked for a person and was put through;
 3. `voicemail` — an answering machine picked up;
 4. `qualified` — all four criteria met, booked or not;
-5. `nurture` — the caller asked to be called back (an invitation to call again
-   outweighs a weak fact: "no budget this year, call me in January");
+5. `nurture` — the caller asked to be called back, or to be sent information (a
+   text with a link) instead of talking now (an invitation to follow up outweighs a
+   weak fact: "no budget this year, call me in January");
 6. `disqualified` — no need, no budget or a budget below the minimum, or the
    caller declined to go on;
 7. `nurture` — interested, but the timeline is too long, someone else decides,
@@ -40,6 +41,8 @@ class CallSignals:
     declined: bool = False  # not interested, still after one rebuttal
     no_need: bool = False
     no_budget: bool = False
+    # The caller agreed to be sent information ("sms_link", or "email" from a person).
+    follow_up: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,12 +105,15 @@ def nurture_reason(facts: CallFacts, policy: QualificationPolicy,
                    signals: CallSignals | None = None) -> str | None:
     """Why a lead is worth calling again later, or None.
 
-    "callback_requested", "long_timeline", "not_decision_maker" or
-    "human_requested" (a person was asked for and none could take the call).
+    "callback_requested", "follow_up" (the caller asked to be sent information),
+    "long_timeline", "not_decision_maker" or "human_requested" (a person was asked for
+    and none could take the call).
     """
     signals = signals or CallSignals()
     if signals.callback_requested:
         return "callback_requested"
+    if signals.follow_up:
+        return "follow_up"
     if facts.timeline_months is not None and facts.timeline_months > policy.max_timeline_months:
         return "long_timeline"
     if facts.decision_maker is False:
@@ -136,7 +142,7 @@ def reached_outcome(facts: CallFacts, policy: QualificationPolicy,
         return Outcome.VOICEMAIL
     if is_qualified(facts, policy):
         return Outcome.QUALIFIED
-    if signals.callback_requested:
+    if signals.callback_requested or signals.follow_up:
         return Outcome.NURTURE
     if is_disqualified(facts, policy, signals):
         return Outcome.DISQUALIFIED

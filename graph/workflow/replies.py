@@ -40,6 +40,11 @@ QUESTIONS: dict[Question, tuple[str, str]] = {
                         "Should I stop calling this number? Yes or no."),
     "person_confirm": ("Would you like me to put you through to a person?",
                        "Shall I put you through to a person? Yes or no."),
+    "info_confirm": ("I can text you a link with the details. Would you like that?",
+                     "Shall I text you the link? Yes or no."),
+    "email_confirm": ("I can have someone from our team email you the details. "
+                      "Would you like that?",
+                      "Shall we email you the details? Yes or no."),
 }
 
 
@@ -223,6 +228,33 @@ class Replies:
     def meeting_deferred(self) -> list[str]:
         return ["No problem, a specialist will email you to find a time."]
 
+    # --- sending information -----------------------------------------------------------
+
+    def texting_link(self) -> list[str]:
+        """Said while the text goes out; what Twilio answered is said next."""
+        return ["Great, I'm texting you the link now."]
+
+    def link_sent(self) -> list[str]:
+        return ["Done, it's on its way."]
+
+    def link_not_sent(self) -> list[str]:
+        return ["Sorry, I couldn't send a text to this number.",
+                "I'll have someone email you the details instead."]
+
+    def link_on_its_way(self) -> list[str]:
+        """Twilio had not answered yet: the text is still being sent."""
+        return ["It should reach you in a minute."]
+
+    def email_agreed(self) -> list[str]:
+        return ["Great, someone from our team will email you the details."]
+
+    def info_declined(self) -> list[str]:
+        return ["No problem."]
+
+    def info_not_now(self) -> list[str]:
+        """The offer twice answered with neither yes nor no: the questions go on."""
+        return ["No problem, let's keep going."]
+
     def specialist_will_answer(self) -> list[str]:
         return ["Good question.", "Your specialist will cover that on the call."]
 
@@ -264,6 +296,9 @@ class Replies:
             *self.goodbye(None), *self.still_there(1), *self.still_there(2),
             *self.hello_silence(), *self.silence_goodbye(), *self.lost_you(),
             *self.where_were_we(), *self.misheard_time(), *self.carry_on(),
+            *self.texting_link(), *self.link_sent(), *self.link_not_sent(),
+            *self.link_on_its_way(), *self.email_agreed(), *self.info_declined(),
+            *self.info_not_now(),
         ]
         for asked in QUESTIONS:
             said += [*self.question(asked), *self.question(asked, short=True),

@@ -19,6 +19,14 @@ The agents and when they speak:
 
 Some events win wherever the call is: asking not to be called again, and
 asking for a person.
+
+A caller who asks to be sent something to read instead of talking ("can you just
+send me some information?") is offered, once, a text with a link (or, when their
+number cannot take a text or no link is configured, an email from a person). Yes
+ends the call `nurture` with the follow-up recorded: the reply carries
+`follow_up="sms_link"`, the session sends the text, and `on_follow_up` says how that
+went before the goodbye. No goes back to the question the request interrupted;
+neither, twice, does the same.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from graph.workflow.policy import (
 from graph.workflow.policy import final_outcome as policy_final_outcome
 from graph.workflow.replies import Replies
 from graph.workflow.state import BANT_QUESTIONS, AgentReply, ConversationState, Question
-from switchboard.models import AgentName, Direction, Outcome
+from switchboard.models import AgentName, Direction, FollowUpKind, FollowUpStatus, Outcome
 from switchboard.settings import QualificationPolicy, VoiceAgentIntegrationConfig
 
 __all__ = [
@@ -61,8 +69,13 @@ _GREETING_ONLY = re.compile(
 )
 _MIN_NEED_WORDS = 4  # a free answer to "what's your biggest challenge" this long is the need
 _MAX_ATTEMPTS = 2  # tries at one question before moving on
-# Questions asking what a half-heard line meant; they interrupt the pending question.
-_CHECKS = ("opt_out_confirm", "person_confirm")
+# Questions asking what a half-heard line meant, or offering what the caller asked for;
+# they interrupt the pending question, which is asked again after a no.
+_INFO_OFFERS = ("info_confirm", "email_confirm")
+_CHECKS = ("opt_out_confirm", "person_confirm", *_INFO_OFFERS)
+# Information is offered while the caller is being qualified; once a meeting is being
+# booked or the call wrapped up, a request for details is the specialist's to answer.
+_OFFERING_AGENTS = ("greeter", "qualifier", "objection_handler")
 # Questions whose answers may be bare fragments ("about fifty", "ten works")
 _EXPECTING = (*BANT_QUESTIONS, "meeting", "meeting_time", "identity")
 
@@ -92,6 +105,7 @@ class _Turn:
         self.parts: list[AgentPart] = [AgentPart(agent=self.state.current_agent)]
         self.end_call = False
         self.transfer = False
+        self.follow_up: FollowUpKind | None = None
 
     def move(self, agent: AgentName, trigger: str) -> None:
         if agent != self.state.current_agent:
@@ -116,6 +130,7 @@ class _Turn:
             transfer=self.transfer,
             transitions=self.transitions,
             parts=self.parts,
+            follow_up=self.follow_up,
         )
 
 
@@ -131,20 +146,24 @@ class QualificationScript:
         agent_name: str,
         max_reprompts: int = 3,
         today: Callable[[], date] = date.today,
+        info_link: str | None = None,
     ) -> None:
         self.policy = policy
         self.transfer_number = transfer_number
+        # Without a link to text, information is offered as an email from a person.
+        self.info_link = info_link
         self.replies = Replies(company=company_name, agent=agent_name)
         self.max_reprompts = max_reprompts
         self.today = today
 
     # --- events -----------------------------------------------------------------------
 
-    def start(self, direction: Direction,
-              answered_by: str | None = None) -> tuple[ConversationState, AgentReply | None]:
+    def start(self, direction: Direction, answered_by: str | None = None, *,
+              can_text: bool = False) -> tuple[ConversationState, AgentReply | None]:
         """Open a call. Inbound: the greeter speaks first. Outbound: the lead speaks
-        first (None reply), unless Twilio says a machine answered."""
-        turn = _Turn(ConversationState(direction=direction))
+        first (None reply), unless Twilio says a machine answered. `can_text`: the
+        lead's number can take a text (the session knows the number)."""
+        turn = _Turn(ConversationState(direction=direction, can_text=can_text))
         if answered_by and (answered_by.startswith("machine") or answered_by == "fax"):
             self._leave_voicemail(turn, speak=answered_by != "fax")
             return self._finish(turn)
@@ -214,7 +233,8 @@ class QualificationScript:
         if state.ended and state.transferred:
             return AgentReply(sentences=[*self.replies.lost_you(), *self.replies.transferring()],
                               agent=agent, transfer=True)
-        if state.ended:
+        if state.ended or state.follow_up is not None:
+            # (a text being sent when the call moved: the session finishes sending it)
             return AgentReply(
                 sentences=[*self.replies.lost_you(), *self.replies.goodbye(state.caller_name)],
                 agent=agent, end_call=True,
@@ -223,6 +243,22 @@ class QualificationScript:
         question = [state.last_question] if pending else self.replies.where_were_we()
         return AgentReply(sentences=[*self.replies.lost_you(), *question],
                           agent=state.current_agent)
+
+    def on_follow_up(self, state: ConversationState,
+                     status: FollowUpStatus) -> tuple[ConversationState, AgentReply]:
+        """The session tried to text the link the caller agreed to (`status`: `sent`,
+        `failed`, or `pending` when Twilio had not answered in time): say so, and
+        goodbye. Anything but a call waiting on its text is left as it is."""
+        if state.ended or state.follow_up != "sms_link":
+            return state, AgentReply(agent=state.current_agent)
+        turn = _Turn(state)
+        current = turn.state
+        current.follow_up_status = status
+        turn.say({"sent": self.replies.link_sent,
+                  "failed": self.replies.link_not_sent}.get(status, self.replies.link_on_its_way)())
+        turn.say(self.replies.goodbye(current.caller_name))
+        turn.end()
+        return self._finish(turn)
 
     def on_hangup(self, state: ConversationState) -> Outcome:
         """The outcome of the call now that it has ended."""
@@ -266,6 +302,10 @@ class QualificationScript:
             self._hand_off(turn)
         elif current.current_agent == "start":
             self._first_outbound_line(turn, heard, text)
+        elif current.asked in _INFO_OFFERS:
+            self._on_info_offer(turn, heard, text)
+        elif heard.wants_info and self._may_offer_info(current):
+            self._offer_info(turn, heard, text)
         elif heard.repeat_request and not heard.has_bant and heard.meeting_time is None:
             turn.say(self.replies.repeat())
             if current.asked is not None:
@@ -275,17 +315,21 @@ class QualificationScript:
         else:
             if heard.asks_if_ai:
                 turn.say(self.replies.ai_disclosure())
-            handler = {
-                "greeter": self._on_greeter,
-                "qualifier": self._on_qualifier,
-                "objection_handler": self._on_objection,
-                "scheduler": self._on_scheduler,
-                "handoff": self._on_callback_answer,
-                "wrap_up": self._on_wrap_up,
-            }.get(current.current_agent)
-            if handler is not None:
-                handler(turn, heard, text)
+            self._answer(turn, heard, text)
         return self._finish(turn)
+
+    def _answer(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        """The turn, as the agent holding the call answers it."""
+        handler = {
+            "greeter": self._on_greeter,
+            "qualifier": self._on_qualifier,
+            "objection_handler": self._on_objection,
+            "scheduler": self._on_scheduler,
+            "handoff": self._on_callback_answer,
+            "wrap_up": self._on_wrap_up,
+        }.get(turn.state.current_agent)
+        if handler is not None:
+            handler(turn, heard, text)
 
     def _opt_out(self, turn: _Turn) -> None:
         turn.state.opted_out = True
@@ -322,6 +366,104 @@ class QualificationScript:
             return
         assert current.asked is not None
         self._ask_again(turn, current.asked, give_up=act)
+
+    # --- "send me some information" ---------------------------------------------------
+
+    def _may_offer_info(self, current: ConversationState) -> bool:
+        return (not current.info_offered and current.follow_up is None
+                and current.current_agent in _OFFERING_AGENTS and current.asked not in _CHECKS)
+
+    def _offer_info(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        """The caller would rather read than talk: offer a text with a link (or an email
+        from a person), once, keeping whatever else they said and the question it
+        interrupts."""
+        current = turn.state
+        current.info_offered = True
+        if heard.caller_name and current.caller_name is None:
+            current.caller_name = heard.caller_name
+        if heard.has_bant:  # "we spend about 50k, but just send me something first"
+            self._absorb(current, heard, text)
+        self._check(turn, "info_confirm" if current.can_text and self.info_link
+                    else "email_confirm")
+
+    def _on_info_offer(self, turn: _Turn, heard: Understanding, text: str) -> None:
+        """The answer to "I can text you a link with the details. Would you like that?".
+
+        Yes (or the request again) sends it; no goes back to the interrupted question,
+        and an answer that says more than no ("no, we spend about fifty thousand")
+        is that question's answer; neither, twice, carries on as a no would."""
+        current = turn.state
+        offer = current.asked
+        assert offer is not None
+        if heard.affirmative is True or (heard.wants_info and heard.affirmative is None):
+            current.interrupted_question = None
+            if heard.has_bant:  # "yes please, and we spend about 50k": kept
+                self._absorb(current, heard, text)
+            self._agree_to_info(turn, texting=offer == "info_confirm")
+            return
+        # "No, we miss a lot of calls after hours": the no turns the offer down, the
+        # rest answers the question the request interrupted, read as its answer
+        question = current.interrupted_question
+        rest = _after_no(text) if heard.affirmative is False else text
+        if rest:
+            current.asked = question
+            again = self.read_line(current, rest)
+            if (again.has_bant or again.not_interested or again.callback_later or again.closing
+                    or again.asks_purpose
+                    or (question == "identity" and again.caller_name is not None)
+                    or (question == "need" and self._free_answer(again, rest))):
+                current.interrupted_question = None
+                self._answer(turn, again, rest)
+                return
+            current.asked = offer
+        if heard.affirmative is False:
+            turn.say(self.replies.info_declined())
+            self._back_to_questions(turn)
+            return
+        if heard.repeat_request:
+            turn.say(self.replies.repeat())
+            self._ask(turn, offer, keep_attempts=True)
+            return
+
+        def not_now(turn: _Turn) -> None:
+            turn.say(self.replies.info_not_now())
+            self._back_to_questions(turn)
+
+        self._ask_again(turn, offer, give_up=not_now)
+
+    def _agree_to_info(self, turn: _Turn, *, texting: bool) -> None:
+        current = turn.state
+        current.declined = False
+        current.asked = None
+        turn.move("wrap_up", "info_requested")
+        if texting:
+            # The session texts the link now and tells `on_follow_up` how it went; the
+            # goodbye waits for that.
+            current.follow_up, current.follow_up_status = "sms_link", "pending"
+            turn.follow_up = "sms_link"
+            turn.say(self.replies.texting_link())
+            return
+        current.follow_up, current.follow_up_status = "email", "requested"
+        turn.follow_up = "email"
+        turn.say(self.replies.email_agreed())
+        turn.say(self.replies.goodbye(current.caller_name))
+        turn.end()
+
+    def _back_to_questions(self, turn: _Turn) -> None:
+        """After the offer was turned down: the question it interrupted, or the next."""
+        current = turn.state
+        question = current.interrupted_question
+        current.interrupted_question = None
+        if current.current_agent == "greeter" and current.caller_name:
+            turn.move("qualifier", "caller_identified")  # the name came with the request
+            self._ask(turn, "permission")
+        elif question is not None:
+            self._ask(turn, question, keep_attempts=True)
+        elif current.current_agent == "qualifier":
+            self._advance(turn, set())
+        else:
+            current.asked = None
+            turn.say(self.replies.where_were_we())
 
     def _first_outbound_line(self, turn: _Turn, heard: Understanding, text: str) -> None:
         turn.move("greeter", "caller_answered")
@@ -850,6 +992,17 @@ class QualificationScript:
         current = turn.state
         current.outcome = reached_outcome(current.facts, self.policy, current.signals())
         return current, turn.reply()
+
+
+_LEADING_NO = re.compile(
+    r"^\s*(?:no|nope|nah|not really|not now)\b[\s,.!]*(?:(?:thanks|thank you)\b[\s,.!]*)?",
+    re.IGNORECASE,
+)
+
+
+def _after_no(text: str) -> str:
+    """What a line says after its opening no ("No thanks, we ..." -> "we ...")."""
+    return _LEADING_NO.sub("", text, count=1).strip()
 
 
 def all_prompts(settings: VoiceAgentIntegrationConfig) -> list[str]:

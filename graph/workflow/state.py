@@ -12,7 +12,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from graph.workflow.policy import CallSignals
-from switchboard.models import AgentName, CallFacts, Direction, Outcome
+from switchboard.models import (
+    AgentName,
+    CallFacts,
+    Direction,
+    FollowUpKind,
+    FollowUpStatus,
+    Outcome,
+)
 
 # The question an agent is waiting on an answer to.
 Question = Literal[
@@ -30,6 +37,8 @@ Question = Literal[
     "callback_time",  # wrap_up: when should we call back
     "opt_out_confirm",  # any agent: should we stop calling (a possible opt-out was heard)
     "person_confirm",  # any agent: put you through to a person (a possible ask was heard)
+    "info_confirm",  # the caller asked for information: text you a link with the details?
+    "email_confirm",  # likewise, when this number cannot take a text: have someone email?
 ]
 BANT_QUESTIONS: tuple[Question, ...] = ("need", "budget", "authority", "timeline")
 
@@ -67,6 +76,12 @@ class ConversationState(BaseModel):
     pending_meeting: str | None = None  # a time the caller gave, read back, not yet booked
     last_question: str | None = None  # the pending question as spoken, for repeats
     pitched: bool = False  # we have said what we do
+    # The caller's number can take a text (set when the call opens); without it an
+    # information request is offered an email from a person instead of a link.
+    can_text: bool = False
+    info_offered: bool = False  # offered once per call
+    follow_up: FollowUpKind | None = None  # what the caller agreed to be sent
+    follow_up_status: FollowUpStatus | None = None  # how sending it went, as last heard
 
     def signals(self) -> CallSignals:
         return CallSignals(
@@ -78,6 +93,7 @@ class ConversationState(BaseModel):
             declined=self.declined,
             no_need=self.no_need,
             no_budget=self.no_budget,
+            follow_up=self.follow_up,
         )
 
 
@@ -89,6 +105,10 @@ class AgentReply(BaseModel):
     end_call: bool = False  # hang up after speaking
     transfer: bool = False  # hand the call to a person (the transfer number)
     transitions: list[tuple[str, str, str]] = Field(default_factory=list)  # (from, to, trigger)
+    # A follow-up the caller agreed to, for the session to carry out: `sms_link` is texted
+    # now (and the script told how it went, `QualificationScript.on_follow_up`); `email`
+    # is recorded for a person to do.
+    follow_up: FollowUpKind | None = None
 
     @classmethod
     def from_orchestrator(cls, response: dict[str, Any]) -> AgentReply:
@@ -100,6 +120,7 @@ class AgentReply(BaseModel):
             transfer=response["transfer"],
             transitions=[(t["from_agent"], t["to_agent"], t["trigger"])
                          for t in response["transitions"]],
+            follow_up=response.get("follow_up"),
         )
 
     @property

@@ -63,6 +63,7 @@ class VoiceState(TypedDict, total=False):
     call_id: str
     direction: Direction
     answered_by: str | None
+    can_text: bool  # the lead's number can take a text (read when the call opens)
     tier: Tier
     event: CallerTurn
     # The turn this checkpoint ran: the session's number for the caller event (None
@@ -85,6 +86,7 @@ class VoiceState(TypedDict, total=False):
     speakers: list[str]  # the agent saying each of `sentences`, for a replayed turn's stream
     end_call: bool
     transfer: bool
+    follow_up: str | None  # a follow-up the caller agreed to, for the session to carry out
     transitions: list[AgentTransition]
     tokens: dict[str, int]  # LLM tokens spent this turn, by tier
     # what went wrong this turn and was covered: one readable line per LLM failure

@@ -1,7 +1,8 @@
 """A local double of Twilio's REST API, run in its own process by `switchboard serve`.
 
-It answers the call updates Switchboard makes (a hang-up, a transfer's `<Dial>`) and
-outbound call creation the way Twilio does, and keeps a list of every request it
+It answers the call updates Switchboard makes (a hang-up, a transfer's `<Dial>`),
+outbound call creation and text messages (the link a caller asked for) the way Twilio
+does, and keeps a list of every request it
 received that tests read at `GET /sandbox/requests`. Start it with
 `python -m switchboard.twilio_sandbox --port 0 --port-file PATH --account-sid AC…
 --auth-token …` and point the twilio client at `http://127.0.0.1:PORT`.

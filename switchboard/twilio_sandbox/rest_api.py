@@ -2,9 +2,12 @@
 
 Twilio's protocol, as its clients see it: HTTP Basic auth with the account SID and
 auth token, form-encoded requests, Call resources and errors as JSON
-(`{code, message, more_info, status}`). `GET /sandbox/requests` lists every API request
-received (method, path, form, time, the status answered) for tests to read;
-`DELETE /sandbox/requests` empties the list.
+(`{code, message, more_info, status}`). The Calls resource (create, fetch, update) and
+the Messages resource (`POST Messages.json` sends a text; `GET Messages.json`, filtered by
+`To`, `From` and `DateSent`, and `GET Messages/{Sid}.json` read what was sent).
+`GET /sandbox/requests` lists every API request received (method, path, form, query,
+time, the status answered) for tests to read; `DELETE /sandbox/requests` empties the
+list.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from switchboard.twilio_sandbox.calls import API_VERSION, CALL_SID, CallBook
+from switchboard.twilio_sandbox.messages import MessageBook, MessageRefused
 
 ACCOUNT_PREFIX = f"/{API_VERSION}/Accounts/{{account_sid}}"
 Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
@@ -50,6 +54,7 @@ class Sandbox:
         self.account_sid = account_sid
         self._auth_token = auth_token
         self.calls = CallBook()
+        self.messages = MessageBook()
         self.requests: list[dict[str, Any]] = []
 
     def authorized(self, request: Request) -> bool:
@@ -82,6 +87,7 @@ class Sandbox:
                     "method": request.method,
                     "path": request.url.path,
                     "form": form,
+                    "query": dict(request.query_params),
                     "at": time.time(),
                     "status": response.status_code,
                 }
@@ -134,6 +140,22 @@ class Sandbox:
             self.calls.redirect(call, url, twiml)
         return JSONResponse(call.resource())
 
+    # Twilio's Messages resource
+
+    async def create_message(self, request: Request, form: dict[str, str]) -> Response:
+        try:
+            message = self.messages.create(self.account_sid, form)
+        except MessageRefused as refused:
+            return twilio_error(refused.status, refused.code, refused.message)
+        return JSONResponse(message.resource(), status_code=201)
+
+    async def fetch_message(self, request: Request, form: dict[str, str]) -> Response:
+        message = self.messages.get(request.path_params["message_sid"])
+        return JSONResponse(message.resource()) if message else not_found(request)
+
+    async def list_messages(self, request: Request, form: dict[str, str]) -> Response:
+        return JSONResponse(self.messages.page(self.account_sid, dict(request.query_params)))
+
     # For tests
 
     async def list_requests(self, request: Request) -> Response:
@@ -158,6 +180,12 @@ def create_app(account_sid: str, auth_token: str) -> Starlette:
         Route(ACCOUNT_PREFIX + "/Calls.json", sandbox.api(sandbox.create_call), methods=["POST"]),
         Route(call_path, sandbox.api(sandbox.fetch_call), methods=["GET"]),
         Route(call_path, sandbox.api(sandbox.update_call), methods=["POST"]),
+        Route(ACCOUNT_PREFIX + "/Messages.json", sandbox.api(sandbox.create_message),
+              methods=["POST"]),
+        Route(ACCOUNT_PREFIX + "/Messages.json", sandbox.api(sandbox.list_messages),
+              methods=["GET"]),
+        Route(ACCOUNT_PREFIX + "/Messages/{message_sid}.json", sandbox.api(sandbox.fetch_message),
+              methods=["GET"]),
         Route("/sandbox/requests", sandbox.list_requests, methods=["GET", "DELETE"]),
     ]
 

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS call_follow_ups;

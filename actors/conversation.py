@@ -205,7 +205,7 @@ class ConversationProcessor(FrameProcessor):
         elif isinstance(frame, CallerHangupFrame):
             await self._caller_hung_up()
         elif isinstance(frame, MarkPlayedFrame):
-            await self._mark_played(frame.name)
+            await self._mark_played(frame.mark)
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             await self._user_started_speaking()
             await self.push_frame(frame, direction)

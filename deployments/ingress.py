@@ -12,7 +12,8 @@ Routes:
 - `GET /healthz` — liveness, answered from this process alone; `GET /readyz` — readiness:
   Redis, PostgreSQL, the orchestrator and the warm pool checked concurrently, 200 when
   all pass, else 503 naming the failed ones (`deployments.readiness`: the JSON shape,
-  each check and its timeout). Readiness only reports: it never refuses a call itself.
+  each check and its timeout). Readiness only reports: it never refuses a call itself;
+- `GET /openapi.json` — the OpenAPI document of all of these (`deployments.api_document`).
 
 The ingress refuses to start without a Twilio auth token and an API token, however it
 is started: an empty key would let anyone forge webhooks and streams.
@@ -43,6 +44,7 @@ from actors.session_pool import SessionPool
 from db.outbox import Outbox
 from db.pool import create_pool
 from db.queries import call_report
+from deployments.api_document import serve_api_document
 from deployments.auth import TwilioSignatures, bearer_ok
 from deployments.call_draining import keep_calls_through_shutdown
 from deployments.call_streams import CallStreams
@@ -192,6 +194,7 @@ class TwilioIngress:
                 Route("/v1/config", self.get_config, methods=["GET"]),
                 Route("/healthz", self.healthz, methods=["GET"]),
                 Route("/readyz", self.readyz, methods=["GET"]),
+                Route("/openapi.json", serve_api_document, methods=["GET"]),
             ]
         )
 

@@ -15,7 +15,7 @@ answers within about 2 s whatever hangs:
   the kill switch on, or the integration off and no flag that turns it on, every call
   takes the direct path, so it is still probed and shown but never makes the replica
   unready (`"required": false` and a `note` saying why).
-- `warm_pool` — at least one session actor is warm in this replica's pool (in process;
+- `pool` — at least one session actor is warm in this replica's pool (in process;
   always passes when the pool is configured off, `warm_pool_size: 0`).
 
 The answer is 200 when every required check passes, else 503; either way the body is:
@@ -27,7 +27,7 @@ The answer is 200 when every required check passes, else 503; either way the bod
         "redis":        {"ok": true,  "ms": 0.9},
         "postgresql":   {"ok": false, "ms": 3.1, "error": "ConnectionRefusedError"},
         "orchestrator": {"ok": true,  "ms": 12.4},
-        "warm_pool":    {"ok": true,  "ms": 0.0, "warm": 2}
+        "pool":         {"ok": true,  "ms": 0.0, "warm": 2}
       }
     }
 
@@ -227,9 +227,10 @@ def postgresql_check(database: Callable[[], Awaitable[asyncpg.Pool]]) -> Check:
     """`SELECT 1` on a connection of `database()`, the pool the call API reads with.
 
     Tried twice (within the one timeout): a connection that sat idle in the pool while
-    the server restarted fails its next query, and only then does asyncpg replace it.
-    Without the second try the first probe after a restart would answer 503 for a
-    PostgreSQL that is back; with it, a failure means a fresh connection failed too.
+    the server restarted fails its next query, and so may every other idle one. After
+    a failure the pool's connections are expired, so the second try runs on a fresh
+    connection: the first probe after a restart answers 200 for a PostgreSQL that is
+    back, and a failure means a fresh connection failed too.
     """
 
     async def select_one() -> None:
@@ -242,6 +243,7 @@ def postgresql_check(database: Callable[[], Awaitable[asyncpg.Pool]]) -> Check:
             except Exception:
                 if attempt == 2:
                     raise
+                await pool.expire_connections()
 
     return Check("postgresql", select_one, POSTGRESQL_TIMEOUT_S)
 
@@ -325,4 +327,4 @@ def warm_pool_check(pool: WarmPool) -> Check:
             raise NotReady(f"no warm session actor yet ({starting} starting)", warm=0)
         return {"warm": pool.ready_count}
 
-    return Check("warm_pool", warm, WARM_POOL_TIMEOUT_S)
+    return Check("pool", warm, WARM_POOL_TIMEOUT_S)

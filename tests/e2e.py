@@ -26,10 +26,12 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import jsonschema
 import websockets
 import yaml
 from websockets.asyncio.client import ClientConnection
 
+from deployments.api_document import api_document
 from switchboard.caller import CallResult, run_call
 from switchboard.caller.signing import stream_handshake_signature, webhook_signature
 from switchboard.caller.turns import TurnObserver
@@ -439,9 +441,24 @@ def premium_granted(report: dict) -> bool:
     return any(d["approved"] and d["tier"] == "premium" for d in report["tier_history"])
 
 
+def assert_documented(body: object, schema: str) -> None:
+    """`body` is what the API document's `schema` (a `components.schemas` name) says:
+    no field missing, none undocumented, every value of its documented type."""
+    document = api_document()
+    validator = jsonschema.Draft202012Validator(
+        {"$ref": f"#/components/schemas/{schema}", "components": document["components"]}
+    )
+    problems = [
+        f"{'/'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}"
+        for error in validator.iter_errors(body)
+    ]
+    assert not problems, f"not the documented {schema}: {problems}"
+
+
 def assert_report_meets_expectations(report: dict, scenario: Scenario) -> None:
-    """The call record shows what the scenario's `expect` says: outcome, facts, premium,
-    and the agents' transitions starting from `start`."""
+    """The call record is the documented report and shows what the scenario's `expect`
+    says: outcome, facts, premium, and the agents' transitions starting from `start`."""
+    assert_documented(report, "CallReport")
     expect = scenario.expect
     assert expect is not None, f"{scenario.name} expects nothing"
     heard = json.dumps([(t["user_text"], t["agent_text"]) for t in report["turns"]], indent=1)

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 TURN_TIMEOUT_S = 1.5
 RESET_TIMEOUT_S = 4.0
+ANSWER_SLACK_S = 2.0
 ORCHESTRATOR = "OrchestratorDeployment"
 FALLBACK_LINES = (
     "Our phones ring off the hook and we miss half the calls.",
@@ -49,11 +50,15 @@ async def _breaker_state(server: RunningSwitchboard) -> str | None:
 async def _turns_answered_without_the_orchestrator(
     server: RunningSwitchboard, call: LiveTextCall
 ) -> None:
+    waits: list[str] = []
     for line in FALLBACK_LINES:
         heard = await call.say(line)
         assert heard.sentences, f"silence after {line!r}"
-        assert heard.waited_s < TURN_TIMEOUT_S + 1.0
-    assert await _breaker_state(server) == "open"
+        waits.append(f"{line!r} answered in {heard.waited_s:.2f} s")
+        # The turn timeout, plus slack for a machine that also runs a Ray cluster.
+        assert heard.waited_s < TURN_TIMEOUT_S + ANSWER_SLACK_S, waits
+    state = await _breaker_state(server)
+    assert state == "open", f"breaker {state} after {len(FALLBACK_LINES)} turns: {waits}"
 
 
 async def _finish_qualified(server: RunningSwitchboard, call: LiveTextCall) -> None:

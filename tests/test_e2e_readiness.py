@@ -15,7 +15,7 @@ import httpx
 
 from tests.e2e import RunningSwitchboard
 
-CHECKS = ["redis", "postgresql", "orchestrator", "warm_pool"]
+CHECKS = ["redis", "postgresql", "orchestrator", "pool"]
 # Calls of earlier tests may have taken every warm actor; the pool refills within this.
 REFILL_WITHIN_S = 60.0
 
@@ -31,7 +31,7 @@ async def test_readyz_names_every_dependency_it_checked_and_answers_200_when_all
             body = response.json()
             if response.status_code == 200 or time.monotonic() > deadline:
                 break
-            assert body["failed"] == ["warm_pool"], body  # nothing else may be down here
+            assert body["failed"] == ["pool"], body  # nothing else may be down here
             await asyncio.sleep(1.0)
         assert response.status_code == 200, body
         assert body["ready"] is True and body["failed"] == []
@@ -42,7 +42,7 @@ async def test_readyz_names_every_dependency_it_checked_and_answers_200_when_all
             assert "error" not in check
         # The default settings send calls to the agents: the orchestrator is needed.
         assert "required" not in body["checks"]["orchestrator"]
-        assert body["checks"]["warm_pool"]["warm"] >= 1
+        assert body["checks"]["pool"]["warm"] >= 1
 
         health = await client.get("/healthz")
     assert health.status_code == 200 and health.json()["status"] == "ok"

@@ -308,6 +308,18 @@ def test_a_caller_won_over_by_the_rebuttal_is_qualified_as_usual() -> None:
     assert not state.declined
 
 
+@pytest.mark.parametrize("direction", ["inbound", "outbound"])
+def test_we_are_good_as_the_first_line_is_heard_out_once_not_taken_as_no_need(
+    direction: str,
+) -> None:
+    # A brush-off (or a greeting misheard as one) must not end the call at hello.
+    script = make_script()
+    state, replies = converse(script, ["I think we're good.", "Sure, go ahead."], direction)
+    assert triggers(replies)[-3:-1] == ["caller_responded", "objection"]
+    assert not replies[-2].end_call
+    assert triggers(replies)[-1] == "objection_resolved" and state.asked == "need"
+
+
 def test_declining_the_questions_counts_as_an_objection() -> None:
     script = make_script()
     _, replies = converse(script, ["This is Ari.", "No."])

@@ -294,13 +294,24 @@ def test_the_need_is_taken_from_the_sentence_that_states_it() -> None:
         "that's not really an issue for us",
         "we handle it fine ourselves",
         "we have no problems with that",
-        "we're all set, thanks",
     ],
 )
 def test_no_need_is_recognised(text: str) -> None:
     understanding = heard(text)
     assert understanding.no_need is True
     assert understanding.need is None
+
+
+@pytest.mark.parametrize("text", ["we're all set, thanks", "I think we're good", "we're good"])
+def test_we_are_good_answers_the_need_question_but_at_the_greeting_turns_the_call_away(
+    text: str,
+) -> None:
+    asked_about_need = heard(text, expecting="need")
+    assert asked_about_need.no_need is True and asked_about_need.not_interested is False
+    for opening in (None, "identity", "permission"):
+        at_the_greeting = heard(text, expecting=opening)
+        assert at_the_greeting.not_interested is True
+        assert at_the_greeting.no_need is False
 
 
 def test_nothing_means_no_need_only_as_an_answer_to_the_need_question() -> None:

@@ -166,9 +166,9 @@ async def test_readiness_answers_503_naming_postgresql_when_it_is_down_and_200_w
     status, body = await probe.get()
     assert status == 200, body
     assert body["ready"] is True and body["failed"] == []
-    assert list(body["checks"]) == ["redis", "postgresql", "orchestrator", "warm_pool"]
+    assert list(body["checks"]) == ["redis", "postgresql", "orchestrator", "pool"]
     assert all(check["ok"] for check in body["checks"].values())
-    assert body["checks"]["warm_pool"]["warm"] == 1
+    assert body["checks"]["pool"]["warm"] == 1
     # The pool now holds an idle connection the server will cut.
 
     await asyncio.to_thread(private_postgres.stop, immediate=crash)
@@ -182,7 +182,7 @@ async def test_readiness_answers_503_naming_postgresql_when_it_is_down_and_200_w
     # ...with it, the operator gets the whole message.
     _, detailed = await probe.get(token=True)
     assert str(private_postgres.port) in detailed["checks"]["postgresql"]["error"]
-    assert all(body["checks"][name]["ok"] for name in ("redis", "orchestrator", "warm_pool"))
+    assert all(body["checks"][name]["ok"] for name in ("redis", "orchestrator", "pool"))
 
     await asyncio.to_thread(private_postgres.start)
     status, body = await probe.get()  # the very next probe: nothing cached
@@ -248,11 +248,11 @@ async def test_the_orchestrator_and_the_warm_pool_are_named_when_they_fail(
     probe, orchestrator, pool = rig.probe, rig.orchestrator, rig.pool
     orchestrator.behaviour, pool.ready_count = "fail", 0
     status, body = await probe.get()
-    assert status == 503 and body["failed"] == ["orchestrator", "warm_pool"], body
+    assert status == 503 and body["failed"] == ["orchestrator", "pool"], body
     assert body["checks"]["orchestrator"]["error"] == "RuntimeError"
-    assert body["checks"]["warm_pool"] == {
+    assert body["checks"]["pool"] == {
         "ok": False,
-        "ms": body["checks"]["warm_pool"]["ms"],
+        "ms": body["checks"]["pool"]["ms"],
         "warm": 0,
         "error": "no warm session actor yet (1 starting)",
     }
@@ -268,7 +268,7 @@ async def test_the_orchestrator_and_the_warm_pool_are_named_when_they_fail(
 
     orchestrator.behaviour, pool.ready_count = "answer", 2
     status, body = await probe.get()
-    assert status == 200 and body["checks"]["warm_pool"]["warm"] == 2, body
+    assert status == 200 and body["checks"]["pool"]["warm"] == 2, body
 
 
 async def test_a_pool_configured_off_is_ready_with_no_warm_actor() -> None:
@@ -278,7 +278,7 @@ async def test_a_pool_configured_off_is_ready_with_no_warm_actor() -> None:
     finally:
         await probe.aclose()
     assert status == 200, body
-    assert "warm_pool_size is 0" in body["checks"]["warm_pool"]["note"]
+    assert "warm_pool_size is 0" in body["checks"]["pool"]["note"]
 
 
 def _live(block: dict[str, Any]) -> LiveConfig:

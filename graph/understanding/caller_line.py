@@ -74,6 +74,9 @@ class Understanding:
             or self.need is not None or self.no_need or self.timeline_months is not None
         )
 
+# The questions asked before any about the caller's business.
+_OPENING_QUESTIONS = (None, "identity", "permission")
+
 
 def understand(
     text: str, *, today: date | None = None, expecting: str | None = None
@@ -87,6 +90,10 @@ def understand(
     budget, no_budget, budget_unsized = read_budget(sentences, expecting=expecting == "budget")
     decision_maker, role = read_authority(sentences)
     need, no_need = read_need(sentences, expecting=expecting == "need")
+    # Said before we have asked about their business, "we're good" turns the call away:
+    # an objection to hear out once, not an answer about a need nobody asked about.
+    brushed_off = expecting in _OPENING_QUESTIONS and intents.detect_brush_off(joined)
+    no_need = no_need and not brushed_off
     timeline = read_timeline(sentences, today=today or date.today(),
                              expecting=expecting == "timeline")
     bare = None if timeline is not None else bare_months(sentences,
@@ -123,7 +130,7 @@ def understand(
         maybe_wants_human=intents.detect_maybe_wants_human(joined) and not opt_out,
         callback_later=callback and not opt_out,
         callback_when=callback_when if callback and not opt_out else None,
-        not_interested=intents.detect_not_interested(joined),
+        not_interested=intents.detect_not_interested(joined) or brushed_off,
         voicemail_greeting=intents.detect_voicemail_greeting(joined),
         closing=intents.detect_closing(joined) or any(
             intents.detect_closing(sentence.text) for sentence in sentences

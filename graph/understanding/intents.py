@@ -204,6 +204,10 @@ _NOT_INTERESTED = compile_all(
     r"\b(?:not|never) (?:buying|going to buy)\b",
     r"\bnot my thing\b",
 )
+_BRUSH_OFF = re.compile(
+    r"^(?:well |honestly |no |nah |thanks |actually )*(?:we are|we are all|i think we are) "
+    r"(?:all set|covered|sorted|good|fine|okay)(?: thanks| thank you)?$"
+)
 
 # --- answering machines ----------------------------------------------------------------
 
@@ -487,6 +491,11 @@ def detect_callback_later(text: str) -> tuple[bool, str | None]:
 
 def detect_not_interested(text: str) -> bool:
     return any(pattern.search(text) for pattern in _NOT_INTERESTED)
+
+
+def detect_brush_off(text: str) -> bool:
+    """A bare "we're good" / "we're all set, thanks": no to whatever was offered."""
+    return _BRUSH_OFF.match(text) is not None
 
 
 def detect_voicemail_greeting(text: str) -> bool:

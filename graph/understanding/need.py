@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from graph.understanding.intents import detect_brush_off
 from graph.understanding.text import Sentence, compile_all, negated_before, normalize
 
 _OBJECTS = (
@@ -129,8 +130,6 @@ _NO_NEED = compile_all(
     r"taken care of|handled|under control|doing fine|doing well|doing okay) "
     r"(?:as (?:we are|is|it is|things are)|with (?:what|how|our|the current|the way)|for now|"
     r"on that (?:front|side)|in that (?:department|area|regard)|there)\b",
-    r"^(?:well |honestly |no |nah |thanks |actually )*(?:we are|we are all|i think we are) "
-    r"(?:all set|covered|sorted|good|fine|okay)(?: thanks| thank you)?$",
     r"\b(?:already|currently) (?:have|use|got|using|work with|working with|pay for|paying for|"
     r"has|have got|employ) (?:a|an|one|something|someone|that|this|our own|people|staff|a team|"
     r"somebody)\b",
@@ -260,7 +259,7 @@ def read_need(sentences: Sequence[Sentence], *, expecting: bool = False) -> tupl
         text = sentence.text
         positive = _last_position(_NEED, text, check_negation=True)
         negative = _last_position(_NO_NEED, text, check_negation=False)
-        if expecting and _BARE_NONE.match(text):
+        if (expecting and _BARE_NONE.match(text)) or detect_brush_off(text):
             negative = 0
         elif (expecting and positive is None and negative is None
               and len(sentence.tokens) <= _TOPIC_WORDS and _TOPIC.search(text)

@@ -48,13 +48,19 @@ def test_words_before_speaking_or_here_are_not_always_a_name(text: str) -> None:
     assert heard(text).caller_name is None
 
 
-@pytest.mark.parametrize(("text", "name"), [("Rosalind.", "Rosalind"), ("hi, bram", "Bram")])
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("Rosalind.", "Rosalind"), ("hi, bram", "Bram"), ("hi it's morgan", "Morgan"),
+     ("good morning it's taylor", "Taylor"), ("yep it's pat", "Pat"), ("hi i'm ezra", "Ezra")],
+)
 def test_a_bare_name_answers_who_am_i_speaking_with(text: str, name: str) -> None:
     assert heard(text, expecting="identity").caller_name == name
     assert heard(text).caller_name is None  # said out of the blue, it is no introduction
 
 
-@pytest.mark.parametrize("text", ["Thanks.", "pardon", "huh", "Sure."])
+@pytest.mark.parametrize(
+    "text", ["Thanks.", "pardon", "huh", "Sure.", "it's fine", "i'm busy", "hi it's me"],
+)
 def test_a_one_word_reply_to_who_am_i_speaking_with_is_not_always_a_name(text: str) -> None:
     assert heard(text, expecting="identity").caller_name is None
 

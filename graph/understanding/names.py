@@ -107,8 +107,10 @@ def read_name(raw: str, text: str) -> str | None:
 
 def read_bare_name(raw: str, text: str) -> str | None:
     """A name said on its own, as the answer to "who am I speaking with?" ("Dana.",
-    "hi, dana"): one word after any greeting that is not a common word of a call."""
-    match = re.fullmatch(rf"{_OPENING}(?P<name>[a-z]+)", text)
+    "hi, dana", "it's dana"): one word after any greeting, and after "it's" or "I'm",
+    that is not a common word of a call. (Asked who is calling, "it's" or "I'm" and a
+    single word is a name; said anywhere else it is as often "it's fine".)"""
+    match = re.fullmatch(rf"{_OPENING}(?:(?:it is|i am) )?(?P<name>[a-z]+)", text)
     if match is None:
         return None
     name = match.group("name")

@@ -21,7 +21,7 @@ from switchboard.local_services import start_local_ray
 from tests.e2e import RunningSwitchboard, run_switchboard
 from tests.ray_cluster import ClusterApp, deployed_switchboard
 
-pytest_plugins = ["tests.db_fixtures"]
+pytest_plugins = ["tests.db_fixtures", "tests.sandbox_fixtures"]
 
 # No deadline in either profile: the machines running the tests are shared, and a slow
 # example there is not a failure of the code under test.

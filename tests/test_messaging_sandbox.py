@@ -8,7 +8,6 @@ import json
 import re
 import socket
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -19,25 +18,12 @@ from actors.follow_up import FollowUpSender, follow_up_key
 from actors.messaging import Messaging, MessagingError, can_receive_texts
 from switchboard.settings import load_settings
 from switchboard.twilio_sandbox.process import SandboxProcess
+from tests.sandbox_fixtures import ACCOUNT_SID, AUTH_TOKEN
 
-ACCOUNT_SID = "AC" + "d" * 32
-AUTH_TOKEN = "messaging-test-token"
 MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages"
 OURS = "+15557650000"
 LINK = "https://acme.example/details"
 
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    with SandboxProcess.start(ACCOUNT_SID, AUTH_TOKEN) as process:
-        yield process
-
-
-@pytest.fixture
-def api(sandbox: SandboxProcess) -> Iterator[httpx.Client]:
-    httpx.delete(sandbox.requests_url).raise_for_status()
-    with httpx.Client(base_url=sandbox.url, auth=(ACCOUNT_SID, AUTH_TOKEN)) as client:
-        yield client
 
 
 _numbers = iter(range(10**6))

@@ -4,30 +4,15 @@ list of what it received."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from switchboard.twilio_sandbox.process import SandboxProcess
+from tests.sandbox_fixtures import ACCOUNT_SID, AUTH_TOKEN
 
-ACCOUNT_SID = "AC" + "b" * 32
-AUTH_TOKEN = "sandbox-test-token"
 CALL_SID = "CA" + "c" * 32
 CALLS = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    with SandboxProcess.start(ACCOUNT_SID, AUTH_TOKEN) as process:
-        yield process
-
-
-@pytest.fixture
-def api(sandbox: SandboxProcess) -> Iterator[httpx.Client]:
-    httpx.delete(sandbox.requests_url).raise_for_status()
-    with httpx.Client(base_url=sandbox.url, auth=(ACCOUNT_SID, AUTH_TOKEN)) as client:
-        yield client
 
 
 def requests_received(sandbox: SandboxProcess) -> list[dict]:

@@ -37,10 +37,10 @@ a model built by an older version). Measured 2026-11 on 2 busy cores, ~1.5 min:
 Measured 2026-12-04 (2 cores), with the `greeting` group added and the caller's name
 scored (so the sets are larger and the held-out facts include names):
 
-| model                                        | tuning WER | facts  | false | held-out WER | facts | false |
-|----------------------------------------------|------------|--------|-------|--------------|-------|-------|
-| rewritten grammar (no scenario-derivable line) | 26.0 %   | 73/110 | 5     | 31.7 %       | 20/27 | 4     |
-| names weigh more in introductions            | 25.4 %     | 76/110 | 3     | 33.2 %       | 20/27 | 3     |
+| model                               | tuning WER | facts  | false | held-out WER | facts | false |
+|-------------------------------------|------------|--------|-------|--------------|-------|-------|
+| rewritten grammar (no scenario line) | 26.0 %    | 73/110 | 5     | 31.7 %       | 20/27 | 4     |
+| names weigh more in introductions   | 25.4 %     | 76/110 | 3     | 33.2 %       | 20/27 | 3     |
 
 Greetings alone went from 4/12 to 6/12 names read ("this is" is still often heard
 as "it's" or "i think"; "it's dana" is read as a name when we asked who is calling).

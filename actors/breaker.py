@@ -332,7 +332,8 @@ class RedisSyncedStorage(pybreaker.CircuitMemoryStorage):
 
 
 class _TripCounter(pybreaker.CircuitBreakerListener):
-    """Logs every state change of the breaker; counts the trips of this process.
+    """Logs every state change of the breaker; counts the trips of this process, and
+    shows its state (`switchboard_orchestrator_breaker_state`), adopted changes included.
 
     A breaker opened by another process and adopted here is not counted again: the
     metric is the number of times the breaker tripped, not times processes heard of it.
@@ -351,6 +352,7 @@ class _TripCounter(pybreaker.CircuitBreakerListener):
         old = old_state.name if old_state is not None else "none"
         suffix = " (another process's change)" if adopted else ""
         logger.warning(f"orchestrator breaker {old} → {new_state.name}{suffix}")
+        VoiceAgentIntegrationMetrics.get().breaker_is(new_state.name)
         if new_state.name == pybreaker.STATE_OPEN and not adopted:
             VoiceAgentIntegrationMetrics.get().breaker_tripped()
 
@@ -365,6 +367,8 @@ def new_orchestrator_breaker(
     """A new orchestrator breaker (on `storage`, or a new one for `settings`); no I/O."""
     if storage is None:
         storage = RedisSyncedStorage(settings.redis_url, breaker_namespace(settings))
+    # A new storage starts closed; a state another process set arrives as a change.
+    VoiceAgentIntegrationMetrics.get().breaker_is(pybreaker.STATE_CLOSED)
     return pybreaker.CircuitBreaker(
         fail_max=settings.circuit_breaker.fail_max,
         reset_timeout=settings.circuit_breaker.reset_timeout_s,

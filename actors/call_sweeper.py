@@ -28,6 +28,7 @@ from actors.direct_path import DirectResponder
 from actors.registry import CallRegistry
 from db.events import CallFailed
 from db.outbox import FencedOutbox
+from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.settings import VoiceAgentIntegrationConfig
 
 logger = logging.getLogger("ray.serve")
@@ -82,8 +83,12 @@ class CallSweeper:
             swept.append(call_sid)
         return swept
 
-    async def finalise(self, call_sid: str, reason: str, *, generation: int | None = None) -> bool:
-        """End the call `failed` with what its last checkpoint knew; False if it had ended."""
+    async def finalise(
+        self, call_sid: str, reason: str, *, generation: int | None = None,
+        cause: str = "abandoned",
+    ) -> bool:
+        """End the call `failed` with what its last checkpoint knew; False if it had ended.
+        `cause` tags the failed-calls metric (`switchboard.metrics.CALL_FAILURE_CAUSES`)."""
         if generation is None:
             generation = await self.registry.take_over(call_sid)
             if generation is None:
@@ -114,6 +119,10 @@ class CallSweeper:
         await self.registry.end(fence, call_sid)
         await self._checkpoints.delete(call_sid)
         self.finalised += 1
+        metrics = VoiceAgentIntegrationMetrics.get()
+        metrics.call_failed(cause)
+        if event.cost_usd is not None:
+            metrics.call_ended("failed", event.cost_usd)
         logger.warning(
             f"call {call_sid} finalised as failed: {reason}", extra={"call_sid": call_sid}
         )

@@ -32,11 +32,13 @@ reply), or simply listens.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from loguru import logger
+from opentelemetry import context as otel_context
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -52,16 +54,23 @@ from pipecat.frames.frames import (
     StartFrame,
     TextFrame,
     TranscriptionFrame,
+    UserStartedSpeakingFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frame_processor import (
+    FrameDirection,
+    FrameProcessor,
+    FrameProcessorSetup,
+)
+from pipecat.utils.tracing.tracing_context import TracingContext
 
 from actors.frames import CallerHangupFrame, CallerSilenceFrame, MarkPlayedFrame
 from actors.responder import CallerEvent, TurnResponder
 from actors.transport import INBOUND_INDEX
 from actors.usage import CallUsage
 from graph.workflow.script import AgentReply
+from switchboard import tracing
 from switchboard.models import FollowUpKind, FollowUpStatus
 
 # How long to wait for the caller to hear the agent's last words before hanging up
@@ -172,6 +181,42 @@ class ConversationProcessor(FrameProcessor):
         # A turn whose text is being sent: its outcome, waiting for the second part.
         self._follow_up_turn: TurnOutcome | None = None
         self._follow_up_audio_at: float | None = None  # when its first audio went out
+        # The pipeline's spans (conversation, turn) when the call is traced.
+        self._tracing_context: TracingContext | None = None
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:
+        await super().setup(setup)
+        self._tracing_context = setup.tracing_context
+
+    @contextlib.contextmanager
+    def _in_turn(self, number: int) -> Iterator[None]:
+        """The block runs in the call's span of this turn: what it asks of the
+        orchestrator and the budget (which take the current context with them) shows
+        under the turn. Audio: Pipecat's `turn` span, which STT and TTS are under too.
+        Text: Pipecat follows turns by the agent's audio, and a text call has none, so
+        each caller turn gets a `turn` span of ours under Pipecat's conversation."""
+        tracing_context = self._tracing_context
+        if tracing_context is None:
+            yield
+            return
+        if self._mode != "audio":
+            with tracing.span(
+                "turn",
+                tracing_context.get_conversation_context(),
+                attributes={"turn.number": number, "turn.type": "text"},
+            ):
+                yield
+            return
+        turn = tracing_context.get_turn_context() or tracing_context.get_conversation_context()
+        token = otel_context.attach(turn) if turn is not None else None
+        try:
+            yield
+        finally:
+            if token is not None:
+                otel_context.detach(token)
+
+    def can_generate_metrics(self) -> bool:
+        return True  # the agents' time to first byte (see `_caller_turn`)
 
     # Frame routing
 
@@ -209,6 +254,12 @@ class ConversationProcessor(FrameProcessor):
         elif isinstance(frame, VADUserStartedSpeakingFrame):
             await self._user_started_speaking()
             await self.push_frame(frame, direction)
+            if self._tracing_context is not None:
+                # Pipecat's turn tracking (and so its turn spans, which STT and TTS go
+                # under) starts a caller's turn on this frame, which a user aggregator
+                # pushes in a pipeline that has one; this processor is ours. Only when
+                # traced: an untraced call's frames stay as they were.
+                await self.push_frame(UserStartedSpeakingFrame(), direction)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._user_speaking = False
             self._utterance_end = self._audio_index
@@ -243,7 +294,8 @@ class ConversationProcessor(FrameProcessor):
 
     async def _open(self) -> None:
         async with self._lock:
-            reply = await self._responder.open()
+            with self._in_turn(0):
+                reply = await self._responder.open()
             if reply is not None:
                 number = await self._speak(reply)
                 if self._on_opened is not None:
@@ -302,30 +354,35 @@ class ConversationProcessor(FrameProcessor):
             started = heard_at if heard_at is not None else time.monotonic()
             self._turn += 1
             self._consumed = max(self._consumed, position)
-            reply = await self._responder.respond(event, turn=self._turn)
-            outcome = TurnOutcome(
-                event=event,
-                reply=reply,
-                latency_ms=None,
-                turn=self._turn,
-                reply_number=self._reply + 1,
-                consumed=self._consumed,
-            )
-            if reply.follow_up == "sms_link" and not (reply.end_call or reply.transfer):
-                await self._start_follow_up(outcome, started)
-                return
-            if reply.follow_up is not None and self._on_follow_up is not None:
-                # nothing to send (a person will email): recorded, the reply says goodbye
-                self._on_follow_up(reply.follow_up)
-            if self._mode == "text":
-                outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
-                await self._on_turn(outcome)
-            else:
-                # Reported when the first audio of the reply goes out; a reply still
-                # waiting for its audio is reported when the next turn begins.
-                self._pending_latency = outcome
-                self._pending_since = started
-            await self._speak(reply)
+            with self._in_turn(self._turn):
+                # The agents stand in for the pipeline's LLM: the time to their reply is
+                # its time to first byte, reported in a MetricsFrame like STT's and TTS's.
+                await self.start_ttfb_metrics()
+                reply = await self._responder.respond(event, turn=self._turn)
+                await self.stop_ttfb_metrics()
+                outcome = TurnOutcome(
+                    event=event,
+                    reply=reply,
+                    latency_ms=None,
+                    turn=self._turn,
+                    reply_number=self._reply + 1,
+                    consumed=self._consumed,
+                )
+                if reply.follow_up == "sms_link" and not (reply.end_call or reply.transfer):
+                    await self._start_follow_up(outcome, started)
+                    return
+                if reply.follow_up is not None and self._on_follow_up is not None:
+                    # nothing to send (a person will email): recorded, the reply says goodbye
+                    self._on_follow_up(reply.follow_up)
+                if self._mode == "text":
+                    outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
+                    await self._on_turn(outcome)
+                else:
+                    # Reported when the first audio of the reply goes out; a reply still
+                    # waiting for its audio is reported when the next turn begins.
+                    self._pending_latency = outcome
+                    self._pending_since = started
+                await self._speak(reply)
 
     async def _start_follow_up(self, outcome: TurnOutcome, started: float) -> None:
         """The first part of a turn that texts the caller (see the module docstring)."""
@@ -390,7 +447,8 @@ class ConversationProcessor(FrameProcessor):
         self._pending_latency = self._pending_since = None
         if pending is not None:
             pending.latency_ms = latency_ms
-            await self._on_turn(pending)
+            with self._in_turn(pending.turn):
+                await self._on_turn(pending)
 
     async def _say(self, reply: AgentReply) -> None:
         """Say `reply`'s sentences, as one LLM-style response."""

@@ -25,6 +25,7 @@ from actors.messaging import can_receive_texts
 from actors.responder import CallerEvent, ResponderView
 from actors.usage import CallUsage
 from graph.workflow.script import AgentReply
+from switchboard import tracing
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import AgentTransition, CallSession, FollowUpStatus, Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig
@@ -101,6 +102,9 @@ class OrchestratedResponder:
             # The live settings the call started with: any replica, of any version,
             # answers it by them.
             "config": {"version": self._call.config_version, "block": self._call.live_config},
+            # The call's span of this turn (current here): the orchestrator's span of
+            # the turn is its child. Empty when tracing is off.
+            "trace": tracing.inject(),
         }
         try:
             with self._breaker.calling():

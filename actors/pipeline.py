@@ -2,7 +2,8 @@
 
 Audio: Twilio serializer → Silero VAD → speech to text → `ConversationProcessor` →
 text to speech → Twilio serializer. Text: the same, without VAD, STT and TTS; each
-agent sentence goes to the caller as a text-mode `agent` event.
+agent sentence goes to the caller as a text-mode `agent` event. Before the output, the
+services' time to first byte is observed (`actors.service_metrics`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
 from actors.conversation import ConversationProcessor
+from actors.service_metrics import ServiceTTFBRecorder
 from actors.transport import CallLink, CallLinkParams, CallLinkTransport
 
 TWILIO_SAMPLE_RATE = 8000
@@ -64,8 +66,13 @@ def build_call_worker(
     conversation: ConversationProcessor,
     engines: SpeechEngines | None,
     enable_metrics: bool,
+    conversation_id: str | None = None,
 ) -> tuple[PipelineWorker, CallLinkTransport]:
-    """The pipeline worker of one call; `engines` None means text mode."""
+    """The pipeline worker of one call; `engines` None means text mode.
+
+    `conversation_id` (the CallSid) turns on Pipecat's tracing of the call: a
+    `conversation` span, a `turn` span per turn and `stt` / `tts` spans under it
+    (`switchboard.tracing` set the provider; None when tracing is off)."""
     audio = engines is not None
     transport = CallLinkTransport(
         link,
@@ -82,16 +89,23 @@ def build_call_worker(
         ),
     )
     if engines is not None:
+        ttfb = ServiceTTFBRecorder(
+            {engines.stt.name: "stt", conversation.name: "llm", engines.tts.name: "tts"}
+        )
         processors: list[FrameProcessor] = [
             transport.input(),
             VADProcessor(vad_analyzer=engines.vad),
             engines.stt,
             conversation,
             engines.tts,
+            ttfb,
             transport.output(),
         ]
     else:
-        processors = [transport.input(), conversation, TextReplySender(), transport.output()]
+        ttfb = ServiceTTFBRecorder({conversation.name: "llm"})
+        processors = [
+            transport.input(), conversation, TextReplySender(), ttfb, transport.output()
+        ]
     worker = PipelineWorker(
         Pipeline(processors),
         params=PipelineParams(
@@ -105,5 +119,7 @@ def build_call_worker(
         idle_timeout_secs=None,
         enable_rtvi=False,
         check_dangling_tasks=False,
+        enable_tracing=conversation_id is not None,
+        conversation_id=conversation_id,
     )
     return worker, transport

@@ -31,10 +31,13 @@ import asyncio
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ray
 import redis.asyncio as aioredis
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Span
 from pipecat.frames.frames import EndFrame, OutputTransportMessageFrame
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.workers.runner import WorkerRunner
@@ -65,6 +68,7 @@ from actors.twilio_serializer import CallSerializer
 from actors.usage import CallUsage
 from db.outbox import FencedOutbox
 from graph.workflow.script import all_prompts
+from switchboard import tracing
 from switchboard.app_version import app_version
 from switchboard.live_config import CallConfig, LiveConfigError, parse_live_config
 from switchboard.live_config_store import LiveConfigStore
@@ -98,6 +102,8 @@ SETTLE_S = 2.0
 # How long the end of a call may wait for Redis to take its last writes.
 FINAL_FLUSH_S = 20.0
 START_CHECKPOINT_WAIT_S = 1.0
+# How long an exiting actor waits for its last spans to be exported.
+SPAN_FLUSH_S = 2.0
 # A text turn's checkpoint is written before its reply goes out; while Redis is away the
 # reply goes out after this anyway, and the checkpoint follows when Redis is back.
 TEXT_CHECKPOINT_WAIT_S = 0.25
@@ -126,6 +132,9 @@ class CallStart:
     ingress_pid: int = 0
     # The live settings and flags a new call runs on (a resumed call keeps its own).
     config: CallConfig | None = None
+    # The W3C trace context of the ingress's span of this call (`switchboard.tracing`);
+    # empty when tracing is off. A resumed call keeps its session's.
+    trace: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -177,6 +186,7 @@ class CallSessionActor:
         # fenced under another Redis prefix than the ingress's was refused (code 1011).
         self._base_settings = settings or get_settings()
         setup_session_logging(self._base_settings.monitoring.log_level, log_format)
+        tracing.setup_tracing("session")
         self._engines: SpeechEngines | None = None
         # One client for every call this actor serves; made on the first.
         self._redis: aioredis.Redis | None = None
@@ -207,6 +217,7 @@ class CallSessionActor:
         self._resume: Resume | None = None
         self._recovery_noted = False
         self._follow_up_task: asyncio.Task[FollowUpStatus] | None = None
+        self._call_span: Span | None = None
 
     # Lifecycle
 
@@ -292,6 +303,7 @@ class CallSessionActor:
             raise CallNotResumable(f"call {start.call_sid} has no checkpoint to resume from")
         self._start = start
         self._session = session = self._session_for(start, checkpoint)
+        self._call_span = self._trace_call(start, session)
         settings = self._settings = self._settings_of(session)
         self._journal = CallJournal(
             FencedOutbox(redis, prefix, fence_key=fence.key, generation=fence.generation),
@@ -335,6 +347,10 @@ class CallSessionActor:
         )
         self._link.checkpointed = numbering.consumed
         self._worker = self._build_worker(start, numbering, plan)
+        if self._worker.turn_trace_observer is not None:
+            # Started here, under this actor's span of the call (the current one), not
+            # on the StartFrame, whose task's context Pipecat does not promise.
+            self._worker.turn_trace_observer.start_conversation_tracing(start.call_sid)
 
         alive = await registry.heartbeat(
             fence,
@@ -369,6 +385,24 @@ class CallSessionActor:
             f"{self._name} {how} call {start.call_sid} ({start.mode}, {start.direction}, "
             f"generation {start.generation})"
         )
+
+    def _trace_call(self, start: CallStart, session: CallSession) -> Span | None:
+        """This actor's span of the call: under the ingress's span (or, on a stream
+        resumed without one, under the first actor's), and current from here on in
+        `start_call`, so the tasks it starts (the pipeline, the journal's writer) run
+        in it. The call's trace id goes in its record and on every line it logs."""
+        span = tracing.start_span(
+            "session",
+            start.trace or session.trace,
+            attributes={"call.sid": start.call_sid, "session.actor": self._name,
+                        "call.generation": start.generation},
+        )
+        if span is not None:
+            session.trace_id = session.trace_id or tracing.span_trace_id(span)
+            session.trace = session.trace or tracing.inject_span(span)
+            otel_context.attach(otel_trace.set_span_in_context(span))
+        bind_process_call(start.call_sid, session.trace_id)
+        return span
 
     def _session_for(self, start: CallStart, checkpoint: SessionCheckpoint | None) -> CallSession:
         if checkpoint is not None:
@@ -469,6 +503,7 @@ class CallSessionActor:
             conversation=conversation,
             engines=engines,
             enable_metrics=settings.monitoring.metrics_enabled,
+            conversation_id=start.call_sid if tracing.enabled() else None,
         )
 
         @transport.event_handler("on_peer_gone")
@@ -559,6 +594,8 @@ class CallSessionActor:
         return not running
 
     async def shutdown(self) -> None:
+        # Spans still batched go now: the exit may not give the exporter its turn.
+        await asyncio.to_thread(tracing.flush, SPAN_FLUSH_S)
         ray.actor.exit_actor()
 
     # The call
@@ -600,6 +637,10 @@ class CallSessionActor:
         assert self._journal is not None and self._tiering is not None
         fallback = getattr(self._responder, "last_turn_fallback", False)
         self._journal.turn(outcome, fallback=fallback)
+        if outcome.latency_ms is not None:  # the record's latency, the metric's sample
+            VoiceAgentIntegrationMetrics.get().turn_answered(
+                self._session.mode, outcome.latency_ms
+            )
         for error in self._responder.take_errors():
             await self._journal.error(error)
         view = self._responder.view()
@@ -792,6 +833,8 @@ class CallSessionActor:
         except Exception:
             logger.exception(f"{self._name}: could not close the budget of {session.call_sid}")
             cost_usd, cost_breakdown = 0.0, {}
+        else:
+            VoiceAgentIntegrationMetrics.get().call_ended(session.status.value, cost_usd)
         await self._write_recovery_note()
         # Listed before the record is final, so a final record implies the listing.
         if session.outcome == Outcome.OPTED_OUT and session.from_number:
@@ -816,6 +859,9 @@ class CallSessionActor:
             logger.exception(f"{self._name}: could not close the registry entry of {call_sid}")
 
     def _leave(self, why: str) -> None:
+        if self._call_span is not None:
+            self._call_span.end()
+            self._call_span = None
         for task in self._tasks:
             if task is not asyncio.current_task() and not task.done():
                 task.cancel()

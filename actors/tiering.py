@@ -32,6 +32,7 @@ from actors.budget_ledger import CallBudget, CallCost, UsageDelta, UsageResult
 from actors.responder import ResponderView
 from actors.usage import CallUsage
 from graph.workflow.policy import wants_premium
+from switchboard import tracing
 from switchboard.models import CallSession, Tier, TierDecision
 from switchboard.settings import VoiceAgentIntegrationConfig
 
@@ -139,7 +140,9 @@ class CallTiering:
         if self._budget_failing:
             return self._local_cost()
         try:
-            cost: CallCost = await self._ask(self._budget.end_call.remote(self._session.call_sid))
+            cost: CallCost = await self._ask(
+                self._budget.end_call.remote(self._session.call_sid, **_traced())
+            )
         except Exception as exc:
             await self._budget_error("could not close the call's budget", exc)
             return self._local_cost()
@@ -175,7 +178,8 @@ class CallTiering:
             try:
                 result: UsageResult = await self._ask(
                     self._budget.record_usage.remote(
-                        self._session.call_sid, delta, update_id, config=self._live_config()
+                        self._session.call_sid, delta, update_id, config=self._live_config(),
+                        **_traced(),
                     )
                 )
             except Exception as exc:
@@ -205,6 +209,7 @@ class CallTiering:
                     qualification_score=score,
                     budget_usd=facts.budget_usd,
                     config=self._live_config(),
+                    **_traced(),
                 )
             )
         except Exception as exc:
@@ -235,6 +240,14 @@ class CallTiering:
         self._usage.call_seconds = time.time() - self._session.started_at
         prices = self._settings.tier_escalation
         return self._usage.cost_usd(prices), self._usage.cost_breakdown(prices)
+
+
+def _traced() -> dict[str, Any]:
+    """The budget's `trace` argument: the current span (the turn's, or the call's at
+    its end), which the budget's span hangs under. Given only when tracing is on, so an
+    untraced call asks exactly as before."""
+    carrier = tracing.inject()
+    return {"trace": carrier} if carrier else {}
 
 
 def _better(now: tuple[float, float | None], before: tuple[float, float | None]) -> bool:

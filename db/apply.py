@@ -86,7 +86,8 @@ async def _identity(conn: asyncpg.Connection, session: CallSession) -> None:
             app = coalesce(app, nullif($11, '')),
             app_version = coalesce(app_version, nullif($12, '')),
             -- False once the kill switch took the agents off the call; final at the end.
-            integration_enabled = CASE WHEN finalized THEN integration_enabled ELSE $13 END
+            integration_enabled = CASE WHEN finalized THEN integration_enabled ELSE $13 END,
+            trace_id = coalesce(trace_id, $14)
         WHERE call_sid = $1
         """,
         session.call_sid,
@@ -102,6 +103,7 @@ async def _identity(conn: asyncpg.Connection, session: CallSession) -> None:
         session.app,
         session.app_version,
         session.integration_enabled,
+        session.trace_id,
     )
 
 

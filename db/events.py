@@ -13,6 +13,7 @@ from uuid import uuid4
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from switchboard import tracing
 from switchboard.models import (
     AgentTransition,
     CallFacts,
@@ -35,6 +36,10 @@ class BaseEvent(BaseModel):
     # Unique per event; keys rows that have no natural key (status callbacks).
     event_id: str = Field(default_factory=lambda: uuid4().hex)
     at: float = Field(default_factory=now)
+    # The W3C trace context of the span current where the event was written (a session
+    # actor's span of the call): the recorder's span applying it hangs under it. Empty
+    # when tracing is off.
+    trace: dict[str, str] = Field(default_factory=dict)
 
 
 class CallStarted(BaseEvent):
@@ -148,6 +153,8 @@ class UndecodableEvent(ValueError):
 
 def encode(event: BaseEvent) -> dict[str, str]:
     """The stream entry fields for `event`."""
+    if not event.trace:
+        event.trace = tracing.inject()
     carries_session = isinstance(event, CallStarted | CallEnded | CallFailed)
     exclude = {"session": SESSION_EXCLUDE} if carries_session else None
     return {"type": event.type, "data": event.model_dump_json(exclude=exclude)}

@@ -42,7 +42,7 @@ def _cost_breakdown(stored: dict[str, Any] | None) -> dict[str, float]:
 
 async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | None:
     """The report of call `call_sid`, or None if nothing was recorded for it."""
-    # One snapshot for the five reads: a report never mixes two moments of a call.
+    # One snapshot for the six reads: a report never mixes two moments of a call.
     async with (
         pool.acquire() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
@@ -78,6 +78,10 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
             FROM call_follow_ups WHERE call_sid = $1 ORDER BY requested_at LIMIT 1
             """,
             call_sid,
+        )
+        # Placed by a campaign's dialer, or null (inbound, or dialled by hand).
+        attempt = await conn.fetchrow(
+            "SELECT campaign_id, attempt FROM call_attempts WHERE call_sid = $1", call_sid
         )
     return {
         "call_sid": call["call_sid"],
@@ -127,6 +131,8 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
         "flags": call["flags"] or {},
         "app_version": call["app_version"],
         "trace_id": call["trace_id"],
+        "campaign_id": attempt["campaign_id"] if attempt else None,
+        "attempt": attempt["attempt"] if attempt else None,
         # Extras beyond DESIGN.md's list.
         "direction": call["direction"],
         "mode": call["mode"],

@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -33,7 +34,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from db.apply import apply_event
 from db.events import UndecodableEvent, decode
 from db.outbox import dead_letter_key, outbox_key
+from db.webhooks import record_call_events
+from switchboard import tracing
 from switchboard.logging_setup import call_context
+from switchboard.settings import WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ class Recorder:
         claim_idle_ms: int = 10_000,
         max_attempts: int = 5,
         acquire_timeout_s: float = 5.0,
+        webhooks: Sequence[WebhookEndpoint] = (),
     ) -> None:
         self._pool = pool
         self._redis = redis
@@ -89,6 +94,8 @@ class Recorder:
         self._claim_idle_ms = claim_idle_ms
         self._max_attempts = max_attempts
         self._acquire_timeout_s = acquire_timeout_s
+        # Endpoints that get post-call events, made with the record that ends a call.
+        self._webhooks = tuple(webhooks)
         # Failed attempts per entry id, for errors that are neither an outage nor
         # plainly the event's fault; in memory only, like the retry loop itself.
         self._attempts: dict[str, int] = {}
@@ -196,11 +203,22 @@ class Recorder:
             return
         try:
             event = decode(fields)
-            async with (
-                self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
-                conn.transaction(),
+            # Under the span that wrote the event (its `trace`): the call's trace shows
+            # when its record was written.
+            with tracing.span(
+                f"recorder.{event.type}",
+                event.trace,
+                kind=tracing.SpanKind.CONSUMER,
+                attributes={"call.sid": _call_sid_of(fields), "outbox.entry_id": entry_id},
             ):
-                await apply_event(conn, event, entry_id)
+                async with (
+                    self._pool.acquire(timeout=self._acquire_timeout_s) as conn,
+                    conn.transaction(),
+                ):
+                    await apply_event(conn, event, entry_id)
+                    # Same transaction: a final record and its webhook events commit
+                    # together.
+                    await record_call_events(conn, event, self._webhooks)
         # The event's fault first: asyncpg's client-side DataError is also an InterfaceError.
         except _BAD_EVENT as exc:
             await self._dead_letter(entry_id, fields, exc)

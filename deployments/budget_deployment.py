@@ -37,9 +37,10 @@ from actors.budget_ledger import (
     reason_code,
 )
 from deployments.live_settings import LiveSettings, PerVersion, application_name
+from switchboard import tracing
 from switchboard.live_config_store import LiveConfigStore
 from switchboard.logging_setup import setup_replica_logging
-from switchboard.metrics import VoiceAgentIntegrationMetrics
+from switchboard.metrics import BudgetDayMetrics, VoiceAgentIntegrationMetrics
 from switchboard.models import Tier, TierDecision
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
@@ -69,6 +70,7 @@ class BudgetDeployment:
             raise ValueError("release_interval_s must be more than zero")
         settings = settings or get_settings()
         setup_replica_logging(settings.monitoring.log_level)
+        tracing.setup_tracing("budget")
         self._redis = redis = connect_redis(settings.redis_url)
         app = application_name()
         self._live = LiveSettings(
@@ -80,6 +82,7 @@ class BudgetDeployment:
             env=BudgetLedger.from_settings(redis, settings),
         )
         self._metrics = VoiceAgentIntegrationMetrics.get()
+        self._day_metrics = BudgetDayMetrics()
         self._release_interval_s = release_interval_s
         self._stop = asyncio.Event()
         # Serve runs a synchronous constructor on the replica's event loop.
@@ -100,9 +103,13 @@ class BudgetDeployment:
         usage: UsageDelta,
         update_id: str | None = None,
         config: dict[str, Any] | None = None,
+        trace: dict[str, str] | None = None,
     ) -> UsageResult:
         ledger = self._ledgers.for_call(config)
-        result = await ledger.record_usage(call_sid, usage, update_id=update_id)
+        # `trace`: the calling turn's span (`switchboard.tracing`), this one's parent.
+        with tracing.span("budget.record_usage", trace, kind=tracing.SpanKind.SERVER,
+                          attributes={"call.sid": call_sid}):
+            result = await ledger.record_usage(call_sid, usage, update_id=update_id)
         if result.downgrade is not None:
             self._count(result.downgrade)
         return result
@@ -115,13 +122,18 @@ class BudgetDeployment:
         qualification_score: float,
         budget_usd: float | None,
         config: dict[str, Any] | None = None,
+        trace: dict[str, str] | None = None,
     ) -> TierDecision:
-        decision = await self._ledgers.for_call(config).request_premium(
-            call_sid,
-            trigger=trigger,
-            qualification_score=qualification_score,
-            budget_usd=budget_usd,
-        )
+        with tracing.span("budget.request_premium", trace, kind=tracing.SpanKind.SERVER,
+                          attributes={"call.sid": call_sid, "trigger": trigger}) as span:
+            decision = await self._ledgers.for_call(config).request_premium(
+                call_sid,
+                trigger=trigger,
+                qualification_score=qualification_score,
+                budget_usd=budget_usd,
+            )
+            if span is not None:
+                span.set_attribute("approved", decision.approved)
         self._count(decision)
         return decision
 
@@ -133,8 +145,10 @@ class BudgetDeployment:
     async def renew_hold(self, call_sid: str) -> Tier:
         return await self._ledger.renew_hold(call_sid)
 
-    async def end_call(self, call_sid: str) -> CallCost:
-        return await self._ledger.end_call(call_sid)
+    async def end_call(self, call_sid: str, trace: dict[str, str] | None = None) -> CallCost:
+        with tracing.span("budget.end_call", trace, kind=tracing.SpanKind.SERVER,
+                          attributes={"call.sid": call_sid}):
+            return await self._ledger.end_call(call_sid)
 
     async def call_cost(self, call_sid: str) -> CallCost:
         return await self._ledger.call_cost(call_sid)
@@ -185,6 +199,9 @@ class BudgetDeployment:
         try:
             released = await self._ledger.release_expired_holds()
             self._count_lease_releases(len(released))
+            # The day's spend against its cap, for the budget-near-cap alert.
+            day = await self._ledger.day_totals()
+            self._day_metrics.show(float(day.committed), float(day.budget))
         except Exception as exc:
             if not failing:
                 logger.warning("budget: releasing expired holds failed, will retry: %r", exc)

@@ -48,6 +48,7 @@ from deployments.ingress_metrics import IngressMetrics
 from deployments.live_settings import LiveSettings
 from deployments.stream_tokens import PendingCall, StreamTokens
 from deployments.twilio_stream import StreamProtocolError, TwilioStreamGuard
+from switchboard import tracing
 from switchboard.flags import Lead
 from switchboard.logging_setup import bind_call
 from switchboard.settings import VoiceAgentIntegrationConfig
@@ -231,7 +232,22 @@ class CallStreams:
     async def _serve_new(
         self, websocket: WebSocket, call: CallStart, check: Callable[[str], None]
     ) -> None:
-        bind_call(call.call_sid)  # the socket's task, and the relay's tasks, serve this call
+        # The root of the call's trace: it lasts as long as the call's socket, and the
+        # session actor's spans hang under it (its context travels in `CallStart.trace`).
+        with tracing.span(
+            "call",
+            kind=tracing.SpanKind.SERVER,
+            attributes={"call.sid": call.call_sid, "call.mode": call.mode,
+                        "call.direction": call.direction},
+        ) as call_span:
+            call = replace(call, trace=tracing.inject_span(call_span))
+            await self._serve_new_traced(websocket, call, check)
+
+    async def _serve_new_traced(
+        self, websocket: WebSocket, call: CallStart, check: Callable[[str], None]
+    ) -> None:
+        # The socket's task, and the relay's tasks, serve this call.
+        bind_call(call.call_sid, tracing.trace_id_of(call.trace))
         identity = CallIdentity(
             call_sid=call.call_sid,
             mode=call.mode,
@@ -275,7 +291,9 @@ class CallStreams:
             except Exception as exc:
                 logger.warning(f"call {call.call_sid}: an actor failed to take it: {exc!r}")
                 failure = exc
-        await self._sweeper.finalise(call.call_sid, f"no session actor could take it: {failure}")
+        await self._sweeper.finalise(
+            call.call_sid, f"no session actor could take it: {failure}", cause="no_actor"
+        )
         return None
 
     async def _restart_new_call(self, call: CallStart, failure: Exception) -> ServingActor:
@@ -397,7 +415,8 @@ class CallStreams:
             except CallNotResumable as exc:
                 self._metrics.recovery(cause, "not_resumable")
                 await self._sweeper.finalise(
-                    call.call_sid, f"{failure.failed}, and it could not be resumed: {exc}"
+                    call.call_sid, f"{failure.failed}, and it could not be resumed: {exc}",
+                    cause="not_resumable",
                 )
                 return None
             self._metrics.recovery(cause, "resumed")

@@ -7,6 +7,8 @@ Routes:
   token); each relayed to a session actor (`deployments.call_streams`);
 - `GET /v1/config` — the live settings this replica serves, and the last `user_config`
   it refused (bearer token);
+- `/v1/campaigns`, `/v1/leads/{number}` — outbound campaigns, a lead's history and the
+  do-not-call list (bearer token; `deployments.campaign_api`);
 - `GET /v1/calls/{call_sid}` — the call report; `POST /v1/calls/{call_sid}/tier` — force
   or revoke a live call's premium tier (bearer token; `deployments.tier_admin`);
 - `GET /healthz` — liveness, answered from this process alone; `GET /readyz` — readiness:
@@ -48,6 +50,7 @@ from deployments.api_document import serve_api_document
 from deployments.auth import TwilioSignatures, bearer_ok
 from deployments.call_draining import keep_calls_through_shutdown
 from deployments.call_streams import CallStreams
+from deployments.campaign_api import CampaignApi
 from deployments.ingress_metrics import IngressMetrics
 from deployments.live_settings import LiveSettings, application_name
 from deployments.readiness import (
@@ -64,8 +67,10 @@ from deployments.twilio_webhooks import TwilioWebhooks
 from deployments.twiml import CONTINUE_PATH
 from switchboard.live_config_store import LiveConfigStore
 from switchboard.logging_setup import replica_log_format, setup_replica_logging
+from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import SettingsError, VoiceAgentIntegrationConfig, get_settings
+from switchboard.tracing import setup_tracing
 
 logger = logging.getLogger("ray.serve")
 
@@ -102,6 +107,7 @@ class TwilioIngress:
     ) -> None:
         settings = get_settings()
         setup_replica_logging(settings.monitoring.log_level)
+        setup_tracing("ingress")
         keep_calls_through_shutdown()  # a draining replica's calls end when they end
         auth_token, self._api_token = required_secrets(settings)
         # Held so the recorder is part of the application; it drains the outbox.
@@ -116,6 +122,9 @@ class TwilioIngress:
             settings, app=app, store=LiveConfigStore(self._redis, prefix, app), publish=True
         )
         self._metrics = IngressMetrics()
+        # Every count of the integration on the endpoint from start-up, at zero (the
+        # sweeper counts failed calls here; the session actors count the rest).
+        VoiceAgentIntegrationMetrics.get()
         self._db: asyncpg.Pool | None = None
         self._db_lock = asyncio.Lock()
         signatures = TwilioSignatures(auth_token, settings.public_url)
@@ -132,6 +141,7 @@ class TwilioIngress:
             settings=settings,
         )
         self._pool.start()
+        self._metrics.warm_actors.follow(lambda: self._pool.ready_count)
         # Serve routes calls to a replica once its constructor returns: with no warm
         # actor yet, each would be answered busy (a new replica of an upgrade or a
         # scale-up). Until the first is warm the proxy holds them instead, a few seconds.
@@ -162,6 +172,11 @@ class TwilioIngress:
             pool=self._pool,
             database=self._database,
         )
+        self._campaigns = CampaignApi(
+            api_token=self._api_token,
+            database=self._database,
+            settings=lambda: self._settings.campaigns,
+        )
         self._readiness = Readiness(
             [
                 redis_check(settings.redis_url),
@@ -181,7 +196,7 @@ class TwilioIngress:
         await self._live.reconfigure(user_config)
 
     def __serve_build_asgi_app__(self) -> Starlette:
-        webhooks, streams = self._webhooks, self._streams
+        webhooks, streams, campaigns = self._webhooks, self._streams, self._campaigns
         return Starlette(
             routes=[
                 Route("/twilio/voice", webhooks.voice, methods=["POST"]),
@@ -195,6 +210,23 @@ class TwilioIngress:
                 Route("/healthz", self.healthz, methods=["GET"]),
                 Route("/readyz", self.readyz, methods=["GET"]),
                 Route("/openapi.json", serve_api_document, methods=["GET"]),
+                Route("/v1/campaigns", campaigns.create, methods=["POST"]),
+                Route("/v1/campaigns/{campaign_id}", campaigns.status, methods=["GET"]),
+                Route("/v1/campaigns/{campaign_id}/start", campaigns.start, methods=["POST"]),
+                Route("/v1/campaigns/{campaign_id}/pause", campaigns.pause, methods=["POST"]),
+                Route("/v1/campaigns/{campaign_id}/resume", campaigns.resume, methods=["POST"]),
+                Route("/v1/campaigns/{campaign_id}/cancel", campaigns.cancel, methods=["POST"]),
+                Route("/v1/leads/{number}", campaigns.lead, methods=["GET"]),
+                Route(
+                    "/v1/leads/{number}/do-not-call",
+                    campaigns.put_do_not_call,
+                    methods=["PUT"],
+                ),
+                Route(
+                    "/v1/leads/{number}/do-not-call",
+                    campaigns.delete_do_not_call,
+                    methods=["DELETE"],
+                ),
             ]
         )
 

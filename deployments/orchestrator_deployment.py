@@ -35,6 +35,7 @@ from ray.serve.exceptions import RayServeException
 
 from deployments.live_settings import LiveSettings, PerVersion, application_name
 from graph.workflow.orchestrator import AgentOrchestrator
+from switchboard import tracing
 from switchboard.live_config_store import LiveConfigStore
 from switchboard.logging_setup import setup_replica_logging
 from switchboard.metrics import VoiceAgentIntegrationMetrics
@@ -57,6 +58,7 @@ class OrchestratorDeployment:
         self._orchestrator = AgentOrchestrator(settings)
         base = self._orchestrator.settings
         setup_replica_logging(base.monitoring.log_level)
+        tracing.setup_tracing("orchestrator")
         app = application_name()
         self._live = LiveSettings(
             base, app=app, store=LiveConfigStore(self._orchestrator.redis, base.redis_prefix, app)
@@ -77,7 +79,19 @@ class OrchestratorDeployment:
         self, call_id: str, text: str, metadata: dict[str, Any]
     ) -> dict[str, Any]:
         workflow = self._workflows.for_call(metadata.get("config"))
-        response = await workflow.process_voice_input(call_id, text, metadata)
+        # Under the session's span of this turn (its context is `metadata["trace"]`);
+        # the agents' nodes and the LLM calls they make are this span's children.
+        with tracing.span(
+            "orchestrator",
+            metadata.get("trace"),
+            kind=tracing.SpanKind.SERVER,
+            attributes={"call.sid": call_id, "turn.number": metadata.get("turn"),
+                        "turn.event": metadata.get("event"), "replica.id": self.replica_id},
+        ) as turn_span:
+            response = await workflow.process_voice_input(call_id, text, metadata)
+            if turn_span is not None:
+                turn_span.set_attribute("agent", str(response.get("agent")))
+                turn_span.set_attribute("fallback", bool(response.get("fallback")))
         if response["fallback"]:
             self._metrics.state_sync_failed("turn")
         elif response.get("replayed"):

@@ -56,6 +56,7 @@ from graph.understanding.caller_line import Understanding
 from graph.understanding.meeting import read_meeting_time
 from graph.understanding.text import split_sentences as caller_sentences
 from graph.workflow.voice import SentenceStream, optimize_sentences
+from switchboard import tracing
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import Tier
 from switchboard.settings import VoiceAgentIntegrationConfig
@@ -412,7 +413,13 @@ class TieredLLM:
 
     async def _attempts(self, call: LLMCall, deadline_s: float,
                         run: Callable[[_Attempt], Awaitable[_T]]) -> _T:
-        """`run` tried as `self.retry` allows, all of it within `deadline_s`."""
+        """`run` tried as `self.retry` allows, all of it within `deadline_s`, in one
+        `llm` span (under the agent's node span; a final failure is recorded on it)."""
+        with tracing.span("llm", attributes={"llm.call": call, "gen_ai.system": "openai"}):
+            return await self._retried(call, deadline_s, run)
+
+    async def _retried(self, call: LLMCall, deadline_s: float,
+                       run: Callable[[_Attempt], Awaitable[_T]]) -> _T:
         loop = asyncio.get_running_loop()
         policy = self.retry
         deadline = loop.time() + deadline_s

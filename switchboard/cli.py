@@ -1,4 +1,4 @@
-"""The `switchboard` command line: `serve`, `call`, `migrate`, `config`."""
+"""The `switchboard` command line: `serve`, `call`, `migrate`, `config`, `webhooks`."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import argparse
 import sys
 
 from db.migrate import add_arguments as add_migration_arguments
+from switchboard.campaign_command import add_arguments as add_campaign_arguments
 from switchboard.config_command import add_arguments as add_config_arguments
 from switchboard.settings import SettingsError
+from switchboard.webhooks_command import add_arguments as add_webhooks_arguments
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +40,20 @@ def _parser() -> argparse.ArgumentParser:
         description="Validate live settings (user_config) the way the replicas will.",
     )
     add_config_arguments(config)
+
+    campaign = commands.add_parser(
+        "campaign",
+        help="outbound campaigns: create from a CSV, start, pause, resume, cancel, status",
+        description="Manage campaigns through the running application's API.",
+    )
+    add_campaign_arguments(campaign)
+
+    webhooks = commands.add_parser(
+        "webhooks",
+        help="post-call webhooks: replay dead letters (or one event), list deliveries",
+        description="Re-send post-call webhook events and look at their deliveries.",
+    )
+    add_webhooks_arguments(webhooks)
     return parser
 
 
@@ -52,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.caller import call_command
 
             return call_command(args)
+        if args.command == "webhooks":
+            from switchboard.webhooks_command import run as run_webhooks
+
+            return run_webhooks(args)
+        if args.command == "campaign":
+            from switchboard.campaign_command import run as run_campaign
+
+            return run_campaign(args)
         if args.command == "config":
             from switchboard.config_command import run as run_config
 

@@ -7,7 +7,9 @@ This module owns three things:
 - the call a line is about: `bind_call` / `call_context` set a contextvar (asyncio
   tasks copy it when they are created, so setting it where a call's handling starts
   covers every task started from there), a session actor also binds its process to
-  its one call, and `CallSidFilter` puts the CallSid on each record as `call_sid`;
+  its one call, and `CallSidFilter` puts the CallSid on each record as `call_sid`,
+  and the call's trace id as `trace_id` when it is traced (bound with the call, else
+  the current span's; see `switchboard.tracing`), so a line leads to the call's trace;
 - where each kind of process writes. A Serve replica writes through Serve's own
   `ray.serve` logger, as serve_config.yaml's `logging_config` says (TEXT or JSON files
   under the Ray session's logs/serve/); our other loggers and loguru are routed into
@@ -15,8 +17,8 @@ This module owns three things:
   reach: it writes to stderr (its worker-*.err file, forwarded to the driver) with Ray
   Core's own formatters, in the format of the ingress replica that made it.
 
-In JSON `call_sid` is a field of its own; in text it is appended as ` call_sid=CA...`,
-as Ray Core's text format appends its context fields.
+In JSON `call_sid` (and `trace_id`) are fields of their own; in text they are appended
+as ` call_sid=CA... trace_id=...`, as Ray Core's text format appends its context fields.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from loguru import logger as loguru_logger
+from opentelemetry import trace as otel_trace
 from ray._common.filters import CoreContextFilter
 from ray._common.formatters import JSONFormatter, TextFormatter
+
+from switchboard import tracing
 
 if TYPE_CHECKING:
     from loguru import Message
@@ -48,15 +53,21 @@ FRAME_LOGGERS = ("websockets",)
 CALL_SID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "switchboard_call_sid", default=None
 )
+CALL_TRACE_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "switchboard_call_trace_id", default=None
+)
 # The one call a session actor's process serves: its methods run as tasks Ray starts,
 # which do not inherit a contextvar set in `start_call`.
 _process_call_sid: str | None = None
+_process_trace_id: str | None = None
 
 
-def bind_call(call_sid: str | None) -> None:
+def bind_call(call_sid: str | None, trace_id: str | None = None) -> None:
     """Lines logged from here on in this task (and tasks it starts later) are about
-    `call_sid`. For handlers whose task ends with the call (a request, a socket)."""
+    `call_sid` (traced as `trace_id`, if given). For handlers whose task ends with the
+    call (a request, a socket)."""
     CALL_SID.set(call_sid or None)
+    CALL_TRACE_ID.set(trace_id or None)
 
 
 @contextlib.contextmanager
@@ -69,30 +80,45 @@ def call_context(call_sid: str | None) -> Iterator[None]:
         CALL_SID.reset(token)
 
 
-def bind_process_call(call_sid: str | None) -> None:
+def bind_process_call(call_sid: str | None, trace_id: str | None = None) -> None:
     """This process serves `call_sid` only (a session actor): every line is about it."""
-    global _process_call_sid
+    global _process_call_sid, _process_trace_id
     _process_call_sid = call_sid or None
+    _process_trace_id = trace_id or None
 
 
 def current_call_sid() -> str | None:
     return CALL_SID.get() or _process_call_sid
 
 
+def current_trace_id() -> str | None:
+    """The trace of the call a line is about: bound with it, else the current span's
+    (an orchestrator or budget request runs inside its span). None when not traced."""
+    bound = CALL_TRACE_ID.get() or _process_trace_id
+    if bound is not None or not tracing.enabled():
+        return bound
+    return tracing.span_trace_id(otel_trace.get_current_span())
+
+
 class CallSidFilter(logging.Filter):
-    """Adds `call_sid` to a record logged about a call (one given with `extra` stays)."""
+    """Adds `call_sid` and `trace_id` to a record logged about a call (ones given with
+    `extra` stay)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "call_sid", None) is None:
             call_sid = current_call_sid()
             if call_sid is not None:
                 record.call_sid = call_sid
+        if getattr(record, "trace_id", None) is None and getattr(record, "call_sid", None):
+            trace_id = current_trace_id()
+            if trace_id is not None:
+                record.trace_id = trace_id
         return True
 
 
 class CallSidText(logging.Formatter):
-    """Serve's text formatter with ` call_sid=...` after the message's first line
-    (Serve's `ServeFormatter` prints no extra fields)."""
+    """Serve's text formatter with ` call_sid=...` (and ` trace_id=...`) after the
+    message's first line (Serve's `ServeFormatter` prints no extra fields)."""
 
     def __init__(self, inner: logging.Formatter) -> None:
         super().__init__()
@@ -104,7 +130,9 @@ class CallSidText(logging.Formatter):
         if call_sid is None:
             return text
         first, newline, rest = text.partition("\n")
-        return f"{first} call_sid={call_sid}{newline}{rest}"
+        trace_id = getattr(record, "trace_id", None)
+        traced = f" trace_id={trace_id}" if trace_id is not None else ""
+        return f"{first} call_sid={call_sid}{traced}{newline}{rest}"
 
 
 @dataclass(frozen=True)

@@ -136,6 +136,11 @@ class CallSession(BaseModel):
     flags: dict[str, bool] = Field(default_factory=dict)
     app: str = ""
     app_version: str = ""
+    # The call's OpenTelemetry trace (32 hex digits; None when not traced), as in its
+    # report, and the W3C context of the session's span of the call, which spans
+    # serving it after a takeover hang under.
+    trace_id: str | None = None
+    trace: dict[str, str] = Field(default_factory=dict)
 
     # What the caller was promised after the call (a text with a link), once agreed.
     follow_up: FollowUp | None = None

@@ -2,8 +2,8 @@
 
 The fixed names of DESIGN.md (`SWITCHBOARD_TWILIO_AUTH_TOKEN`, `SWITCHBOARD_PUBLIC_URL`,
 `REDIS_URL`, ...) are top-level fields. Groups (agent integration, tier escalation,
-performance, circuit breaker, monitoring, qualification policy, calls, speech) are
-nested models set with a double underscore, e.g.
+performance, circuit breaker, monitoring, qualification policy, calls, speech,
+campaigns) are nested models set with a double underscore, e.g.
 `SWITCHBOARD_TIER_ESCALATION__PER_CALL_CAP_USD=0.5`. An optional YAML file named by
 `SWITCHBOARD_SETTINGS_FILE` supplies values the environment does not.
 
@@ -13,6 +13,7 @@ Secrets are `SecretStr`: they never appear in `repr`, logs or API answers.
 from __future__ import annotations
 
 import os
+from datetime import time
 from functools import lru_cache
 from ipaddress import ip_address
 from typing import Literal
@@ -214,6 +215,101 @@ class SpeechSettings(BaseModel):
     openai_base_url: str | None = None
 
 
+class CampaignSettings(BaseModel):
+    """Outbound campaigns' pacing defaults (`SWITCHBOARD_CAMPAIGNS__*`). A campaign is
+    created with these unless `POST /v1/campaigns` names others, and keeps them."""
+
+    # Calls of one campaign at once, and placed per minute.
+    max_concurrent: int = Field(2, ge=1, le=1000)
+    calls_per_minute: int = Field(10, ge=1, le=6000)
+    # Attempts per lead (the first call included), and the wait before a retry of a
+    # busy, unanswered, failed or voicemail attempt.
+    max_attempts: int = Field(3, ge=1, le=20)
+    retry_after_s: float = Field(3600.0, ge=0)
+    # Calling hours in the lead's local time, `HH:MM-HH:MM` (the end excluded).
+    window: str = "08:00-21:00"
+    # Leads one CSV may hold.
+    max_leads: int = Field(50_000, ge=1)
+
+    @field_validator("window")
+    @classmethod
+    def _a_window(cls, value: str) -> str:
+        calling_window(value)
+        return value
+
+    def calling_window(self) -> tuple[time, time]:
+        """The window's start and end, local times."""
+        return calling_window(self.window)
+
+
+def calling_window(window: str) -> tuple[time, time]:
+    """`"08:00-21:00"` as (start, end); ValueError unless start is before end."""
+    start, sep, end = window.partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        bounds = (time.fromisoformat(start.strip()), time.fromisoformat(end.strip()))
+    except ValueError:
+        raise ValueError(f"{window!r} is not HH:MM-HH:MM, e.g. 08:00-21:00") from None
+    if bounds[0] >= bounds[1]:
+        raise ValueError(f"{window!r}: the start must be before the end")
+    return bounds
+
+
+# Post-call webhook event types (DESIGN.md "Campaigns"), in the order they are made.
+WEBHOOK_EVENT_TYPES = ("call.completed", "lead.qualified", "meeting.booked", "lead.opted_out")
+
+
+class WebhookEndpoint(BaseModel):
+    """One receiver of post-call webhooks: an entry of `SWITCHBOARD_WEBHOOKS` (JSON)."""
+
+    url: str
+    # The HMAC key of `Switchboard-Signature` is its UTF-8 bytes.
+    secret: SecretStr
+    # The event types it is sent; all of them when not given.
+    types: list[str] = Field(default_factory=lambda: list(WEBHOOK_EVENT_TYPES), min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("must be an http(s) URL such as https://crm.example.com/hooks")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _not_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(WEBHOOK_EVENT_TYPES))
+        if unknown:
+            raise ValueError(f"unknown types {unknown}; known: {list(WEBHOOK_EVENT_TYPES)}")
+        return value
+
+
+class WebhookDeliverySettings(BaseModel):
+    """How post-call webhooks are retried (`SWITCHBOARD_WEBHOOK_DELIVERY__*`)."""
+
+    # Attempts before a delivery moves to the dead-letter list (then only a replay
+    # sends it again). The defaults retry for about 40 minutes.
+    max_attempts: int = Field(12, ge=1)
+    # The wait after attempt n is backoff_base_s * 2**(n-1), at most backoff_max_s.
+    backoff_base_s: float = Field(2.0, gt=0)
+    backoff_max_s: float = Field(600.0, gt=0)
+    # One request's timeout; a timeout is retried like a network error.
+    timeout_s: float = Field(10.0, gt=0)
+    # Due deliveries are also looked for this often (new ones wake the worker at once).
+    poll_interval_s: float = Field(1.0, gt=0)
+    # Deliveries one worker sends at once.
+    batch_size: int = Field(20, ge=1)
+
+
 class VoiceAgentIntegrationConfig(BaseSettings):
     """Every setting of Switchboard."""
 
@@ -260,6 +356,20 @@ class VoiceAgentIntegrationConfig(BaseSettings):
     recovery: RecoverySettings = RecoverySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     speech: SpeechSettings = SpeechSettings()
+    # Post-call webhooks: `SWITCHBOARD_WEBHOOKS` is a JSON list of {"url", "secret",
+    # "types"}; empty, no events are made.
+    webhooks: list[WebhookEndpoint] = []
+    webhook_delivery: WebhookDeliverySettings = WebhookDeliverySettings()
+    campaigns: CampaignSettings = CampaignSettings()
+
+    @field_validator("webhooks")
+    @classmethod
+    def _one_entry_per_url(cls, value: list[WebhookEndpoint]) -> list[WebhookEndpoint]:
+        # A delivery is keyed by (call, type, url): one URL cannot have two secrets.
+        urls = [endpoint.url for endpoint in value]
+        if len(set(urls)) != len(urls):
+            raise ValueError("each url may appear once")
+        return value
 
     @field_validator("public_url", "llm_base_url", "twilio_api_base_url")
     @classmethod

@@ -22,6 +22,10 @@ OUR_TABLES = {
     "tier_escalation_events",
     "call_status_events",
     "do_not_call",
+    "campaigns",
+    "leads",
+    "call_attempts",
+    "do_not_call_audit",
 }
 
 
@@ -92,9 +96,10 @@ async def test_down_rolls_back_only_the_latest_migration_by_default(fresh_databa
     dsn = fresh_database
     await migrate(dsn, "up")
     rolled_back = await migrate(dsn, "down")
-    assert [m.name for m in rolled_back] == ["call_follow_ups"]
+    assert [m.name for m in rolled_back] == ["webhook_deliveries"]
     tables = {t for (t,) in (await catalog(dsn))["tables"]}
-    assert "call_follow_ups" not in tables and "calls" in tables
+    assert "webhook_deliveries" not in tables and "calls" in tables
+    assert "call_follow_ups" in tables  # 0004 stays applied
     assert "config_version" in await columns_of(dsn, "calls")  # 0003 stays applied
 
 
@@ -115,6 +120,8 @@ async def test_status_lists_applied_and_pending_migrations(fresh_database: str) 
         (2, "do_not_call", False),
         (3, "call_versions", False),
         (4, "call_follow_ups", False),
+        (5, "campaigns", False),
+        (6, "webhook_deliveries", False),
     ]
     await migrate(dsn, "up", steps=1)
     after = await status(dsn)

@@ -17,13 +17,16 @@ next turn may run on any replica. Each checkpoint also records which caller turn
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
 
 from graph.workflow.state import ConversationState
+from switchboard import tracing
 from switchboard.models import AgentName, AgentTransition, CallFacts, Direction, Outcome, Tier
 
 if TYPE_CHECKING:
@@ -100,12 +103,26 @@ class VoiceState(TypedDict, total=False):
 def build_workflow(agents: VoiceAgents) -> StateGraph:
     """The graph of `agents`' nodes, not yet compiled."""
     builder = StateGraph(VoiceState)
-    builder.add_node(ROUTER, agents.route, destinations=(*AGENTS, END))
+    builder.add_node(ROUTER, _traced(ROUTER, agents.route), destinations=(*AGENTS, END))
     for name in AGENTS:
         others = tuple(agent for agent in AGENTS if agent != name)
-        builder.add_node(name, agents.node(name), destinations=(*others, END))
+        builder.add_node(name, _traced(name, agents.node(name)), destinations=(*others, END))
     builder.add_edge(START, ROUTER)
     return builder
+
+
+Node = Callable[[VoiceState], Awaitable[Command]]
+
+
+def _traced(name: str, node: Node) -> Node:
+    """`node` in a span of its own (`agent.<name>`), under the orchestrator's span of
+    the turn; the LLM calls it makes are its children. Nothing when tracing is off."""
+
+    async def run(state: VoiceState) -> Command:
+        with tracing.span(f"agent.{name}", attributes={"agent": name}):
+            return await node(state)
+
+    return run
 
 
 # The classes the state holds, which the checkpointer may revive from Redis. LangGraph

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
 import time
 from collections import deque
@@ -28,7 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from switchboard.caller import twilio_protocol as tp
-from switchboard.caller.audio_playback import PendingMark, PlaybackClock
+from switchboard.caller.audio_playback import Handset, PendingMark, PlaybackClock
 from switchboard.caller.result import CallFailed, EndedBy, LegResult
 from switchboard.caller.scenario_player import CallerLeg, check_stream_end, play_script
 from switchboard.caller.signing import SIGNATURE_HEADER, stream_handshake_signature
@@ -43,9 +42,7 @@ from switchboard.caller.webhooks import (
 from switchboard.scenario import Scenario
 
 FRAME_S = tp.FRAME_MS / 1000
-SILENT_FRAME = bytes([tp.SILENCE_BYTE]) * tp.FRAME_BYTES
-# The agent's turn is over after this much silence following its audio (DESIGN.md).
-AGENT_SILENCE_ENDS_TURN_S = 1.0
+SILENT_FRAME = tp.SILENT_FRAME
 # Pause between key presses when a line presses several keys.
 KEY_GAP_S = 0.25
 # How long the caller stays on the line while a dropped stream is reconnected.
@@ -70,7 +67,7 @@ class Voice:
 
     def __init__(self) -> None:
         self._queue: deque[Utterance] = deque()
-        self._offset = 0
+        self._frames: deque[bytes] = deque()  # what is left to say of the first utterance
 
     def speak(self, line: str, audio: bytes) -> Utterance:
         utterance = Utterance(line, audio)
@@ -82,13 +79,13 @@ class Voice:
         if not self._queue:
             return SILENT_FRAME, None
         current = self._queue[0]
-        frame = current.audio[self._offset : self._offset + tp.FRAME_BYTES]
-        self._offset += tp.FRAME_BYTES
-        if self._offset < len(current.audio):
+        if not self._frames:
+            self._frames.extend(tp.media_frames(current.audio) or [SILENT_FRAME])
+        frame = self._frames.popleft()
+        if self._frames:
             return frame, None
         self._queue.popleft()
-        self._offset = 0
-        return frame.ljust(tp.FRAME_BYTES, SILENT_FRAME[:1]), current
+        return frame, current
 
 
 class AudioLeg(CallerLeg):
@@ -112,11 +109,9 @@ class AudioLeg(CallerLeg):
         self._account_sid = account_sid
         self._speech = speech
         self._voice = Voice()
-        self._playback = PlaybackClock()
-        self._agent_speech_ends_at: float | None = None
+        self._handset = Handset(turns)
         self.started_at: float | None = None
-        self.first_agent_audio_at: float | None = None
-        self._sequence = 0
+        self._numbers = tp.SequenceNumbers()
         self._chunk = 0
         self._send_lock = asyncio.Lock()
         self._hanging_up = False
@@ -144,7 +139,7 @@ class AudioLeg(CallerLeg):
 
     @property
     def playback(self) -> PlaybackClock:
-        return self._playback
+        return self._handset.playback
 
     def end(self, by: EndedBy) -> None:
         """This stream is over; whether the call is, `AudioCall` decides."""
@@ -154,9 +149,10 @@ class AudioLeg(CallerLeg):
 
     @property
     def first_agent_audio_ms(self) -> float | None:
-        if self.started_at is None or self.first_agent_audio_at is None:
+        first_agent_audio_at = self._handset.first_agent_audio_at
+        if self.started_at is None or first_agent_audio_at is None:
             return None
-        return round((self.first_agent_audio_at - self.started_at) * 1000, 1)
+        return round((first_agent_audio_at - self.started_at) * 1000, 1)
 
     # What the caller does
 
@@ -198,11 +194,7 @@ class AudioLeg(CallerLeg):
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
-            # Every message but `connected` carries the next sequence number, as a string.
-            if message["event"] != "connected":
-                self._sequence += 1
-                message["sequenceNumber"] = str(self._sequence)
-            await self._ws.send(json.dumps(message))
+            await self._ws.send(json.dumps(self._numbers.stamp(message)))
 
     async def _send_or_end(self, message: dict[str, Any]) -> bool:
         try:
@@ -235,10 +227,10 @@ class AudioLeg(CallerLeg):
             now = time.monotonic()
             if finished is not None:
                 self._finished_speaking(finished, now)
-            for mark in self._playback.due_marks(now):
+            for mark in self._handset.due_marks(now):
                 if not await self._echo(mark):
                     return
-            self._check_agent_silence(now)
+            self._handset.check_agent_silence(now)
             index += 1
 
     def _finished_speaking(self, utterance: Utterance, now: float) -> None:
@@ -257,69 +249,45 @@ class AudioLeg(CallerLeg):
             self.end("caller" if self._hanging_up else "agent")
 
     async def _on_message(self, raw: str | bytes) -> None:
-        try:
-            message = json.loads(raw)
-            event = message["event"]
-        except (ValueError, KeyError, TypeError):
-            return  # Twilio ignores what it cannot parse
-        self.heard_server = True
-        now = time.monotonic()
-        if event == "media":
-            try:
-                payload = base64.b64decode(message["media"]["payload"], validate=True)
-            except (KeyError, TypeError, binascii.Error):
+        marks = self._handset.hear(raw, time.monotonic())
+        self.heard_server = self._handset.heard_server
+        for mark in marks:
+            if not await self._echo(mark):
                 return
-            ends_at = self._playback.play(len(payload), now)
-            if not tp.is_silent(payload):
-                if self.first_agent_audio_at is None:
-                    self.first_agent_audio_at = now
-                self._agent_speech_ends_at = ends_at
-                self.turns.agent_spoke(now)
-        elif event == "mark":
-            name = str((message.get("mark") or {}).get("name", ""))
-            # A mark ends the agent's turn only if it follows audio heard since the caller spoke.
-            tag = self.turns.epoch if self.turns.agent_spoke_this_epoch else None
-            self._playback.mark(name, now, tag=tag)
-        elif event == "clear":
-            if self._agent_speech_ends_at is not None:
-                self._agent_speech_ends_at = min(self._agent_speech_ends_at, now)
-            for mark in self._playback.clear(now):
-                if not await self._echo(mark):
-                    return
 
     async def _echo(self, mark: PendingMark) -> bool:
         sent = await self._send_or_end(tp.mark_message(self._stream_sid, mark.name))
-        if sent and mark.tag is not None and mark.tag == self.turns.epoch:
-            self.turns.agent_turn_ended()
+        if sent:
+            self._handset.echoed(mark)
         return sent
-
-    def _check_agent_silence(self, now: float) -> None:
-        if (
-            self.turns.agent_in_turn
-            and self._agent_speech_ends_at is not None
-            and now >= self._agent_speech_ends_at + AGENT_SILENCE_ENDS_TURN_S
-        ):
-            self.turns.agent_turn_ended()
 
 
 async def open_stream(url: str, auth_token: str) -> ClientConnection:
     """Open the media stream at the Stream URL exactly as given, signed as Twilio signs it."""
-    headers = {SIGNATURE_HEADER: stream_handshake_signature(auth_token, url)}
     try:
         return await connect(
             url,
-            additional_headers=headers,
+            additional_headers=stream_handshake_headers(auth_token, url),
             user_agent_header=STREAM_USER_AGENT,
             compression=None,
             open_timeout=10,
         )
-    except InvalidStatus as exc:
+    except (OSError, TimeoutError, InvalidURI, WebSocketException) as exc:
+        raise stream_open_failure(url, exc) from None
+
+
+def stream_handshake_headers(auth_token: str, url: str) -> dict[str, str]:
+    """The media-stream handshake's headers, signed as Twilio signs it."""
+    return {SIGNATURE_HEADER: stream_handshake_signature(auth_token, url)}
+
+
+def stream_open_failure(url: str, exc: Exception) -> CallFailed:
+    """Why the media stream at `url` could not be opened, as the caller reports it."""
+    if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
         hint = " (the handshake's X-Twilio-Signature was refused)" if status == 403 else ""
-        message = f"the media stream {url} refused the connection: HTTP {status}{hint}"
-        raise CallFailed(message) from None
-    except (OSError, TimeoutError, InvalidURI, WebSocketException) as exc:
-        raise CallFailed(f"could not open the media stream {url}: {exc}") from None
+        return CallFailed(f"the media stream {url} refused the connection: HTTP {status}{hint}")
+    return CallFailed(f"could not open the media stream {url}: {exc}")
 
 
 class AudioCall(CallerLeg):

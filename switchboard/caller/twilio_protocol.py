@@ -25,6 +25,7 @@ SAMPLE_RATE = 8000
 FRAME_MS = 20
 FRAME_BYTES = SAMPLE_RATE * FRAME_MS // 1000
 SILENCE_BYTE = 0xFF  # μ-law encodes zero amplitude as 0xFF (and 0x7F, "negative zero")
+SILENT_FRAME = bytes([SILENCE_BYTE]) * FRAME_BYTES
 MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": SAMPLE_RATE, "channels": 1}
 
 
@@ -232,6 +233,28 @@ def stop_message(stream_sid: str, call_sid: str, account_sid: str) -> dict[str, 
         "streamSid": stream_sid,
         "stop": {"accountSid": account_sid, "callSid": call_sid},
     }
+
+
+class SequenceNumbers:
+    """Twilio numbers every stream message but `connected` with the next
+    `sequenceNumber`, as a string; one per stream."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def stamp(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message["event"] != "connected":
+            self._last += 1
+            message["sequenceNumber"] = str(self._last)
+        return message
+
+
+def media_frames(ulaw: bytes) -> list[bytes]:
+    """μ-law audio cut into the 20 ms frames a caller streams, the last padded with silence."""
+    frames = [ulaw[start : start + FRAME_BYTES] for start in range(0, len(ulaw), FRAME_BYTES)]
+    if frames:
+        frames[-1] = frames[-1].ljust(FRAME_BYTES, SILENT_FRAME[:1])
+    return frames
 
 
 def is_silent(ulaw: bytes) -> bool:

@@ -1,6 +1,7 @@
 """The HTTP half of a Twilio call: the voice webhook that asks for TwiML, and the
 status callback that reports the call's end. Both are form posts signed as Twilio
-signs them."""
+signs them. The signing and the reading of an answer are plain functions, shared with
+the locust audio user's synchronous client."""
 
 from __future__ import annotations
 
@@ -18,14 +19,31 @@ STATUS_PATH = "/twilio/status"
 USER_AGENT = "TwilioProxy/1.1"
 
 
+def webhook_headers(auth_token: str, url: str, params: dict[str, str]) -> dict[str, str]:
+    """The headers of Twilio's form post of `params` to `url`, signed."""
+    return {SIGNATURE_HEADER: webhook_signature(auth_token, url, params), "User-Agent": USER_AGENT}
+
+
+def voice_answer(url: str, response: httpx.Response) -> StreamAnswer | EndAnswer:
+    """The TwiML of the voice webhook's answer; `CallFailed` when there is none to follow."""
+    if response.status_code == 403:
+        raise CallFailed(
+            f"{url} refused the webhook's X-Twilio-Signature (HTTP 403): the server signs on "
+            "SWITCHBOARD_PUBLIC_URL with SWITCHBOARD_TWILIO_AUTH_TOKEN; --url and the token "
+            "must match them"
+        )
+    if response.status_code != 200:
+        raise CallFailed(f"{url} answered HTTP {response.status_code}: {response.text[:300]}")
+    try:
+        return parse_twiml(response.text)
+    except TwimlError as exc:
+        raise CallFailed(f"{url} answered TwiML the caller cannot follow: {exc}") from None
+
+
 async def _signed_post(
     http: httpx.AsyncClient, url: str, auth_token: str, params: dict[str, str]
 ) -> httpx.Response:
-    headers = {
-        SIGNATURE_HEADER: webhook_signature(auth_token, url, params),
-        "User-Agent": USER_AGENT,
-    }
-    return await http.post(url, data=params, headers=headers)
+    return await http.post(url, data=params, headers=webhook_headers(auth_token, url, params))
 
 
 async def request_twiml(
@@ -40,18 +58,7 @@ async def request_twiml(
             f"could not reach {url} ({exc.__class__.__name__}: {exc}); "
             "is `switchboard serve` running there?"
         ) from None
-    if response.status_code == 403:
-        raise CallFailed(
-            f"{url} refused the webhook's X-Twilio-Signature (HTTP 403): the server signs on "
-            "SWITCHBOARD_PUBLIC_URL with SWITCHBOARD_TWILIO_AUTH_TOKEN; --url and the token "
-            "must match them"
-        )
-    if response.status_code != 200:
-        raise CallFailed(f"{url} answered HTTP {response.status_code}: {response.text[:300]}")
-    try:
-        return parse_twiml(response.text)
-    except TwimlError as exc:
-        raise CallFailed(f"{url} answered TwiML the caller cannot follow: {exc}") from None
+    return voice_answer(url, response)
 
 
 async def request_next_twiml(

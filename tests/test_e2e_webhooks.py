@@ -1,0 +1,69 @@
+"""Against a real `switchboard serve` started with `SWITCHBOARD_WEBHOOKS`: a text call that
+qualifies and books a meeting reaches the CRM's endpoint as `call.completed`,
+`lead.qualified` and `meeting.booked`, each signed, each carrying the call report.
+
+The endpoints are read when the replicas start, so this module runs a Switchboard of
+its own (slow tier). Its receiver only starts once the server is up: the events made
+before then are retried until it answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from db.webhooks import event_id
+from switchboard.local_services import server_port
+from switchboard.scenario import load_scenario
+from tests.e2e import SCENARIOS, RunningSwitchboard, run_switchboard
+from tests.webhook_receiver import WebhookReceiver
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+SECRET = "whsec_e2e_9c41"
+
+
+@pytest.fixture(scope="module")
+def hooked_switchboard(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[RunningSwitchboard, int]]:
+    """A Switchboard whose one webhook endpoint is at 127.0.0.1:<port>/hooks."""
+    port = server_port()
+    endpoints = [{"url": f"http://127.0.0.1:{port}/hooks", "secret": SECRET}]
+    with run_switchboard(
+        tmp_path_factory.mktemp("webhooks"),
+        SWITCHBOARD_WEBHOOKS=json.dumps(endpoints),
+        # Quick retries: the receiver is not up for the server's first seconds.
+        SWITCHBOARD_WEBHOOK_DELIVERY__BACKOFF_BASE_S="0.2",
+        SWITCHBOARD_WEBHOOK_DELIVERY__BACKOFF_MAX_S="2",
+    ) as server:
+        yield server, port
+
+
+async def test_a_qualified_text_call_reaches_the_crm_as_three_signed_events(
+    hooked_switchboard: tuple[RunningSwitchboard, int],
+) -> None:
+    server, port = hooked_switchboard
+    scenario = load_scenario(Path(SCENARIOS) / "qualified-ops-director.yaml")
+    async with WebhookReceiver(SECRET, port=port) as receiver:
+        result = await server.call(scenario, text=True)
+        report = await server.report(result.call_sid)
+        assert report["outcome"] == "qualified" and report["facts"]["meeting_time"]
+        arrived = await receiver.wait_for(3, timeout_s=60)
+
+    assert receiver.bad_signatures == []  # every request verified
+    assert {event.type for event in arrived.values()} == {
+        "call.completed", "lead.qualified", "meeting.booked"}
+    for event in arrived.values():
+        assert event.id == event_id(result.call_sid, event.type)
+        data = event.data
+        assert data["call_sid"] == result.call_sid and data["final"] is True
+        assert data["lead"] is None and data["campaign"] is None  # an inbound call
+        for key in ("outcome", "facts", "turns", "transitions", "cost_usd", "ended_at"):
+            assert data[key] == report[key], key
+    # Exactly one distinct event per type, however many times one arrived.
+    assert len(receiver.events) >= 3
+    assert len({event.id for event in receiver.events}) == 3

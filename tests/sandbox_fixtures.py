@@ -1,6 +1,6 @@
 """The Twilio sandbox in its own process for a test module (`sandbox`), and a client of
 its REST API with the account's credentials that starts each test with an empty
-request log (`api`)."""
+request log (`api`), and what the sandbox has received since (`requests_received`)."""
 
 from __future__ import annotations
 
@@ -26,3 +26,7 @@ def api(sandbox: SandboxProcess) -> Iterator[httpx.Client]:
     httpx.delete(sandbox.requests_url).raise_for_status()
     with httpx.Client(base_url=sandbox.url, auth=(ACCOUNT_SID, AUTH_TOKEN)) as client:
         yield client
+
+
+def requests_received(sandbox: SandboxProcess) -> list[dict]:
+    return httpx.get(sandbox.requests_url).json()

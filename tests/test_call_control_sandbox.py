@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -11,47 +10,29 @@ import pytest
 from actors.call_control import CallControl, CallControlError, transfer_twiml
 from switchboard.settings import load_settings
 from switchboard.twilio_sandbox.process import SandboxProcess
-
-ACCOUNT_SID = "AC" + "e" * 32
-AUTH_TOKEN = "call-control-test-token"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxProcess]:
-    with SandboxProcess.start(ACCOUNT_SID, AUTH_TOKEN) as process:
-        yield process
-
-
-@pytest.fixture
-def requests_log(sandbox: SandboxProcess) -> Iterator[None]:
-    httpx.delete(sandbox.requests_url).raise_for_status()
-    yield
-
-
-def received(sandbox: SandboxProcess) -> list[dict]:
-    return httpx.get(sandbox.requests_url).json()
+from tests.sandbox_fixtures import ACCOUNT_SID, AUTH_TOKEN, requests_received
 
 
 def new_call_sid(n: int) -> str:
     return "CA" + f"{n:x}" * 32
 
 
-async def test_hang_up_sets_the_call_completed(sandbox: SandboxProcess, requests_log: None) -> None:
+async def test_hang_up_sets_the_call_completed(sandbox: SandboxProcess, api: httpx.Client) -> None:
     sid = new_call_sid(1)
     async with CallControl(ACCOUNT_SID, AUTH_TOKEN, api_base_url=sandbox.url) as control:
         await control.hang_up(sid)
-    (request,) = received(sandbox)
+    (request,) = requests_received(sandbox)
     assert request["path"] == f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{sid}.json"
     assert request["form"] == {"Status": "completed"} and request["status"] == 200
 
 
 async def test_transfer_sends_a_dial_of_the_number(
-    sandbox: SandboxProcess, requests_log: None
+    sandbox: SandboxProcess, api: httpx.Client
 ) -> None:
     sid = new_call_sid(2)
     async with CallControl(ACCOUNT_SID, AUTH_TOKEN, api_base_url=sandbox.url) as control:
         await control.transfer(sid, "+15550009999")
-    (request,) = received(sandbox)
+    (request,) = requests_received(sandbox)
     assert request["form"] == {"Twiml": transfer_twiml("+15550009999")}
     assert "<Dial>+15550009999</Dial>" in request["form"]["Twiml"]
     assert request["status"] == 200
@@ -89,7 +70,7 @@ async def test_transfer_without_a_number_is_refused() -> None:
 
 
 async def test_settings_point_the_client_at_the_sandbox(
-    sandbox: SandboxProcess, requests_log: None
+    sandbox: SandboxProcess, api: httpx.Client
 ) -> None:
     settings = load_settings(
         twilio_account_sid=ACCOUNT_SID,
@@ -98,7 +79,7 @@ async def test_settings_point_the_client_at_the_sandbox(
     )
     async with CallControl.from_settings(settings) as control:
         await control.hang_up(new_call_sid(7))
-    assert [r["status"] for r in received(sandbox)] == [200]
+    assert [r["status"] for r in requests_received(sandbox)] == [200]
 
 
 def test_missing_credentials_are_refused_at_once() -> None:

@@ -18,7 +18,7 @@ from actors.follow_up import FollowUpSender, follow_up_key
 from actors.messaging import Messaging, MessagingError, can_receive_texts
 from switchboard.settings import load_settings
 from switchboard.twilio_sandbox.process import SandboxProcess
-from tests.sandbox_fixtures import ACCOUNT_SID, AUTH_TOKEN
+from tests.sandbox_fixtures import ACCOUNT_SID, AUTH_TOKEN, requests_received
 
 MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages"
 OURS = "+15557650000"
@@ -147,7 +147,7 @@ def test_the_sandbox_logs_what_it_was_asked_to_send(
 ) -> None:
     to = new_number()
     api.post(f"{MESSAGES}.json", data={"To": to, "From": OURS, "Body": "logged"})
-    (logged,) = httpx.get(sandbox.requests_url).json()
+    (logged,) = requests_received(sandbox)
     assert logged["method"] == "POST" and logged["path"] == f"{MESSAGES}.json"
     assert logged["form"] == {"To": to, "From": OURS, "Body": "logged"}
     assert logged["status"] == 201

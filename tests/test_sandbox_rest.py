@@ -9,14 +9,11 @@ import httpx
 import pytest
 
 from switchboard.twilio_sandbox.process import SandboxProcess
-from tests.sandbox_fixtures import ACCOUNT_SID, AUTH_TOKEN
+from tests.sandbox_fixtures import ACCOUNT_SID, AUTH_TOKEN, requests_received
 
 CALL_SID = "CA" + "c" * 32
 CALLS = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls"
 
-
-def requests_received(sandbox: SandboxProcess) -> list[dict]:
-    return httpx.get(sandbox.requests_url).json()
 
 
 def test_port_zero_picks_a_free_port_and_reports_it(sandbox: SandboxProcess) -> None:

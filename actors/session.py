@@ -545,14 +545,25 @@ class CallSessionActor:
             logger.info(f"{self._name}: stream lost; waiting up to {grace:g} s for a resume")
             self._detached_task = asyncio.create_task(self._end_after(grace))
 
-    async def twilio_ended(self, call_status: str) -> None:
-        """Twilio's status callback says the call is over."""
+    def _serving(self, call_sid: str) -> bool:
+        """Whether `call_sid` is the call this actor serves now. A word about a call
+        can arrive after the actor was recycled for the next one (a status callback
+        racing the end of the call): it must not touch the next call."""
+        return self._session is not None and self._session.call_sid == call_sid
+
+    async def twilio_ended(self, call_sid: str, call_status: str) -> None:
+        """Twilio's status callback says call `call_sid` is over."""
+        if not self._serving(call_sid):
+            logger.info(f"{self._name}: Twilio reports {call_sid} {call_status}; "
+                        "not this actor's call any more")
+            return
         logger.info(f"{self._name}: Twilio reports the call {call_status}")
         self._link.peer_gone()
 
-    async def apply_tier(self, tier: Tier) -> None:
-        """The budget changed this call's tier (an admin forced or revoked premium)."""
-        if self._tiering is not None:
+    async def apply_tier(self, call_sid: str, tier: Tier) -> None:
+        """The budget changed the tier of call `call_sid` (an admin forced or revoked
+        premium)."""
+        if self._serving(call_sid) and self._tiering is not None:
             self._tiering.apply(tier)
 
     async def recycle(self) -> dict | None:

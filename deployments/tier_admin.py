@@ -77,7 +77,7 @@ async def change_tier(
     logger.info(f"admin set the tier of {call_sid} to {change.tier}: {change.reason}")
     try:
         session = ray.get_actor(actor_name, namespace=namespace)
-        await asyncio.wait_for(session.apply_tier.remote(change.tier), BUDGET_TIMEOUT_S)
+        await asyncio.wait_for(session.apply_tier.remote(call_sid, change.tier), BUDGET_TIMEOUT_S)
         body["session_notified"] = True
     except Exception as exc:
         # The decision holds; the session learns it with its next usage update.

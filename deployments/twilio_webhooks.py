@@ -246,7 +246,8 @@ class TwilioWebhooks:
         if entry.actor is not None:
             try:
                 actor = ray.get_actor(entry.actor, namespace=self._live.settings.ray_namespace)
-                await asyncio.wait_for(actor.twilio_ended.remote(call_status), ACTOR_TIMEOUT_S)
+                ended = actor.twilio_ended.remote(call_sid, call_status)
+                await asyncio.wait_for(ended, ACTOR_TIMEOUT_S)
                 return
             except Exception as exc:
                 logger.info(f"call {call_sid}: its actor is gone ({exc!r})")

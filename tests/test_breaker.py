@@ -37,7 +37,9 @@ FAIL_MAX = 3
 # cluster drills beside this tier, and 3 s was once missed by 44 ms there.
 PROPAGATION_DEADLINE_S = 10.0
 RECOVERY_DEADLINE_S = 15.0
-LONGEST_TICK_GAP_S = 0.1  # a behaviour bound, generous: a blocking Redis call takes 0.4 s+
+# A behaviour bound: a blocking Redis call takes 0.4 s+ (its command timeout); a loaded
+# machine (CI runs a Ray cluster beside) has delayed a tick by 0.18 s with nothing blocking.
+LONGEST_TICK_GAP_S = 0.3
 
 
 class Boom(Exception):

@@ -2,8 +2,8 @@
 
 Audio: Twilio serializer → Silero VAD → speech to text → `ConversationProcessor` →
 text to speech → Twilio serializer. Text: the same, without VAD, STT and TTS; each
-agent sentence goes to the caller as a text-mode `agent` event. Before the output, the
-services' time to first byte is observed (`actors.service_metrics`).
+agent sentence goes to the caller as a text-mode `agent` event. The services' time to
+first byte is observed where the pipeline ends (`actors.service_metrics`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 
 from actors.conversation import ConversationProcessor
-from actors.service_metrics import ServiceTTFBRecorder
+from actors.service_metrics import observe_service_ttfb
 from actors.transport import CallLink, CallLinkParams, CallLinkTransport
 
 TWILIO_SAMPLE_RATE = 8000
@@ -89,23 +89,18 @@ def build_call_worker(
         ),
     )
     if engines is not None:
-        ttfb = ServiceTTFBRecorder(
-            {engines.stt.name: "stt", conversation.name: "llm", engines.tts.name: "tts"}
-        )
+        services = {engines.stt.name: "stt", conversation.name: "llm", engines.tts.name: "tts"}
         processors: list[FrameProcessor] = [
             transport.input(),
             VADProcessor(vad_analyzer=engines.vad),
             engines.stt,
             conversation,
             engines.tts,
-            ttfb,
             transport.output(),
         ]
     else:
-        ttfb = ServiceTTFBRecorder({conversation.name: "llm"})
-        processors = [
-            transport.input(), conversation, TextReplySender(), ttfb, transport.output()
-        ]
+        services = {conversation.name: "llm"}
+        processors = [transport.input(), conversation, TextReplySender(), transport.output()]
     worker = PipelineWorker(
         Pipeline(processors),
         params=PipelineParams(
@@ -122,4 +117,5 @@ def build_call_worker(
         enable_tracing=conversation_id is not None,
         conversation_id=conversation_id,
     )
+    observe_service_ttfb(worker, services)
     return worker, transport

@@ -1,20 +1,21 @@
-"""`ServiceTTFBRecorder`: the time to first byte of a call's services, from Pipecat's own
-metrics frames, into `switchboard_service_ttfb_ms`.
+"""The time to first byte of a call's services, from Pipecat's own metrics frames, into
+`switchboard_service_ttfb_ms`.
 
 Pipecat measures a service's TTFB (speech to text, the agents standing in for the LLM,
 text to speech) and pushes it downstream as a `MetricsFrame` holding `TTFBMetricsData`;
-with nothing to read them, they only reached Pipecat's debug log ("... TTFB: ..."). This
-processor sits last before the output transport, where every downstream frame passes
-once, observes each TTFB and passes every frame on unchanged.
+with nothing to read them, they only reached Pipecat's debug log ("... TTFB: ...").
+`observe_service_ttfb` has the worker hand over each `MetricsFrame` that reaches the
+end of the pipeline (`on_frame_reached_downstream`), so no processor of ours sits in
+the path every audio frame takes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pipecat.frames.frames import Frame, MetricsFrame
+from pipecat.frames.frames import MetricsFrame
 from pipecat.metrics.metrics import TTFBMetricsData
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.pipeline.worker import PipelineWorker
 
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 
@@ -25,20 +26,22 @@ def processor_kind(name: str) -> str:
     return name.partition("#")[0]
 
 
-class ServiceTTFBRecorder(FrameProcessor):
-    """Observes the TTFB of the processors in `services` (name -> stt|llm|tts)."""
+def record_service_ttfb(frame: MetricsFrame, services: Mapping[str, str]) -> None:
+    """Observe the TTFBs in `frame` of the processors in `services` (name ->
+    stt|llm|tts)."""
+    for data in frame.data:
+        service = services.get(data.processor)
+        if isinstance(data, TTFBMetricsData) and service is not None:
+            VoiceAgentIntegrationMetrics.get().service_first_byte(
+                service, processor_kind(data.processor), data.value
+            )
 
-    def __init__(self, services: Mapping[str, str]) -> None:
-        super().__init__()
-        self._services = dict(services)
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        await super().process_frame(frame, direction)
-        if isinstance(frame, MetricsFrame):
-            for data in frame.data:
-                service = self._services.get(data.processor)
-                if isinstance(data, TTFBMetricsData) and service is not None:
-                    VoiceAgentIntegrationMetrics.get().service_first_byte(
-                        service, processor_kind(data.processor), data.value
-                    )
-        await self.push_frame(frame, direction)
+def observe_service_ttfb(worker: PipelineWorker, services: Mapping[str, str]) -> None:
+    """Record the TTFB of `services` from every `MetricsFrame` reaching `worker`'s end."""
+    services = dict(services)
+    worker.add_reached_downstream_filter((MetricsFrame,))
+
+    @worker.event_handler("on_frame_reached_downstream")
+    async def _reached(_worker: PipelineWorker, frame: MetricsFrame) -> None:
+        record_service_ttfb(frame, services)

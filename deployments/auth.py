@@ -6,7 +6,10 @@ import hmac
 from collections.abc import Mapping
 
 from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
 from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+from deployments.api_errors import api_error
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
@@ -46,3 +49,11 @@ def bearer_ok(headers: Headers, api_token: str) -> bool:
     if scheme.lower() != "bearer" or not token or not api_token:
         return False
     return hmac.compare_digest(token.strip().encode(), api_token.encode())
+
+
+def bearer_refusal(headers: Headers, api_token: str) -> JSONResponse | None:
+    """The 401 for a request without `Authorization: Bearer <api_token>`; None when it
+    has it."""
+    return None if bearer_ok(headers, api_token) else api_error(
+        "missing or wrong bearer token", 401
+    )

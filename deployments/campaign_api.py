@@ -36,7 +36,8 @@ from db.campaigns import (
 )
 from db.leads import lead_history, put_do_not_call, remove_do_not_call
 from db.phone import normalize_number
-from deployments.auth import bearer_ok
+from deployments.api_errors import api_error, validation_problems
+from deployments.auth import bearer_refusal
 from switchboard.lead_import import LeadFileError, e164, parse_leads
 from switchboard.settings import CampaignSettings
 
@@ -49,12 +50,8 @@ MAX_REASON_LENGTH = 500
 _DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
-def _error(message: str, status_code: int) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status_code)
-
-
 def _unavailable(exc: Exception) -> JSONResponse:
-    return _error(f"campaign records unavailable: {exc!r}", 503)
+    return api_error(f"campaign records unavailable: {exc!r}", 503)
 
 
 class CampaignApi:
@@ -73,9 +70,7 @@ class CampaignApi:
         self._settings = settings
 
     def _refused(self, request: Request) -> Response | None:
-        if bearer_ok(request.headers, self._api_token):
-            return None
-        return _error("missing or wrong bearer token", 401)
+        return bearer_refusal(request.headers, self._api_token)
 
     # Campaigns
 
@@ -85,28 +80,28 @@ class CampaignApi:
         query = request.query_params
         unknown = sorted(set(query) - {"name", *PACING_PARAMS})
         if unknown:
-            return _error(
+            return api_error(
                 f"unknown query parameter {', '.join(unknown)} "
                 f"(known: name, {', '.join(PACING_PARAMS)})",
                 400,
             )
         name = query.get("name", "").strip()
         if not name or len(name) > MAX_NAME_LENGTH:
-            return _error(f"`name` is required, at most {MAX_NAME_LENGTH} characters", 400)
+            return api_error(f"`name` is required, at most {MAX_NAME_LENGTH} characters", 400)
         defaults = self._settings()
         try:
             pacing = CampaignSettings.model_validate(
                 {**defaults.model_dump(), **{k: query[k] for k in PACING_PARAMS if k in query}}
             )
         except ValidationError as exc:
-            return _error(_problems(exc), 400)
+            return api_error(validation_problems(exc, "query"), 400)
         content_type = request.headers.get("content-type", "").partition(";")[0].strip()
         if content_type != "text/csv":
-            return _error("the body must be the lead list as text/csv", 415)
+            return api_error("the body must be the lead list as text/csv", 415)
         try:
             leads = parse_leads(await request.body(), max_leads=defaults.max_leads)
         except LeadFileError as exc:
-            return _error(f"bad lead list: {exc}", 400)
+            return api_error(f"bad lead list: {exc}", 400)
         try:
             created = await create_campaign(await self._database(), name, pacing, leads)
         except _DATABASE_ERRORS as exc:
@@ -122,12 +117,12 @@ class CampaignApi:
             return refused
         campaign_id = _campaign_id(request)
         if campaign_id is None:
-            return _error("no such campaign", 404)
+            return api_error("no such campaign", 404)
         try:
             body = await campaign_status(await self._database(), campaign_id)
         except _DATABASE_ERRORS as exc:
             return _unavailable(exc)
-        return JSONResponse(body) if body else _error("no such campaign", 404)
+        return JSONResponse(body) if body else api_error("no such campaign", 404)
 
     async def start(self, request: Request) -> Response:
         return await self._change(request, "start")
@@ -146,15 +141,15 @@ class CampaignApi:
             return refused
         campaign_id = _campaign_id(request)
         if campaign_id is None:
-            return _error("no such campaign", 404)
+            return api_error("no such campaign", 404)
         try:
             body = await change_state(await self._database(), campaign_id, action)
         except StateConflict as exc:
-            return _error(str(exc), 409)
+            return api_error(str(exc), 409)
         except _DATABASE_ERRORS as exc:
             return _unavailable(exc)
         if body is None:
-            return _error("no such campaign", 404)
+            return api_error("no such campaign", 404)
         logger.info(f"campaign {campaign_id}: {action} -> {body['state']}")
         return JSONResponse(body)
 
@@ -165,7 +160,7 @@ class CampaignApi:
             return refused
         number = _stored_number(request.path_params["number"])
         if number is None:
-            return _error("not a phone number", 400)
+            return api_error("not a phone number", 400)
         try:
             return JSONResponse(await lead_history(await self._database(), number))
         except _DATABASE_ERRORS as exc:
@@ -176,7 +171,7 @@ class CampaignApi:
             return refused
         number = e164(request.path_params["number"])
         if number is None:
-            return _error("not an E.164 phone number (e.g. +12125550100)", 400)
+            return api_error("not an E.164 phone number (e.g. +12125550100)", 400)
         reason = _reason(await request.body())
         if isinstance(reason, JSONResponse):
             return reason
@@ -193,7 +188,7 @@ class CampaignApi:
             return refused
         number = _stored_number(request.path_params["number"])
         if number is None:
-            return _error("not a phone number", 400)
+            return api_error("not a phone number", 400)
         reason = _reason(await request.body())
         if isinstance(reason, JSONResponse):
             return reason
@@ -202,7 +197,7 @@ class CampaignApi:
         except _DATABASE_ERRORS as exc:
             return _unavailable(exc)
         if removed is None:
-            return _error(f"{number} is not on the do-not-call list", 404)
+            return api_error(f"{number} is not on the do-not-call list", 404)
         # An admin made a number callable again: the audit event (also in the table).
         logger.warning(
             f"audit: do-not-call entry of {number} removed through the API "
@@ -234,17 +229,11 @@ def _reason(body: bytes) -> str | None | JSONResponse:
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error('the body must be JSON: {"reason": "..."} (or empty)', 400)
+        return api_error('the body must be JSON: {"reason": "..."} (or empty)', 400)
     if not isinstance(data, dict) or set(data) - {"reason"}:
-        return _error('the body may only be {"reason": "..."}', 400)
+        return api_error('the body may only be {"reason": "..."}', 400)
     reason = data.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH):
-        return _error(f"`reason` must be text of at most {MAX_REASON_LENGTH} characters", 400)
+        return api_error(f"`reason` must be text of at most {MAX_REASON_LENGTH} characters", 400)
     return reason or None
 
-
-def _problems(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in error['loc']) or 'query'}: {error['msg']}"
-        for error in exc.errors()
-    )

@@ -47,7 +47,8 @@ from db.outbox import Outbox
 from db.pool import create_pool
 from db.queries import call_report
 from deployments.api_document import serve_api_document
-from deployments.auth import TwilioSignatures, bearer_ok
+from deployments.api_errors import api_error
+from deployments.auth import TwilioSignatures, bearer_refusal
 from deployments.call_draining import keep_calls_through_shutdown
 from deployments.call_streams import CallStreams
 from deployments.campaign_api import CampaignApi
@@ -252,29 +253,29 @@ class TwilioIngress:
     # API
 
     async def get_call(self, request: Request) -> Response:
-        if not bearer_ok(request.headers, self._api_token):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        if refused := bearer_refusal(request.headers, self._api_token):
+            return refused
         try:
             report = await call_report(await self._database(), request.path_params["call_sid"])
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            return JSONResponse({"error": f"call records unavailable: {exc!r}"}, 503)
+            return api_error(f"call records unavailable: {exc!r}", 503)
         if report is None:
-            return JSONResponse({"error": "no such call"}, status_code=404)
+            return api_error("no such call", 404)
         return JSONResponse(report)
 
     async def get_config(self, request: Request) -> Response:
-        if not bearer_ok(request.headers, self._api_token):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        if refused := bearer_refusal(request.headers, self._api_token):
+            return refused
         return JSONResponse(self._live.describe())
 
     async def set_tier(self, request: Request) -> Response:
-        if not bearer_ok(request.headers, self._api_token):
-            return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
+        if refused := bearer_refusal(request.headers, self._api_token):
+            return refused
         if self._budget is None:
-            return JSONResponse({"error": "this application runs without a budget"}, 501)
+            return api_error("this application runs without a budget", 501)
         change = parse_tier_change(await request.body())
         if isinstance(change, str):
-            return JSONResponse({"error": change}, status_code=400)
+            return api_error(change, 400)
         return await change_tier(
             call_sid=request.path_params["call_sid"],
             change=change,

@@ -20,6 +20,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.responses import JSONResponse
 
 from actors.registry import CallRegistry
+from deployments.api_errors import api_error, validation_problems
 from switchboard.logging_setup import bind_call
 from switchboard.models import TierDecision
 
@@ -44,11 +45,7 @@ def parse_tier_change(body: bytes) -> TierChange | str:
     except json.JSONDecodeError:
         return "the body is not JSON"
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}"
-            for error in exc.errors()
-        ]
-        return "; ".join(problems)
+        return validation_problems(exc, "body")
 
 
 async def change_tier(
@@ -63,14 +60,14 @@ async def change_tier(
     bind_call(call_sid)
     actor_name = await registry.lookup(call_sid)
     if actor_name is None:
-        return JSONResponse({"error": f"call {call_sid} is not live"}, status_code=404)
+        return api_error(f"call {call_sid} is not live", 404)
     try:
         decision: TierDecision = await asyncio.wait_for(
             budget.force_tier.remote(call_sid, change.tier, change.reason), BUDGET_TIMEOUT_S
         )
     except Exception as exc:
         logger.error(f"tier change of {call_sid} failed: {exc!r}")
-        return JSONResponse({"error": "the budget is unavailable, nothing was changed"}, 503)
+        return api_error("the budget is unavailable, nothing was changed", 503)
     body = {"call_sid": call_sid, **decision.model_dump(mode="json")}
     if not decision.approved:
         return JSONResponse(body, status_code=409)

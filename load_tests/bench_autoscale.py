@@ -52,10 +52,10 @@ import asyncpg
 import redis
 from websockets.sync.client import ClientConnection, connect
 
+from load_tests.results import save_results
 from switchboard.local_services import free_port
 from tests.e2e import RunningSwitchboard, deployment_config, run_switchboard, serve_config
 
-RESULTS = Path(__file__).parent / "results"
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 INGRESS = "TwilioIngress"
 ORCHESTRATOR = "OrchestratorDeployment"
@@ -689,8 +689,7 @@ def main() -> None:
             result = run_drill(server, workdir, settings)
         summary = {"settings": asdict(settings), **result.summary()}
         summary["lost"] = {sid: result.records.get(sid) for sid in result.lost_calls()}
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_autoscale.json").write_text(json.dumps(summary, indent=2, default=str))
+    save_results("bench_autoscale", summary)
     print(json.dumps(summary, indent=2, default=str))
 
 

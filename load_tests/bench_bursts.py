@@ -34,12 +34,12 @@ from load_tests.bench_voice import (
     switchboard_target,
 )
 from load_tests.process_usage import rss_of
+from load_tests.results import save_results
 from switchboard.caller import CallFailed
 from switchboard.scenario import parse_scenario
 from tests.chaos import warm_pool
 from tests.e2e import RunningSwitchboard, run_switchboard
 
-RESULTS = Path(__file__).parent / "results"
 POOL_WAIT_S = 240.0
 
 
@@ -114,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         wave = run_wave(calls, args.spacing, env)
         print(f"  {json.dumps(wave)}", flush=True)
         results["waves"].append(wave)  # type: ignore[union-attr]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_bursts.json").write_text(json.dumps(results, indent=2))
+    save_results("bench_bursts", results)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -48,12 +48,12 @@ from actors.direct_path import DirectResponder
 from actors.responder import CallerEvent
 from deployments.orchestrator_deployment import OrchestratorDeployment
 from graph.workflow.orchestrator import AgentOrchestrator
+from load_tests.results import RESULTS
 from switchboard.local_services import start_local_ray
 from switchboard.models import CallSession
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).parent / "results"
 TURN_TIMEOUT_S = 30.0
 
 # Callers written for this benchmark: mostly full qualification calls (about nine turns),

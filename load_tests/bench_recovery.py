@@ -29,13 +29,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from load_tests.bench_voice import percentile
+from load_tests.results import save_results
 from switchboard.caller.turns import TurnObserver
 from switchboard.caller.twilio_protocol import new_sid
 from switchboard.scenario import parse_scenario
 from tests.chaos import final_report, kill_serving, warm_pool
 from tests.e2e import RunningSwitchboard, run_switchboard
-
-RESULTS = Path(__file__).parent / "results"
 
 # Written for the benchmark: a call that qualifies, with a fact in every line.
 CONVERSATION = {
@@ -172,8 +171,7 @@ def main() -> None:
         run_switchboard(Path(workdir), SWITCHBOARD_PERFORMANCE__WARM_POOL_SIZE="3") as server,
     ):
         summary = asyncio.run(bench(server, args.kills, args.seed))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_recovery.json").write_text(json.dumps(summary, indent=2) + "\n")
+    save_results("bench_recovery", summary)
     printable = {k: v for k, v in summary.items() if k not in ("calls", "lost")}
     print(json.dumps(printable, indent=2))
 

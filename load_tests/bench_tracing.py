@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from load_tests.bench_voice import RESULTS, conversation_calls, idle_cores, switchboard_target
+from load_tests.bench_voice import conversation_calls, idle_cores, switchboard_target
+from load_tests.results import save_results
 from switchboard.serve_command import healthy
 from tests.chaos import warm_pool
 from tests.e2e import RunningSwitchboard, run_switchboard
@@ -33,16 +35,13 @@ async def _runs(server: RunningSwitchboard, calls: int, concurrency: int) -> dic
     target = switchboard_target(server)
     idle = await idle_cores()
     runs = [await conversation_calls(target, concurrency, 0.5, idle) for _ in range(calls)]
-    latencies = sorted(
-        value for run in runs for value in (run["latency_p50_ms"], run["latency_p95_ms"])
-        if value is not None
-    )
+    p50s = [run["latency_p50_ms"] for run in runs if run["latency_p50_ms"] is not None]
     return {
         "calls": sum(run["completed"] for run in runs),
         "failures": [failure for run in runs for failure in run["failures"]],
         "turn_p50_ms": [run["latency_p50_ms"] for run in runs],
         "turn_p95_ms": [run["latency_p95_ms"] for run in runs],
-        "turn_p50_median_ms": latencies[len(latencies) // 2] if latencies else None,
+        "turn_p50_median_ms": statistics.median(p50s) if p50s else None,
         "own_cpu_pct_core_per_call": [run["own_cpu_pct_core_per_call"] for run in runs],
     }
 
@@ -69,10 +68,9 @@ def main(argv: list[str] | None = None) -> int:
             "tracing on", args.calls, args.concurrency,
             OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url, OTEL_SERVICE_NAME="switchboard-bench",
         )  # fmt: skip
-        results["on"]["spans_received"] = len(receiver.spans())
-        results["on"]["traces_received"] = len({span.trace_id for span in receiver.spans()})
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_tracing.json").write_text(json.dumps(results, indent=2))
+        results["on"]["spans_received"] = len(receiver.spans)
+        results["on"]["traces_received"] = len({span.trace_id for span in receiver.spans})
+    save_results("bench_tracing", results)
     print(json.dumps(results, indent=2))
     return 0
 

@@ -46,6 +46,7 @@ from pathlib import Path
 import httpx
 
 from load_tests.process_usage import RUNTIME_GROUPS, ProcessSampler, rss_of
+from load_tests.results import save_results
 from switchboard.caller.audio_caller import run_audio_call
 from switchboard.caller.transcript import Transcript
 from switchboard.caller.twilio_protocol import new_sid
@@ -56,7 +57,6 @@ from switchboard.speech_server import SpeechServerProcess
 from tests.chaos import warm_pool
 from tests.e2e import RunningSwitchboard, run_switchboard
 
-RESULTS = Path(__file__).parent / "results"
 GAP_LIMIT_MS = 100.0
 
 # The caller answers the greeting, then hangs up once the agent has finished.
@@ -412,8 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     for mode in args.engines:
         results[mode] = run_engines(args, mode)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_voice.json").write_text(json.dumps(results, indent=2))
+    save_results("bench_voice", results)
     print(json.dumps(results, indent=2))
     print(markdown(results))
     return 0

@@ -37,12 +37,12 @@ from datetime import datetime
 from pathlib import Path
 
 from load_tests.bench_voice import percentile
+from load_tests.results import save_results
 from switchboard.local_services import server_port
 from switchboard.scenario import load_scenario
 from tests.e2e import SCENARIOS, RunningSwitchboard, run_switchboard
 from tests.webhook_receiver import WebhookReceiver
 
-RESULTS = Path(__file__).parent / "results"
 SECRET = "whsec_bench"
 SCENARIO = SCENARIOS / "qualified-ops-director.yaml"
 EVENTS_PER_CALL = 3  # call.completed, lead.qualified, meeting.booked
@@ -119,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             run = asyncio.run(_run(server, port, args.calls, concurrency))
             print(f"  {json.dumps(run)}", flush=True)
             results["runs"].append(run)  # type: ignore[union-attr]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_webhooks.json").write_text(json.dumps(results, indent=2))
+    save_results("bench_webhooks", results)
     print(json.dumps(results, indent=2))
     return 0
 

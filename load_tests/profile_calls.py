@@ -22,10 +22,10 @@ from pathlib import Path
 
 from load_tests.bench_voice import conversation_calls, switchboard_target
 from load_tests.process_usage import CLOCK_TICKS, cpu_ticks
+from load_tests.results import RESULTS
 from tests.chaos import warm_pool
 from tests.e2e import RunningSwitchboard, run_switchboard
 
-RESULTS = Path(__file__).parent / "results"
 PY_SPY = Path(sys.executable).with_name("py-spy")
 PROCESSES = {"proxy": "ProxyActor", "ingress": "TwilioIngress", "session": "CallSessionActor"}
 

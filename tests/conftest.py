@@ -17,7 +17,7 @@ import ray
 from hypothesis import settings
 from ray import serve
 
-from switchboard.local_services import start_local_ray
+from switchboard.local_services import server_port, start_local_ray
 from tests.e2e import RunningSwitchboard, run_switchboard
 from tests.ray_cluster import ClusterApp, deployed_switchboard
 
@@ -49,7 +49,10 @@ def cluster_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterApp
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
+    """A local Ray with Serve's proxy on a free port: CI runs these modules beside other
+    tiers' Serve applications, and Serve's default port 8000 would be one port for all."""
     start_local_ray()
+    serve.start(http_options={"host": "127.0.0.1", "port": server_port()})
     try:
         yield
     finally:

@@ -42,6 +42,7 @@ async def test_the_class_behind_the_deployment_decides_from_settings(
 
 
 @pytest.mark.slow
+@pytest.mark.parallel_safe
 async def test_handles_reach_the_ledger_through_serve(
     local_ray: None, redis_client: redis.Redis, redis_prefix: str
 ) -> None:

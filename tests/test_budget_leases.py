@@ -328,6 +328,7 @@ async def test_the_deployments_loop_releases_an_expired_hold(
 
 
 @pytest.mark.slow
+@pytest.mark.parallel_safe
 async def test_the_deployment_stays_healthy_through_a_redis_outage_and_resumes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

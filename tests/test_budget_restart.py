@@ -61,6 +61,7 @@ async def test_a_new_ledger_instance_continues_from_the_same_totals(
 
 
 @pytest.mark.slow
+@pytest.mark.parallel_safe
 async def test_the_totals_survive_a_redis_crash_with_aof(tmp_path: Path) -> None:
     server = LocalRedis(tmp_path, appendfsync="always")
     server.start()

@@ -44,7 +44,7 @@ from tests.e2e import (
     run_switchboard,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
 
 CALLS = 10
 OUTAGE_S = 30.0

@@ -26,7 +26,7 @@ from switchboard.local_services import LocalPostgres, LocalRedis
 from switchboard.models import CallFacts, CallSession, CallStatus, Outcome, TurnRecord
 
 pytest_plugins = ["tests.db_fixtures"]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
 
 
 async def wait_until_final(pool: asyncpg.Pool, call_sid: str, within_s: float) -> dict:

@@ -15,7 +15,7 @@ from switchboard.scenario import parse_scenario
 from tests.e2e import RunningSwitchboard, run_switchboard
 from tests.otlp_receiver import OTLPReceiver, ReceivedSpan, otlp_receiver, tree_problems
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe, pytest.mark.timeout(420)]
 
 # How long the last spans of a call may take to arrive: the batch delay set below, the
 # recorder draining the outbox, with room for a busy machine.

@@ -21,7 +21,7 @@ from switchboard.scenario import load_scenario
 from tests.e2e import SCENARIOS, RunningSwitchboard, run_switchboard
 from tests.webhook_receiver import WebhookReceiver
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe, pytest.mark.timeout(600)]
 
 SECRET = "whsec_e2e_9c41"
 

@@ -38,7 +38,7 @@ from deployments.orchestrator_deployment import OrchestratorDeployment
 from graph.workflow.orchestrator import AgentOrchestrator
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
 
 DEPLOYMENT = "OrchestratorDeployment"
 INBOUND = {"direction": "inbound"}

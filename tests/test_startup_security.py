@@ -26,7 +26,7 @@ from switchboard.caller.twilio_protocol import CallParties, new_sid, voice_webho
 from switchboard.local_services import free_port
 from tests.e2e import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
 
 REFUSAL = "SWITCHBOARD_TWILIO_AUTH_TOKEN and SWITCHBOARD_API_TOKEN must be set"
 

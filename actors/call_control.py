@@ -14,6 +14,7 @@ person and was not transferred must not be told otherwise.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TypeVar
 
 import aiohttp
@@ -27,13 +28,17 @@ from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
 REQUEST_TIMEOUT_S = 10.0
 
 
-class CallControlError(RuntimeError):
-    """Twilio did not carry out a hang-up or a transfer; the message says what it answered."""
+class TwilioRequestError(RuntimeError):
+    """A request to Twilio's REST API failed; the message says what Twilio answered."""
 
     def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
         super().__init__(message)
-        self.status = status  # the HTTP status Twilio answered, when it answered
+        self.status = status  # the HTTP status Twilio answered; None: Twilio not reached
         self.code = code  # Twilio's error code (e.g. 20404), when it gave one
+
+
+class CallControlError(TwilioRequestError):
+    """Twilio did not carry out a hang-up or a transfer."""
 
 
 def transfer_twiml(number: str) -> str:
@@ -48,7 +53,7 @@ class TwilioAccount:
     at `SWITCHBOARD_TWILIO_API_BASE_URL` when that is set. Subclasses name the error they
     raise (`error`) and what they do with it."""
 
-    error: type[RuntimeError] = RuntimeError
+    error: type[TwilioRequestError] = TwilioRequestError
 
     def __init__(
         self,
@@ -96,6 +101,24 @@ class TwilioAccount:
             self._client = client
         return self._client
 
+    async def _request(self, action: str, request: Awaitable[_T]) -> _T:
+        """Await one REST request, as `self.error` naming `action` if it fails."""
+        try:
+            # The async twilio client never applies its own timeout (it passes
+            # timeout=None to aiohttp), so the deadline is kept here.
+            async with asyncio.timeout(self._timeout_s):
+                return await request
+        except TwilioRestException as exc:
+            raise self.error(
+                f"Twilio refused to {action}: HTTP {exc.status} (code {exc.code}) {exc.msg}",
+                status=exc.status,
+                code=exc.code,
+            ) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self.error(
+                f"could not reach Twilio to {action}: {exc.__class__.__name__}: {exc}"
+            ) from exc
+
     async def aclose(self) -> None:
         """Close the HTTP session (call when the session's loop is done with it)."""
         if self._http is not None:
@@ -110,6 +133,7 @@ class TwilioAccount:
 
 
 _Account = TypeVar("_Account", bound=TwilioAccount)
+_T = TypeVar("_T")
 
 
 class CallControl(TwilioAccount):
@@ -128,21 +152,5 @@ class CallControl(TwilioAccount):
         await self._update(call_sid, f"transfer to {number}", twiml=transfer_twiml(number))
 
     async def _update(self, call_sid: str, action: str, **changes: str) -> None:
-        call = self._rest().calls(call_sid)
-        try:
-            # The async twilio client never applies its own timeout (it passes
-            # timeout=None to aiohttp), so the deadline is kept here.
-            async with asyncio.timeout(self._timeout_s):
-                await call.update_async(**changes)
-        except TwilioRestException as exc:
-            raise CallControlError(
-                f"Twilio refused to {action} call {call_sid}: HTTP {exc.status} "
-                f"(code {exc.code}) {exc.msg}",
-                status=exc.status,
-                code=exc.code,
-            ) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CallControlError(
-                f"could not reach Twilio to {action} call {call_sid}: "
-                f"{exc.__class__.__name__}: {exc}"
-            ) from exc
+        await self._request(f"{action} call {call_sid}",
+                            self._rest().calls(call_sid).update_async(**changes))

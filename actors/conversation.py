@@ -67,6 +67,7 @@ from pipecat.utils.tracing.tracing_context import TracingContext
 
 from actors.frames import CallerHangupFrame, CallerSilenceFrame, MarkPlayedFrame
 from actors.responder import CallerEvent, TurnResponder
+from actors.speech.confidence import transcript_confidence
 from actors.transport import INBOUND_INDEX
 from actors.usage import CallUsage
 from graph.workflow.script import AgentReply
@@ -238,8 +239,12 @@ class ConversationProcessor(FrameProcessor):
         elif isinstance(frame, TranscriptionFrame):
             self._awaiting_transcription = False
             if frame.text.strip():
+                # Text mode has no recogniser: its turns carry no confidence.
+                confidence = transcript_confidence(frame.result) if self._mode == "audio" else None
+                if confidence is not None:
+                    logger.debug(f"{self}: heard [{frame.text.strip()}] ({confidence:.2f} sure)")
                 await self._caller_turn(
-                    CallerEvent("text", frame.text.strip()), self._position_of(frame)
+                    CallerEvent("text", frame.text.strip(), confidence), self._position_of(frame)
                 )
         elif isinstance(frame, InputDTMFFrame):
             await self._caller_turn(

@@ -1,7 +1,8 @@
 """The direct path: answers from the templated qualification script, no orchestrator.
 
 It is what a call falls back to when the orchestrator is slow or down, so it must never
-fail and never wait on the network.
+fail and never wait on the network. A line heard with low confidence is gated here as
+in the agents: the script takes the recogniser's confidence with the line.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class DirectResponder:
             agent_name=integration.agent_name,
             max_reprompts=integration.max_reprompts,
             info_link=integration.info_link,
+            min_confidence=integration.min_stt_confidence,
         )
         self._state: ConversationState | None = (
             ConversationState.model_validate(state) if state else None
@@ -59,7 +61,8 @@ class DirectResponder:
         assert self._state is not None
         started = time.perf_counter()
         if event.kind == "text":
-            self._state, reply = self._script.on_text(self._state, event.text)
+            self._state, reply = self._script.on_text(self._state, event.text,
+                                                      confidence=event.confidence)
         elif event.kind == "dtmf":
             self._state, reply = self._script.on_dtmf(self._state, event.text)
         else:

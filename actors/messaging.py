@@ -14,15 +14,11 @@ is sent again (`actors.follow_up`).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiohttp
-from twilio.base.exceptions import TwilioRestException
-
-from actors.call_control import TwilioAccount
+from actors.call_control import TwilioAccount, TwilioRequestError
 
 # A follow-up text waits on Twilio for no longer than this per request: the caller hears
 # how it went before the goodbye.
@@ -35,13 +31,8 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{5,20}$")
 MESSAGING_SERVICE = re.compile(r"^MG[0-9a-fA-F]{32}$")
 
 
-class MessagingError(RuntimeError):
-    """Twilio did not take a text; the message says what it answered."""
-
-    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
-        super().__init__(message)
-        self.status = status  # the HTTP status Twilio answered, when it answered
-        self.code = code  # Twilio's error code (e.g. 21211), when it gave one
+class MessagingError(TwilioRequestError):
+    """Twilio did not take a text."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +67,7 @@ class Messaging(TwilioAccount):
         Service SID (`MG...`)."""
         origin = ({"messaging_service_sid": sender} if MESSAGING_SERVICE.match(sender)
                   else {"from_": sender})
-        message = await self._call(
+        message = await self._request(
             f"text {to}", self._rest().messages.create_async(to=to, body=body, **origin))
         return SentMessage(sid=message.sid or "", status=message.status or "queued",
                            to=message.to or to, body=message.body or body)
@@ -86,7 +77,7 @@ class Messaging(TwilioAccount):
         """A message with `body` already sent to `to` since `since` (an attempt whose
         answer never came back), or None."""
         origin = {} if MESSAGING_SERVICE.match(sender) else {"from_": sender}
-        messages = await self._call(
+        messages = await self._request(
             f"list the texts to {to}",
             self._rest().messages.list_async(to=to, date_sent_after=since, limit=50, **origin))
         for message in messages:
@@ -94,18 +85,3 @@ class Messaging(TwilioAccount):
                 return SentMessage(sid=message.sid or "", status=message.status or "queued",
                                    to=to, body=body)
         return None
-
-    async def _call(self, action: str, request):  # type: ignore[no-untyped-def]
-        try:
-            # As for call control: the async twilio client applies no timeout of its own.
-            async with asyncio.timeout(self._timeout_s):
-                return await request
-        except TwilioRestException as exc:
-            raise MessagingError(
-                f"Twilio refused to {action}: HTTP {exc.status} (code {exc.code}) {exc.msg}",
-                status=exc.status, code=exc.code,
-            ) from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise MessagingError(
-                f"could not reach Twilio to {action}: {exc.__class__.__name__}: {exc}"
-            ) from exc

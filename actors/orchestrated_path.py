@@ -99,6 +99,9 @@ class OrchestratedResponder:
             "tier": self._call.tier,
             "session": self._call.call_sid,
             "turn": turn,
+            # How sure the recogniser was of the line (None: not heard by one); the
+            # agents gate a line heard below the settings' threshold as the direct path does.
+            "confidence": event.confidence,
             # The live settings the call started with: any replica, of any version,
             # answers it by them.
             "config": {"version": self._call.config_version, "block": self._call.live_config},

@@ -18,10 +18,14 @@ CallerEventKind = Literal["text", "dtmf", "silence"]
 
 @dataclass(frozen=True)
 class CallerEvent:
-    """One thing the caller did: said something, pressed a key, or stayed silent."""
+    """One thing the caller did: said something, pressed a key, or stayed silent.
+
+    `confidence`: how sure the recogniser was of spoken `text` (0-1); None when no
+    recogniser heard it (text mode, key presses) or the engine reports none."""
 
     kind: CallerEventKind
     text: str = ""
+    confidence: float | None = None
 
     def describe(self) -> str:
         """How the turn reads in the call record."""

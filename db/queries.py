@@ -133,6 +133,9 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
         "trace_id": call["trace_id"],
         "campaign_id": attempt["campaign_id"] if attempt else None,
         "attempt": attempt["attempt"] if attempt else None,
+        # The experiment the call took part in and its variant; null when none.
+        "experiment": call["experiment"],
+        "variant": call["variant"],
         # Extras beyond DESIGN.md's list.
         "direction": call["direction"],
         "mode": call["mode"],

@@ -13,6 +13,7 @@ from typing import Any
 from ray.serve import Application
 
 from deployments.budget_deployment import BudgetDeployment
+from deployments.dialer_deployment import DialerDeployment
 from deployments.ingress import TwilioIngress, required_secrets
 from deployments.orchestrator_deployment import OrchestratorDeployment
 from deployments.recorder_deployment import RecorderDeployment
@@ -20,11 +21,13 @@ from switchboard.settings import get_settings
 
 
 def build_app(args: dict[str, Any]) -> Application:
-    """Ingress in front; the agents' orchestrator, the budget and the recorder behind it."""
+    """Ingress in front; the agents' orchestrator, the budget, the recorder and the
+    campaigns' dialer behind it."""
     required_secrets(get_settings())
     return TwilioIngress.bind(
         RecorderDeployment.bind(),
         OrchestratorDeployment.bind(),
         BudgetDeployment.bind(),
         session_num_cpus=float(args.get("session_num_cpus", 0.05)),
+        dialer=DialerDeployment.bind(),
     )

@@ -9,6 +9,9 @@ Routes:
   it refused (bearer token);
 - `/v1/campaigns`, `/v1/leads/{number}` — outbound campaigns, a lead's history and the
   do-not-call list (bearer token; `deployments.campaign_api`);
+- `GET /v1/calls` — the calls list, filtered and paged (CSV too), and
+  `GET /v1/analytics/...` — funnel, outcomes, costs, latency, drop-off, trends and an
+  experiment's variants (bearer token; `deployments.analytics_api`);
 - `GET /v1/calls/{call_sid}` — the call report; `POST /v1/calls/{call_sid}/tier` — force
   or revoke a live call's premium tier (bearer token; `deployments.tier_admin`);
 - `GET /healthz` — liveness, answered from this process alone; `GET /readyz` — readiness:
@@ -46,6 +49,7 @@ from actors.session_pool import SessionPool
 from db.outbox import Outbox
 from db.pool import create_pool
 from db.queries import call_report
+from deployments.analytics_api import AnalyticsApi
 from deployments.api_document import serve_api_document
 from deployments.api_errors import api_error
 from deployments.auth import TwilioSignatures, bearer_refusal
@@ -105,6 +109,7 @@ class TwilioIngress:
         orchestrator: DeploymentHandle | None = None,
         budget: DeploymentHandle | None = None,
         session_num_cpus: float = 0.05,
+        dialer: DeploymentHandle | None = None,
     ) -> None:
         settings = get_settings()
         setup_replica_logging(settings.monitoring.log_level)
@@ -113,6 +118,8 @@ class TwilioIngress:
         auth_token, self._api_token = required_secrets(settings)
         # Held so the recorder is part of the application; it drains the outbox.
         self._recorder = recorder
+        # Held for the same reason: it places campaigns' calls (`deployments.dialer`).
+        self._dialer = dialer
         self._orchestrator = orchestrator
         self._budget = budget
         self._redis = connect_redis(settings.redis_url)
@@ -178,6 +185,7 @@ class TwilioIngress:
             database=self._database,
             settings=lambda: self._settings.campaigns,
         )
+        self._analytics = AnalyticsApi(api_token=self._api_token, database=self._database)
         self._readiness = Readiness(
             [
                 redis_check(settings.redis_url),
@@ -198,6 +206,7 @@ class TwilioIngress:
 
     def __serve_build_asgi_app__(self) -> Starlette:
         webhooks, streams, campaigns = self._webhooks, self._streams, self._campaigns
+        analytics = self._analytics
         return Starlette(
             routes=[
                 Route("/twilio/voice", webhooks.voice, methods=["POST"]),
@@ -205,6 +214,7 @@ class TwilioIngress:
                 Route("/twilio/status", webhooks.status, methods=["POST"]),
                 WebSocketRoute("/twilio/stream", streams.media_stream),
                 WebSocketRoute("/v1/text/stream", streams.text_stream),
+                Route("/v1/calls", analytics.calls, methods=["GET"]),
                 Route("/v1/calls/{call_sid}", self.get_call, methods=["GET"]),
                 Route("/v1/calls/{call_sid}/tier", self.set_tier, methods=["POST"]),
                 Route("/v1/config", self.get_config, methods=["GET"]),
@@ -228,6 +238,13 @@ class TwilioIngress:
                     campaigns.delete_do_not_call,
                     methods=["DELETE"],
                 ),
+                Route("/v1/analytics/funnel", analytics.funnel, methods=["GET"]),
+                Route("/v1/analytics/outcomes", analytics.outcomes, methods=["GET"]),
+                Route("/v1/analytics/costs", analytics.costs, methods=["GET"]),
+                Route("/v1/analytics/latency", analytics.latency, methods=["GET"]),
+                Route("/v1/analytics/drop-off", analytics.drop_off, methods=["GET"]),
+                Route("/v1/analytics/trends", analytics.trends, methods=["GET"]),
+                Route("/v1/analytics/experiments/{name}", analytics.experiment, methods=["GET"]),
             ]
         )
 

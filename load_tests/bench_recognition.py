@@ -41,6 +41,7 @@ scored (so the sets are larger and the held-out facts include names):
 |-------------------------------------|------------|--------|-------|--------------|-------|-------|
 | rewritten grammar (no scenario line) | 26.0 %    | 73/110 | 5     | 31.7 %       | 20/27 | 4     |
 | (tried, not kept) names weigh more | 25.4 %     | 76/110 | 3     | 33.2 %       | 20/27 | 3     |
+| + the agents' re-ask wordings       | 26.2 %     | 73/110 | 5     | 32.0 %       | 20/27 | 4     |
 
 Weighting names more in introductions read 6/12 greeting names instead of 4/12, but
 shifted the sampled corpus enough that "our budget is fifty thousand dollars" was
@@ -49,6 +50,11 @@ as it was. "this is" is often heard as "it's" or "i think"; "it's dana" is now r
 as a name when we asked who is calling.
 
 Single answers flip with small changes to the model; compare whole sets.
+
+Each set also reports the recogniser's confidence (`Recognition.confidence`, the mean
+word posterior) against the facts read: for each threshold, how many answers read
+wrong a gate below it would stop and how many read right it would lose. The agents'
+threshold (`agent_integration.min_stt_confidence`) is chosen on the tuning set only.
 """
 
 from __future__ import annotations
@@ -251,6 +257,16 @@ class Result:
     def fact_kept(self) -> bool:
         return all(self.got.get(k) == v for k, v in self.wanted.items())
 
+    @property
+    def reading(self) -> str:
+        """`right`: the facts read are those said; `wrong`: a fact read is not one said
+        (another value, or never said); `missed`: some facts lost, none wrong."""
+        if self.got == self.wanted:
+            return "right"
+        if any(k not in self.wanted or self.wanted[k] != v for k, v in self.got.items()):
+            return "wrong"
+        return "missed"
+
 
 _UNSAID = Understanding()
 
@@ -334,15 +350,51 @@ SAFETY_ACTS = {"opt_out": ("opt_out", "maybe_opt_out"),
                "person": ("wants_human", "maybe_wants_human")}
 
 
-def act_safety(results: list[Result], act: str, half_heard: str) -> dict[str, int]:
+def act_safety(results: list[Result], act: str, half_heard: str,
+               min_confidence: float) -> dict[str, int]:
     """What the script does with each sentence as heard: act on it, ask what the caller
-    meant ("Would you like me to stop calling this number?"), or carry on (a miss)."""
+    meant ("Would you like me to stop calling this number?"), or carry on (a miss). A
+    line heard below `min_confidence` is never acted on; if it reads as the act at all,
+    it is asked about."""
     acted = asked = 0
     for r in results:
         heard = understand(r.heard, today=TODAY, expecting=r.case.expecting)
-        acted += getattr(heard, act)
-        asked += not getattr(heard, act) and getattr(heard, half_heard)
+        sure = r.recognition.confidence >= min_confidence
+        acted += sure and getattr(heard, act)
+        asked += not (sure and getattr(heard, act)) and (
+            getattr(heard, act) or getattr(heard, half_heard))
     return {"acted": acted, "asked": asked, "missed": len(results) - acted - asked}
+
+
+#: Thresholds the confidence sweep tries.
+THRESHOLDS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+
+
+def confidence_sweep(results: list[Result]) -> list[dict[str, Any]]:
+    """For each threshold, what gating lines heard below it would do: answers read
+    wrong that it stops (the point), answers read right that it loses (each costs the
+    caller a re-ask), and answers read with facts missing that it re-asks anyway."""
+    readings = [(r.recognition.confidence, r.reading) for r in results]
+    totals = {kind: sum(reading == kind for _, reading in readings)
+              for kind in ("wrong", "right", "missed")}
+    rows = []
+    for threshold in THRESHOLDS:
+        gated = {kind: sum(c < threshold and reading == kind for c, reading in readings)
+                 for kind in totals}
+        rows.append({"threshold": threshold,
+                     **{f"gated_{kind}": gated[kind] for kind in totals},
+                     **{f"{kind}_total": totals[kind] for kind in totals}})
+    return rows
+
+
+def print_sweep(rows: list[dict[str, Any]]) -> None:
+    first = rows[0]
+    print(f"confidence gate: {first['wrong_total']} read wrong, {first['right_total']} right, "
+          f"{first['missed_total']} with facts missed")
+    print(f"{'below':>7}{'gated wrong':>13}{'lost right':>12}{'gated missed':>14}")
+    for row in rows:
+        print(f"{row['threshold']:>7.2f}{row['gated_wrong']:>13}{row['gated_right']:>12}"
+              f"{row['gated_missed']:>14}")
 
 
 def print_report(name: str, results: list[Result], verbose: bool) -> dict[str, Any]:
@@ -350,6 +402,7 @@ def print_report(name: str, results: list[Result], verbose: bool) -> dict[str, A
     for r in results:
         groups[r.case.group].append(r)
     table = {group: summary(rs) for group, rs in groups.items()}
+    min_confidence = load_settings().agent_integration.min_stt_confidence
     total = summary(results)
     print(f"\n== {name}")
     print(f"{'group':<12}{'n':>4}{'WER':>8}{'facts':>10}{'false':>7}")
@@ -359,16 +412,19 @@ def print_report(name: str, results: list[Result], verbose: bool) -> dict[str, A
     print(f"real-time factor {total['real_time_factor']:.3f}")
     for group, (act, half_heard) in SAFETY_ACTS.items():
         if groups.get(group):
-            table[group]["safety"] = safety = act_safety(groups[group], act, half_heard)
+            table[group]["safety"] = safety = act_safety(groups[group], act, half_heard,
+                                                         min_confidence)
             print(f"{group} over the phone: {safety['acted']} acted on, {safety['asked']} "
                   f"asked about, {safety['missed']} missed")
+    sweep = confidence_sweep(results)
+    print_sweep(sweep)
     for r in results:
         bad = not r.fact_kept or r.false
         if verbose or bad:
             mark = "FACT " if bad else "     "
             detail = f"  want {r.wanted} got {r.got}" if bad else ""
-            print(f"  {mark}{r.case.text!r} -> {r.heard!r}{detail}")
-    return {"groups": table, "all": total}
+            print(f"  {mark}{r.recognition.confidence:.2f} {r.case.text!r} -> {r.heard!r}{detail}")
+    return {"groups": table, "all": total, "confidence_sweep": sweep}
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -406,7 +462,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ]
         report[name] = print_report(name, results, args.verbose)
         report[name]["sentences"] = [
-            {"text": r.case.text, "heard": r.heard, "wanted": r.wanted, "got": r.got}
+            {"text": r.case.text, "heard": r.heard, "wanted": r.wanted, "got": r.got,
+             "confidence": round(r.recognition.confidence, 4), "reading": r.reading}
             for r in results
         ]
     return report

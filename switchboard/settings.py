@@ -13,6 +13,7 @@ Secrets are `SecretStr`: they never appear in `repr`, logs or API answers.
 from __future__ import annotations
 
 import os
+import zoneinfo
 from datetime import time
 from functools import lru_cache
 from ipaddress import ip_address
@@ -50,6 +51,14 @@ class AgentIntegrationSettings(BaseModel):
     reprompt_after_s: float = Field(6.0, gt=0)
     max_reprompts: int = Field(3, ge=1)
     max_words_per_turn: int = Field(45, ge=5)
+    # A caller's line the recogniser is less sure of than this (0-1, as
+    # `actors.speech.confidence` reads it) is never made a fact or an action: the agent
+    # asks again. 0 gates nothing; text-mode lines have no confidence and are never gated.
+    # Chosen on load_tests/bench_recognition's tuning set only (PocketSphinx, phone
+    # path): of 0.1-0.5, 0.3 stopped the most answers read wrong for the fewest read
+    # right (3 of 13 for 2 of 72); the held-out figures are in actors/speech/README.md.
+    # Deepgram's own confidences run on another scale: measure before trusting 0.3 there.
+    min_stt_confidence: float = Field(0.3, ge=0, le=1)
     company_name: str = "Switchboard"
     agent_name: str = "Alex"
     # "Send me some information": the link texted to a caller who asks for it
@@ -230,11 +239,36 @@ class CampaignSettings(BaseModel):
     window: str = "08:00-21:00"
     # Leads one CSV may hold.
     max_leads: int = Field(50_000, ge=1)
+    # The dialer (deployments.dialer): the number it calls from, how long Twilio lets a
+    # call ring, and how often it looks for work.
+    caller_id: str = Field("+15557650000", pattern=r"^\+[1-9][0-9]{1,14}$")
+    ring_timeout_s: int = Field(30, ge=5, le=600)
+    dialer_tick_s: float = Field(1.0, gt=0)
+    # Calls the ingress can answer at once, across its replicas, inbound included: the
+    # dialer never dials beyond them. 0: one replica's `max_calls_per_replica`.
+    ingress_capacity: int = Field(0, ge=0)
+    # The zone of a lead whose time zone neither the CSV nor its number tells.
+    fallback_timezone: str = "UTC"
+    # An answered call whose record is still not final this long after Twilio said it
+    # ended (or a dial Twilio said nothing of after ringing) is settled as failed.
+    no_news_s: float = Field(300.0, gt=0)
+    # One dialer works at a time: it holds a lease in Redis, renewed every tick; a
+    # replica that dies without letting go leaves it to its successor after this long.
+    lease_s: float = Field(10.0, gt=0)
 
     @field_validator("window")
     @classmethod
     def _a_window(cls, value: str) -> str:
         calling_window(value)
+        return value
+
+    @field_validator("fallback_timezone")
+    @classmethod
+    def _a_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. America/Chicago)") from None
         return value
 
     def calling_window(self) -> tuple[time, time]:
@@ -361,6 +395,9 @@ class VoiceAgentIntegrationConfig(BaseSettings):
     webhooks: list[WebhookEndpoint] = []
     webhook_delivery: WebhookDeliverySettings = WebhookDeliverySettings()
     campaigns: CampaignSettings = CampaignSettings()
+    # Moves the dialer's clock (calling hours, retries), in seconds, for tests and drills.
+    # Nothing else reads it.
+    clock_offset_s: float = 0.0
 
     @field_validator("webhooks")
     @classmethod

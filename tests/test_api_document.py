@@ -125,3 +125,14 @@ async def test_the_running_application_serves_its_document_and_answers_in_its_sh
         missing = await client.get("/v1/calls/CAnothing", headers=token)
         assert missing.status_code == 404
         assert_documented(missing.json(), "Error")
+        # The calls list and the analytics, served by the application (streaming CSV too).
+        since = {"since": report["started_at"]}
+        listed = await client.get("/v1/calls", headers=token, params={**since, "limit": 1000})
+        assert listed.status_code == 200
+        assert_documented(listed.json(), "CallsPage")
+        assert call.call_sid in [c["call_sid"] for c in listed.json()["calls"]]
+        exported = await client.get("/v1/calls", headers=token, params={**since, "format": "csv"})
+        assert exported.status_code == 200 and call.call_sid in exported.text
+        funnel = await client.get("/v1/analytics/funnel", headers=token, params=since)
+        assert_documented(funnel.json(), "Funnel")
+        assert (await client.get("/v1/analytics/funnel")).status_code == 401

@@ -96,11 +96,13 @@ async def test_down_rolls_back_only_the_latest_migration_by_default(fresh_databa
     dsn = fresh_database
     await migrate(dsn, "up")
     rolled_back = await migrate(dsn, "down")
-    assert [m.name for m in rolled_back] == ["webhook_deliveries"]
+    assert [m.name for m in rolled_back] == ["analytics_indexes"]
+    indexes = {name for (_, name, _) in (await catalog(dsn))["indexes"]}
+    assert "calls_started_at_call_sid_idx" not in indexes
+    assert "calls_started_at_idx" in indexes  # the index 0009 replaced is back
+    assert "experiment" in await columns_of(dsn, "calls")  # 0008 stays applied
     tables = {t for (t,) in (await catalog(dsn))["tables"]}
-    assert "webhook_deliveries" not in tables and "calls" in tables
-    assert "call_follow_ups" in tables  # 0004 stays applied
-    assert "config_version" in await columns_of(dsn, "calls")  # 0003 stays applied
+    assert "webhook_deliveries" in tables and "call_follow_ups" in tables
 
 
 async def test_up_with_steps_applies_only_that_many(fresh_database: str) -> None:
@@ -122,6 +124,9 @@ async def test_status_lists_applied_and_pending_migrations(fresh_database: str) 
         (4, "call_follow_ups", False),
         (5, "campaigns", False),
         (6, "webhook_deliveries", False),
+        (7, "dialer_indexes", False),
+        (8, "call_experiments", False),
+        (9, "analytics_indexes", False),
     ]
     await migrate(dsn, "up", steps=1)
     after = await status(dsn)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -44,7 +46,7 @@ async def test_a_campaign_from_a_csv_its_states_and_its_leads(
         )
         created = await api.post(
             "/v1/campaigns",
-            params={"name": "Spring", "max_attempts": "2", "window": "09:00-17:00"},
+            params={"name": "Spring", "max_attempts": "2", "window": closed_window()},
             content=csv,
             headers={"Content-Type": "text/csv"},
         )
@@ -71,7 +73,8 @@ async def test_a_campaign_from_a_csv_its_states_and_its_leads(
             assert_documented(changed.json(), "CampaignStatus")
             assert changed.json()["state"] == state
 
-        # The dialer's part, done by hand: a call placed for the lead's first attempt.
+        # The dialer's part, done by hand (outside the campaign's calling hours, so the
+        # dialer leaves it to us): a call placed for the lead's first attempt.
         async with live_text_call(server, from_number=lead) as call:
             await call.say("Hi, this is Ada.")
         await record_attempt(server.database_url, cid, lead, call.call_sid)
@@ -108,6 +111,16 @@ async def test_a_campaign_from_a_csv_its_states_and_its_leads(
         assert gone.status_code == 404
         assert_documented(gone.json(), "Error")
     assert await _logged(server, f"audit: do-not-call entry of {listed} removed")
+
+
+def closed_window() -> str:
+    """An hour of calling hours that is not now in Chicago nor in UTC (the zone of a lead
+    whose number says none): the dialer leaves this campaign's leads alone, and the test
+    places the call a campaign would, by hand."""
+    now = datetime.now(UTC)
+    busy_hours = {now.hour, now.astimezone(ZoneInfo("America/Chicago")).hour}
+    start = next(hour for hour in range(23) if hour not in busy_hours)
+    return f"{start:02d}:00-{start + 1:02d}:00"
 
 
 async def record_attempt(dsn: str, campaign_id: int, number: str, call_sid: str) -> None:

@@ -3,13 +3,16 @@ qualifies and books a meeting reaches the CRM's endpoint as `call.completed`,
 `lead.qualified` and `meeting.booked`, each signed, each carrying the call report.
 
 The endpoints are read when the replicas start, so this module runs a Switchboard of
-its own (slow tier). Its receiver only starts once the server is up: the events made
-before then are retried until it answers.
+its own (slow tier), with the retries a little quicker than the defaults (1 s doubling
+to at most 10 s; twelve attempts still span over a minute and a half): the receiver is
+also taken down for a minute while calls end, and the events arrive once it is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +39,8 @@ def hooked_switchboard(
     with run_switchboard(
         tmp_path_factory.mktemp("webhooks"),
         SWITCHBOARD_WEBHOOKS=json.dumps(endpoints),
-        # Quick retries: the receiver is not up for the server's first seconds.
-        SWITCHBOARD_WEBHOOK_DELIVERY__BACKOFF_BASE_S="0.2",
-        SWITCHBOARD_WEBHOOK_DELIVERY__BACKOFF_MAX_S="2",
+        SWITCHBOARD_WEBHOOK_DELIVERY__BACKOFF_BASE_S="1",
+        SWITCHBOARD_WEBHOOK_DELIVERY__BACKOFF_MAX_S="10",
     ) as server:
         yield server, port
 
@@ -67,3 +69,40 @@ async def test_a_qualified_text_call_reaches_the_crm_as_three_signed_events(
     # Exactly one distinct event per type, however many times one arrived.
     assert len(receiver.events) >= 3
     assert len({event.id for event in receiver.events}) == 3
+
+
+RECEIVER_OUTAGE_S = 60.0
+
+
+async def test_events_of_calls_ended_during_a_minute_long_receiver_outage_arrive_once_it_is_back(
+    hooked_switchboard: tuple[RunningSwitchboard, int],
+) -> None:
+    server, port = hooked_switchboard
+    qualified = load_scenario(Path(SCENARIOS) / "qualified-ops-director.yaml")
+    not_qualified = load_scenario(Path(SCENARIOS) / "disqualified-no-budget.yaml")
+    receiver = WebhookReceiver(SECRET, port=port)  # down: connections are refused
+    down_at = time.time()
+    calls = [await server.call(scenario, text=True) for scenario in (qualified, not_qualified)]
+    reports = [await server.report(call.call_sid) for call in calls]
+    assert [report["outcome"] for report in reports] == ["qualified", "disqualified"]
+    await asyncio.sleep(max(0.0, down_at + RECEIVER_OUTAGE_S - time.time()))
+
+    async with receiver:
+        back_at = time.time()
+        # call.completed for both, lead.qualified and meeting.booked for the first;
+        # the last retry before the return was at most 10 s before it.
+        arrived = await receiver.wait_for(4, timeout_s=60)
+
+    assert receiver.bad_signatures == []
+    assert all(event.received_at >= back_at for event in arrived.values())
+    expected = {
+        event_id(calls[0].call_sid, "call.completed"),
+        event_id(calls[0].call_sid, "lead.qualified"),
+        event_id(calls[0].call_sid, "meeting.booked"),
+        event_id(calls[1].call_sid, "call.completed"),
+    }
+    assert set(arrived) == expected
+    qualified_events = receiver.distinct("lead.qualified")
+    assert [event.data["call_sid"] for event in qualified_events.values()] == [calls[0].call_sid]
+    print(f"receiver down {back_at - down_at:.0f} s; events arrived "
+          f"{max(e.received_at for e in arrived.values()) - back_at:.1f} s after its return")

@@ -16,8 +16,17 @@ from deepgram.core.events import EventType
 from deepgram.listen.v1.types import ListenV1Metadata, ListenV1Results
 from openai import AsyncOpenAI, AuthenticationError, BadRequestError
 from pipecat.audio.utils import create_file_resampler
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.frames.frames import InputAudioRawFrame, TranscriptionFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams
+from pipecat.processors.audio.vad_processor import VADProcessor
+from pipecat.tests.utils import SleepFrame, run_test
 
+from actors.speech.confidence import transcript_confidence
 from actors.speech.espeak import synthesize
+from actors.speech.factory import make_stt
+from switchboard.settings import SpeechSettings
 from switchboard.speech_server import SpeechServerProcess
 from switchboard.speech_server.openai_speech import OPENAI_PCM_RATE
 
@@ -81,9 +90,15 @@ async def test_deepgram_client_hears_a_sentence_when_it_finalizes(
     assert len(finals) == 1
     final = finals[0]
     assert final.is_final and final.speech_final and final.from_finalize
-    assert "fifty thousand" in final.channel.alternatives[0].transcript
+    best = final.channel.alternatives[0]
+    assert "fifty thousand" in best.transcript
     # The utterance starts at the pre-roll before the first loud frame, not at 0.
     assert 0.1 < final.start < 0.5
+    # PocketSphinx's confidence, read from the result as Pipecat's Deepgram service keeps it
+    assert 0 < best.confidence <= 1 and transcript_confidence(final) == best.confidence
+    assert [w.word for w in best.words] == best.transcript.split()
+    assert all(0 <= w.confidence <= 1 for w in best.words)
+    assert final.start <= best.words[0].start < best.words[-1].end <= final.start + final.duration
     assert isinstance(messages[-1], ListenV1Metadata)
 
 
@@ -95,6 +110,7 @@ async def test_finalize_over_silence_answers_an_empty_final_result(
     finals = [m for m in messages if isinstance(m, ListenV1Results)]
     assert len(finals) == 1 and finals[0].from_finalize
     assert finals[0].channel.alternatives[0].transcript == ""
+    assert finals[0].channel.alternatives[0].confidence == 0.0
     assert stats(server)["transcripts"] == decoded_before  # silence is never decoded
 
 
@@ -215,3 +231,28 @@ async def test_openai_client_with_a_wrong_key_gets_authentication_error(
 
 def test_stats_need_the_key(server: SpeechServerProcess) -> None:
     assert httpx.get(f"{server.url}/stats").status_code == 401
+
+
+async def test_pipecats_deepgram_service_carries_the_confidence_to_its_transcription(
+    server: SpeechServerProcess,
+) -> None:
+    """A cloud engine's confidence reaches the agents the way PocketSphinx's does: Pipecat
+    keeps Deepgram's result on the frame, and `transcript_confidence` reads it there."""
+    speech = await synthesize("we want it within three months", sample_rate=8000)
+    stream = bytes(8000) + speech + bytes(24000)  # quiet, the line, 1.5 s to end the turn
+    frames: list = [SleepFrame(1.0)]  # the service connects at StartFrame
+    frames += [InputAudioRawFrame(audio=stream[i : i + FRAME_BYTES], sample_rate=8000,
+                                  num_channels=1)
+               for i in range(0, len(stream), FRAME_BYTES)]
+    frames.append(SleepFrame(3.0))
+    stt = make_stt(SpeechSettings(stt="deepgram", deepgram_api_key=KEY,
+                                  deepgram_base_url=server.ws_url), prompts=[])
+    pipeline = Pipeline([VADProcessor(vad_analyzer=SileroVADAnalyzer()), stt])
+    down, _ = await run_test(pipeline, frames_to_send=frames,
+                             pipeline_params=PipelineParams(audio_in_sample_rate=8000))
+    (transcription,) = [f for f in down if isinstance(f, TranscriptionFrame)]
+    assert "three months" in transcription.text
+    assert isinstance(transcription.result, ListenV1Results)
+    confidence = transcript_confidence(transcription.result)
+    assert confidence == transcription.result.channel.alternatives[0].confidence
+    assert confidence is not None and 0 < confidence <= 1

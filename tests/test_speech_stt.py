@@ -12,6 +12,7 @@ import asyncio
 import time
 from datetime import datetime
 
+import numpy as np
 import pytest
 import yaml
 from pipecat.audio.utils import create_file_resampler, pcm_to_ulaw, ulaw_to_pcm
@@ -28,6 +29,7 @@ from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.tests.utils import run_test
 from pipecat.transcriptions.language import Language
 
+from actors.speech.confidence import transcript_confidence
 from actors.speech.espeak import synthesize
 from actors.speech.language_model import LanguageModel, language_model
 from actors.speech.pocketsphinx_stt import (
@@ -287,6 +289,34 @@ async def test_silence_and_noise_free_gaps_are_no_words(decoder: PocketSphinxDec
     assert decoder.decode(silence(0.01), RATE).text == ""  # shorter than one analysis window
 
 
+def garbled(pcm: bytes, seed: int = 7) -> bytes:
+    """`pcm` under loud white noise (about the speech's own level): a line nobody
+    could make out."""
+    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.int32)
+    noise = np.random.default_rng(seed).normal(0, 3000, len(samples)).astype(np.int32)
+    return np.clip(samples + noise, -32768, 32767).astype(np.int16).tobytes()
+
+
+async def test_a_clear_answer_is_heard_sure_enough_to_act_on_and_a_garbled_one_is_not(
+    decoder: PocketSphinxDecoder,
+) -> None:
+    threshold = load_settings().agent_integration.min_stt_confidence
+    pcm = await phone_audio("Our budget is about seventy thousand dollars.")
+    clear = decoder.decode(segment(pcm), RATE)
+    noisy = decoder.decode(segment(garbled(pcm)), RATE)
+    print(f"\nclear {clear.confidence:.2f} {clear.text!r}; garbled {noisy.confidence:.2f} "
+          f"{noisy.text!r}")
+    assert "seventy thousand dollars" in clear.text
+    assert clear.confidence >= threshold > noisy.confidence
+    # each word carries its posterior and place, as Deepgram's words do
+    assert [w.word for w in clear.words] == clear.text.split()
+    assert all(0 <= w.confidence <= 1 and w.start_s < w.end_s for w in clear.words)
+    # timed in the segment as given: after its 0.3 s of silence, before its 0.5 s at the end
+    assert clear.words[0].start_s >= 0.25
+    assert clear.words[-1].end_s <= clear.audio_seconds - 0.4
+    assert transcript_confidence(clear) == clear.confidence
+
+
 async def test_wideband_audio_is_decoded_as_is(decoder: PocketSphinxDecoder) -> None:
     pcm = await synthesize("We want it within three months.", sample_rate=16000)
     recognition = decoder.decode(bytes(6400) + pcm + bytes(16000), 16000)
@@ -324,5 +354,6 @@ async def test_the_service_transcribes_vad_segments_in_a_pipeline(model: Languag
         assert t.finalized and t.language == Language.EN_US
         assert datetime.fromisoformat(t.timestamp)
         assert isinstance(t.result, Recognition) and t.result.decode_seconds > 0
+        assert 0 < transcript_confidence(t.result) <= 1
     # Audio passes through for whatever follows the STT (recording, turn analysis).
     assert sum(isinstance(f, InputAudioRawFrame) for f in down) == len(frames)

@@ -180,7 +180,8 @@ def log_mel(samples: np.ndarray, fe: FrontEnd) -> np.ndarray:
 
 
 def trim_silence(log_energies: np.ndarray, keep: int) -> np.ndarray:
-    """Drop all but `keep` frames of the silence before and after the speech.
+    """Drop all but `keep` frames of the silence before and after the speech
+    (`speech_span` says which frames stay).
 
     The decoder normalises cepstra by their mean over the segment, so the
     amount of silence in a segment shifts every speech frame. How much there is
@@ -188,10 +189,15 @@ def trim_silence(log_energies: np.ndarray, keep: int) -> np.ndarray:
     pre-roll (up to 1 s), its stop delay, the 0.5 s the segmented service pads.
     Trimming to a fixed margin makes the result independent of them.
     """
+    first, last = speech_span(log_energies, keep)
+    return log_energies[first:last]
+
+
+def speech_span(log_energies: np.ndarray, keep: int) -> tuple[int, int]:
+    """The frames `trim_silence` keeps: the speech with `keep` frames either side."""
     frame_energy = np.logaddexp.reduce(log_energies, axis=1)
     speech = np.nonzero(frame_energy > frame_energy.max() - SPEECH_RANGE)[0]
-    first, last = max(0, speech[0] - keep), min(len(log_energies), speech[-1] + 1 + keep)
-    return log_energies[first:last]
+    return max(0, int(speech[0]) - keep), min(len(log_energies), int(speech[-1]) + 1 + keep)
 
 
 def missing_filters(fe: FrontEnd, audio_sample_rate: int) -> int:
@@ -222,7 +228,17 @@ def fill_high_band(log_energies: np.ndarray, first: int) -> np.ndarray:
 def cepstra(
     samples: np.ndarray, *, audio_sample_rate: int, fe: FrontEnd | None = None
 ) -> np.ndarray:
-    """MFCCs (float32, frames x ncep) of 16 kHz samples that came from `audio_sample_rate`.
+    """MFCCs (float32, frames x ncep) of 16 kHz samples that came from `audio_sample_rate`
+    (see `trimmed_cepstra`)."""
+    return trimmed_cepstra(samples, audio_sample_rate=audio_sample_rate, fe=fe)[0]
+
+
+def trimmed_cepstra(
+    samples: np.ndarray, *, audio_sample_rate: int, fe: FrontEnd | None = None
+) -> tuple[np.ndarray, int]:
+    """MFCCs (float32, frames x ncep) of 16 kHz samples that came from `audio_sample_rate`,
+    and the frame of the audio the first of them is (where the decoder's frame 0 lies:
+    word times are counted from there).
 
     Silence around the speech is trimmed (`trim_silence`); each filter is
     floored `DYNAMIC_RANGE` below its loudest frame, so digital silence (exact
@@ -233,10 +249,12 @@ def cepstra(
     """
     fe = fe or model_front_end()
     energies = log_mel(samples, fe)
+    first = 0
     if EDGE_FRAMES is not None and len(energies):
-        energies = trim_silence(energies, EDGE_FRAMES)
+        first, last = speech_span(energies, EDGE_FRAMES)
+        energies = energies[first:last]
     if DYNAMIC_RANGE is not None and len(energies):
         energies = np.maximum(energies, energies.max(axis=0) - DYNAMIC_RANGE)
     energies = fill_high_band(energies, missing_filters(fe, audio_sample_rate))
     tables = _tables(fe)
-    return ((energies @ tables.dct.T) * tables.lifter).astype(np.float32)
+    return ((energies @ tables.dct.T) * tables.lifter).astype(np.float32), first

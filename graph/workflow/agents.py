@@ -125,6 +125,7 @@ class VoiceAgents:
             max_reprompts=integration.max_reprompts,
             today=today,
             info_link=integration.info_link,
+            min_confidence=integration.min_stt_confidence,
         )
 
     # --- the router -------------------------------------------------------------------
@@ -205,7 +206,8 @@ class VoiceAgents:
                 tokens = _add_tokens(tokens, tier, used)
             except LLMError as exc:
                 errors.append(str(exc))  # the rules' reading stands
-        new, reply = self.script.on_understanding(conversation, heard, text)
+        new, reply = self.script.on_understanding(conversation, heard, text,
+                                                  confidence=event.get("confidence"))
         return _Step(new, reply, tokens, errors)
 
     async def _carry_on(self, speaker: str, state: VoiceState, step: _Step,
@@ -222,9 +224,11 @@ class VoiceAgents:
             "transfer": reply.transfer,
             "follow_up": reply.follow_up,
             # no caller line to answer, or words that must be exact (they say what is
-            # done to the call, or sent to the caller): no rewriting
+            # done to the call, or sent to the caller), or a line heard too unsurely to
+            # answer (the LLM would answer what was misheard): no rewriting
             "verbatim": state["event"]["kind"] not in ("text", "dtmf") or reply.end_call
-            or reply.transfer or reply.follow_up is not None,
+            or reply.transfer or reply.follow_up is not None
+            or self.script.unsure_of(state["event"].get("confidence")),
             "tokens": _sum_tokens(state.get("tokens", {}), step.tokens),
             "errors": [*state.get("errors", []), *step.errors],
             "outcome": step.conversation.outcome,

@@ -139,7 +139,11 @@ def _event(text: str, metadata: dict[str, Any]) -> CallerTurn:
     kind = _EVENT_ALIASES.get(raw, raw)
     if kind not in _KINDS:
         raise ValueError(f"unknown caller event {raw!r}; expected one of {_KINDS}")
-    return CallerTurn(kind=kind, text=text or "")  # type: ignore[typeddict-item]
+    turn = CallerTurn(kind=kind, text=text or "")  # type: ignore[typeddict-item]
+    confidence = metadata.get("confidence")
+    if kind == "text" and isinstance(confidence, (int, float)) and not isinstance(confidence, bool):
+        turn["confidence"] = float(confidence)
+    return turn
 
 
 class AgentOrchestrator:
@@ -183,7 +187,9 @@ class AgentOrchestrator:
 
         `metadata`: `event` (start | text | dtmf | silence | hangup; `text` is the
         digit for dtmf), `direction`, `answered_by`, `can_text` (the lead's number can
-        take a text), `tier` (economy | premium, as the budget granted), and optionally
+        take a text), `tier` (economy | premium, as the budget granted), optionally
+        `confidence` (how sure the recogniser was of `text`, 0-1; absent or None for a
+        line no recogniser heard, which is never gated), and optionally
         `turn`: the session's number for this
         caller event (0 for `start`, then growing; gaps allowed), which makes the
         turn idempotent (see the module docstring). The answer: sentences, agent,

@@ -47,6 +47,31 @@ QUESTIONS: dict[Question, tuple[str, str]] = {
                       "Shall we email you the details? Yes or no."),
 }
 
+# The question asked again after a line heard too unsurely to act on: worded unlike the
+# question and its short form, so a caller who was misheard says it differently too.
+# `{when}` is a meeting time, `{amount}` a sum of money, `{months}` a number of months.
+UNHEARD: dict[Question, str] = {
+    "identity": "Could you tell me your name?",
+    "permission": "Is now a good time for a few quick questions?",
+    "need": "What's the main problem with your calls or leads?",
+    "budget": "Roughly what budget per year?",
+    "authority": "Do you make the final decision on this?",
+    "timeline": "How soon would you want to start?",
+    "objection": "May I ask you two short questions?",
+    "budget_confirm": "Was that {amount} a year? Yes or no.",
+    "timeline_confirm": "Was that {months} from now? Yes or no.",
+    "meeting": "Is {when} good for you? Yes or no.",
+    "meeting_time": "Which day and time would be best for you?",
+    "meeting_confirm": "Should I book {when}? Yes or no.",
+    "anything_else": "Can I help with anything else today?",
+    "callback": "Shall we call you back another time? Yes or no.",
+    "callback_time": "What time should we call you back?",
+    "opt_out_confirm": "Do you want us to stop calling you? Yes or no.",
+    "person_confirm": "Do you want to talk to a person? Yes or no.",
+    "info_confirm": "Would you like a text with the details? Yes or no.",
+    "email_confirm": "Would you like the details by email? Yes or no.",
+}
+
 
 def _with_name(text: str, name: str | None) -> str:
     """"Thanks." -> "Thanks, Dana." when we know the caller's name."""
@@ -122,6 +147,23 @@ class Replies:
                     "Say yes or press one, or tell me a time that suits you better."]
         full, brief = QUESTIONS[asked]
         return [brief if short else full]
+
+    def unheard(self, asked: Question, *, proposed: str | None = None,
+                amount: float | None = None) -> list[str]:
+        """`asked` again after a line heard too unsurely to act on ("Sorry, I didn't
+        catch that. Roughly what budget per year?")."""
+        unit = "month" if amount == 1 else "months"
+        again = UNHEARD[asked].format(
+            when=speak_meeting_time(proposed or "") if asked.startswith("meeting") else "",
+            amount=amount_to_words(amount or 0) if asked == "budget_confirm" else "",
+            months=f"{number_to_words(amount or 0)} {unit}" if asked == "timeline_confirm"
+            else "",
+        )
+        return ["Sorry, I didn't catch that.", again]
+
+    def bad_line(self) -> list[str]:
+        """Before offering a callback on a line too unclear to go on."""
+        return ["Sorry, the line isn't very clear."]
 
     def rephrase(self, asked: Question) -> list[str]:
         """A second try at a question the caller did not quite answer."""
@@ -298,11 +340,11 @@ class Replies:
             *self.where_were_we(), *self.misheard_time(), *self.carry_on(),
             *self.texting_link(), *self.link_sent(), *self.link_not_sent(),
             *self.link_on_its_way(), *self.email_agreed(), *self.info_declined(),
-            *self.info_not_now(),
+            *self.info_not_now(), *self.bad_line(),
         ]
         for asked in QUESTIONS:
             said += [*self.question(asked), *self.question(asked, short=True),
-                     *self.rephrase(asked)]
+                     *self.rephrase(asked), *self.unheard(asked)]
         for budget in (False, True):
             said += self.disqualified(None, budget=budget)
         for reason in ("long_timeline", "not_decision_maker", None):
@@ -315,15 +357,19 @@ class Replies:
         said += self.acknowledge({"budget"}, budget=49_999, decides=None)
         for months in (1, 3, 6, 12):
             said += [*self.question("timeline_confirm", amount=months),
-                     *self.question("timeline_confirm", short=True, amount=months)]
+                     *self.question("timeline_confirm", short=True, amount=months),
+                     *self.unheard("timeline_confirm", amount=months)]
         for amount in (20_000, 50_000, 100_000):
             said += [*self.question("budget_confirm", amount=amount),
-                     *self.question("budget_confirm", short=True, amount=amount)]
+                     *self.question("budget_confirm", short=True, amount=amount),
+                     *self.unheard("budget_confirm", amount=amount)]
         for day in calendar.day_name[:5]:
             for when in (f"{day} at 10 AM", f"{day} morning", f"{day} afternoon"):
                 said += [*self.question("meeting", proposed=when),
                          *self.question("meeting", short=True, proposed=when),
                          *self.question("meeting_confirm", proposed=when),
                          *self.question("meeting_confirm", short=True, proposed=when),
+                         *self.unheard("meeting", proposed=when),
+                         *self.unheard("meeting_confirm", proposed=when),
                          *self.booked(when), *self.moved(when)]
         return list(dict.fromkeys(said))

@@ -20,6 +20,15 @@ The agents and when they speak:
 Some events win wherever the call is: asking not to be called again, and
 asking for a person.
 
+A line the recogniser was unsure of (a confidence below `min_confidence`) is never
+made a fact or an action. It can still ask what may be a request to stop calling or
+for a person, which is never ignored: it is checked ("Would you like me to stop
+calling this number?"). Otherwise the agent says it did not catch that and asks again
+in other words; a second failure at the same question moves on as an unanswered
+question does (skipped, deferred, or a goodbye at the wrap-up), and a second question
+lost that way offers a callback instead of carrying on over a bad line. A line with no
+confidence (text mode, key presses) is never gated.
+
 A caller who asks to be sent something to read instead of talking ("can you just
 send me some information?") is offered, once, a text with a link (or, when their
 number cannot take a text or no link is configured, an email from a person). Yes
@@ -147,8 +156,11 @@ class QualificationScript:
         max_reprompts: int = 3,
         today: Callable[[], date] = date.today,
         info_link: str | None = None,
+        min_confidence: float = 0.0,
     ) -> None:
         self.policy = policy
+        # A spoken line heard with less confidence than this is gated (0: none is).
+        self.min_confidence = min_confidence
         self.transfer_number = transfer_number
         # Without a link to text, information is offered as an email from a person.
         self.info_link = info_link
@@ -174,11 +186,18 @@ class QualificationScript:
         self._ask(turn, "identity")
         return self._finish(turn)
 
-    def on_text(self, state: ConversationState, text: str) -> tuple[ConversationState, AgentReply]:
-        """The caller said `text`."""
+    def on_text(self, state: ConversationState, text: str, *,
+                confidence: float | None = None) -> tuple[ConversationState, AgentReply]:
+        """The caller said `text`, heard by a recogniser with `confidence` (None: typed,
+        or no recogniser reported one)."""
         if state.ended:
             return state, AgentReply(agent=state.current_agent)
-        return self.on_understanding(state, self.read_line(state, text), text)
+        return self.on_understanding(state, self.read_line(state, text), text,
+                                     confidence=confidence)
+
+    def unsure_of(self, confidence: float | None) -> bool:
+        """A line heard with `confidence` is too unsure to act on."""
+        return confidence is not None and confidence < self.min_confidence
 
     def read_line(self, state: ConversationState, text: str) -> Understanding:
         """The deterministic reading of a caller line, framed by the pending question."""
@@ -270,16 +289,20 @@ class QualificationScript:
     # --- one caller turn --------------------------------------------------------------
 
     def on_understanding(self, state: ConversationState, heard: Understanding,
-                         text: str = "") -> tuple[ConversationState, AgentReply]:
+                         text: str = "", *, confidence: float | None = None
+                         ) -> tuple[ConversationState, AgentReply]:
         """Answer a caller turn already understood (by `understand`, or by an LLM that
-        fills the same `Understanding`); `text` is the line as said, if any."""
+        fills the same `Understanding`); `text` is the line as said, if any, and
+        `confidence` how sure its recogniser was (see the module docstring)."""
         if state.ended:
             return state, AgentReply(agent=state.current_agent)
         turn = _Turn(state)
         current = turn.state
         current.reprompts = 0
         current.turns += 1
-        if heard.opt_out:
+        if self.unsure_of(confidence):
+            self._on_unsure_line(turn, heard)
+        elif heard.opt_out:
             self._opt_out(turn)
         elif current.asked == "opt_out_confirm":
             # Asked twice without a yes or no, the number is taken off: calling someone
@@ -317,6 +340,85 @@ class QualificationScript:
                 turn.say(self.replies.ai_disclosure())
             self._answer(turn, heard, text)
         return self._finish(turn)
+
+    # --- lines heard too unsurely to act on --------------------------------------------
+
+    def _on_unsure_line(self, turn: _Turn, heard: Understanding) -> None:
+        """A line below the confidence threshold: nothing in it becomes a fact or an
+        action. What may be a request to stop calling or for a person is asked about;
+        anything else is asked again (see the module docstring)."""
+        current = turn.state
+        if current.asked == "opt_out_confirm":
+            # Twice unclear, the number is taken off, as for any unclear answer here.
+            self._ask_unheard(turn, give_up=self._opt_out)
+        elif current.asked == "person_confirm":
+            self._ask_unheard(turn, give_up=self._hand_off)
+        elif heard.opt_out or heard.maybe_opt_out:
+            self._check(turn, "opt_out_confirm")
+        elif heard.wants_human or heard.maybe_wants_human:
+            self._check(turn, "person_confirm")
+        elif current.current_agent == "start":
+            # An outbound call's first words: whatever they were, the agent introduces
+            # itself and asks who it is speaking with; nothing is read from them.
+            self._first_outbound_line(turn, Understanding(), "")
+        elif current.asked is None:
+            turn.say(self.replies.not_caught())
+            turn.say(self.replies.where_were_we())
+        else:
+            self._ask_unheard(turn, give_up=self._give_up_unheard)
+
+    def _ask_unheard(self, turn: _Turn, give_up: Callable[[_Turn], None]) -> None:
+        """The pending question again, in other words; `give_up` after the second line
+        at it that could not be used (this one included)."""
+        current = turn.state
+        asked = current.asked
+        assert asked is not None
+        current.attempts += 1
+        if current.attempts >= _MAX_ATTEMPTS:
+            give_up(turn)
+            return
+        confirming = asked == "meeting_confirm"
+        turn.say(self.replies.unheard(
+            asked, proposed=current.pending_meeting if confirming else current.proposed_meeting,
+            amount=current.pending_timeline if asked == "timeline_confirm"
+            else current.pending_budget))
+        self._ask(turn, asked, keep_attempts=True, speak=False)
+
+    def _give_up_unheard(self, turn: _Turn) -> None:
+        """The pending question could not be heard twice: go on without its answer. A
+        second question lost that way while qualifying offers a callback instead."""
+        current = turn.state
+        asked = current.asked
+        assert asked is not None
+        current.unheard_questions += 1
+        qualifying = current.current_agent in _QUALIFYING_AGENTS
+        if qualifying and (asked == "objection" or current.unheard_questions >= 2):
+            turn.move("wrap_up", "caller_unheard")
+            turn.say(self.replies.bad_line())
+            self._ask(turn, "callback")
+        elif asked in _INFO_OFFERS:
+            turn.say(self.replies.info_not_now())
+            self._back_to_questions(turn)
+        elif asked == "identity":
+            turn.move("qualifier", "caller_responded")
+            self._ask(turn, "permission")
+        elif asked == "permission":
+            self._advance(turn, set())  # a caller who talks is listening
+        elif asked in BANT_QUESTIONS or asked in ("budget_confirm", "timeline_confirm"):
+            criterion = {"budget_confirm": "budget", "timeline_confirm": "timeline"}.get(
+                asked, asked)
+            if asked != criterion:
+                setattr(current, f"pending_{criterion}", None)
+            current.skipped.append(criterion)
+            self._advance(turn, set())
+        elif asked in ("meeting", "meeting_time", "meeting_confirm"):
+            self._defer_meeting(turn)
+        elif asked == "callback_time":  # the callback itself was agreed
+            turn.say(self.replies.callback_agreed(current.caller_name, when_known=False))
+            turn.end()
+        else:  # anything else, may we call back: unsure at the end, close
+            turn.say(self.replies.goodbye(current.caller_name))
+            turn.end()
 
     def _answer(self, turn: _Turn, heard: Understanding, text: str) -> None:
         """The turn, as the agent holding the call answers it."""

@@ -51,6 +51,8 @@ class ConversationState(BaseModel):
     facts: CallFacts = Field(default_factory=CallFacts)
     asked: Question | None = None
     attempts: int = 0  # times the pending question went unanswered in words
+    # questions given up after two lines heard too unsurely to use (a bad line)
+    unheard_questions: int = 0
     reprompts: int = 0  # consecutive silences since the caller last spoke
     outcome: Outcome | None = None  # the outcome reached so far
     ended: bool = False  # the agent has ended or handed over the call

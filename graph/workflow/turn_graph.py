@@ -18,7 +18,7 @@ next turn may run on any replica. Each checkpoint also records which caller turn
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Literal, TypedDict
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -42,10 +42,13 @@ EventKind = Literal["start", "text", "dtmf", "silence", "hangup"]
 
 class CallerTurn(TypedDict):
     """What the caller did this turn: the call started, they spoke (`text`), pressed a
-    key (`text` is the digit), stayed silent for a reprompt interval, or hung up."""
+    key (`text` is the digit), stayed silent for a reprompt interval, or hung up.
+    `confidence`: how sure the recogniser was of spoken `text`; absent when no
+    recogniser heard it. Not part of the turn's fingerprint: the words are."""
 
     kind: EventKind
     text: str
+    confidence: NotRequired[float]
 
 
 class Hop(TypedDict):

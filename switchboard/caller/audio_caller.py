@@ -35,6 +35,7 @@ from switchboard.caller.speech import synthesize_lines
 from switchboard.caller.transcript import Transcript
 from switchboard.caller.turns import TurnObserver, TurnTracker
 from switchboard.caller.webhooks import (
+    VOICE_PATH,
     post_status_callback,
     request_next_twiml,
     request_twiml,
@@ -431,6 +432,73 @@ class AudioCall(CallerLeg):
         return [gap for leg in self.legs for gap in leg.playback.gaps]
 
 
+@dataclass
+class AnsweredCall:
+    """How a call the lead answered went: the conversation (`leg`), or the TwiML that
+    ended it before any stream (`ended`: a rejection or a `<Hangup/>`)."""
+
+    leg: LegResult | None = None
+    ended: tp.EndAnswer | None = None
+
+
+async def play_audio_call(
+    http: httpx.AsyncClient,
+    scenario: Scenario,
+    *,
+    voice_url: str,
+    parties: tp.CallParties,
+    auth_token: str,
+    transcript: Transcript,
+    answered_by: str | None = None,
+    observer: TurnObserver | None = None,
+) -> AnsweredCall:
+    """Post the voice webhook to `voice_url` and play the scenario on the media streams
+    its TwiML names, as Twilio does once a call is answered. The status callbacks are
+    the caller's to send: `run_audio_call` sends the end of the call, and the Twilio
+    sandbox the whole progression of a call it places."""
+    speech = await synthesize_lines(line for line in scenario.lines if isinstance(line, str))
+    ringing = time.monotonic()
+    answer = await request_twiml(
+        http, voice_url, auth_token, tp.voice_webhook_params(parties, answered_by)
+    )
+    for said in answer.said:
+        transcript.agent(said)
+    if isinstance(answer, tp.EndAnswer):
+        return AnsweredCall(ended=answer)
+
+    started = time.monotonic()
+    answered_ms = (started - ringing) * 1000
+    turns = TurnTracker(agent_speaks_first=scenario.direction == "inbound", observer=observer)
+    call = AudioCall(
+        http,
+        parties=parties,
+        auth_token=auth_token,
+        turns=turns,
+        speech=speech,
+        transcript=transcript,
+        answered_by=answered_by,
+    )
+    try:
+        await call.connect(answer)
+        await play_script(scenario, call, transcript)
+    finally:
+        await call.close()
+    duration_s = time.monotonic() - started
+    call.heard_server = any(leg.heard_server for leg in call.legs)
+    check_stream_end(call.leg.ws, call, transcript)
+    if call.ended_by == "agent":
+        transcript.note("the agent ended the call")
+    return AnsweredCall(leg=LegResult(
+        ended_by=call.ended_by or "caller",
+        duration_s=duration_s,
+        timings=turns.timings,
+        answered_ms=round(answered_ms, 1),
+        first_agent_audio_ms=call.first_agent_audio_ms,
+        playback_gaps_ms=[round(gap * 1000, 1) for gap in call.playback_gaps],
+        streams=len(call.legs),
+    ))
+
+
 async def run_audio_call(
     scenario: Scenario,
     *,
@@ -442,57 +510,26 @@ async def run_audio_call(
     observer: TurnObserver | None = None,
 ) -> LegResult:
     """Place the call, play the scenario on its media streams, report the call's end."""
-    speech = await synthesize_lines(line for line in scenario.lines if isinstance(line, str))
     parties = tp.CallParties.for_scenario(scenario, call_sid=call_sid, account_sid=account_sid)
     async with httpx.AsyncClient(timeout=15) as http:
-        ringing = time.monotonic()
-        answer = await request_twiml(
-            http, base_url, auth_token, tp.voice_webhook_params(parties, scenario.answered_by)
+        answered = await play_audio_call(
+            http, scenario, voice_url=base_url + VOICE_PATH, parties=parties,
+            auth_token=auth_token, transcript=transcript, answered_by=scenario.answered_by,
+            observer=observer,
         )
-        for said in answer.said:
-            transcript.agent(said)
-        if isinstance(answer, tp.EndAnswer):
-            status = tp.status_callback_params(parties, answer.call_status, 0)
+        if answered.ended is not None:
+            status = tp.status_callback_params(parties, answered.ended.call_status, 0)
             await post_status_callback(http, base_url, auth_token, status)
-            if answer.kind == "reject":
-                raise CallFailed(f"the server rejected the call (<Reject reason={answer.reason}>)")
+            if answered.ended.kind == "reject":
+                raise CallFailed(
+                    f"the server rejected the call (<Reject reason={answered.ended.reason}>)"
+                )
             raise CallFailed("the server hung up without connecting the call to an agent")
-
-        started = time.monotonic()
-        answered_ms = (started - ringing) * 1000
-        turns = TurnTracker(
-            agent_speaks_first=scenario.direction == "inbound", observer=observer
-        )
-        call = AudioCall(
-            http,
-            parties=parties,
-            auth_token=auth_token,
-            turns=turns,
-            speech=speech,
-            transcript=transcript,
-            answered_by=scenario.answered_by,
-        )
-        try:
-            await call.connect(answer)
-            await play_script(scenario, call, transcript)
-        finally:
-            await call.close()
-        duration_s = time.monotonic() - started
+        assert answered.leg is not None
         problem = await post_status_callback(
-            http, base_url, auth_token, tp.status_callback_params(parties, "completed", duration_s)
+            http, base_url, auth_token,
+            tp.status_callback_params(parties, "completed", answered.leg.duration_s),
         )
         if problem:
             transcript.note(problem)
-        call.heard_server = any(leg.heard_server for leg in call.legs)
-        check_stream_end(call.leg.ws, call, transcript)
-        if call.ended_by == "agent":
-            transcript.note("the agent ended the call")
-    return LegResult(
-        ended_by=call.ended_by or "caller",
-        duration_s=duration_s,
-        timings=turns.timings,
-        answered_ms=round(answered_ms, 1),
-        first_agent_audio_ms=call.first_agent_audio_ms,
-        playback_gaps_ms=[round(gap * 1000, 1) for gap in call.playback_gaps],
-        streams=len(call.legs),
-    )
+    return answered.leg

@@ -47,10 +47,10 @@ async def _signed_post(
 
 
 async def request_twiml(
-    http: httpx.AsyncClient, base_url: str, auth_token: str, params: dict[str, str]
+    http: httpx.AsyncClient, url: str, auth_token: str, params: dict[str, str]
 ) -> StreamAnswer | EndAnswer:
-    """POST the voice webhook and read its TwiML; `CallFailed` when there is none to follow."""
-    url = base_url + VOICE_PATH
+    """POST the voice webhook to `url` (the server's `VOICE_PATH`, or the `Url` a call was
+    created with) and read its TwiML; `CallFailed` when there is none to follow."""
     try:
         response = await _signed_post(http, url, auth_token, params)
     except httpx.TransportError as exc:

@@ -11,8 +11,10 @@ handshake with Deepgram's HTTP status and a JSON reason, as Deepgram does.
 Recognition is per utterance, as PocketSphinx works best: audio is kept from the
 first loud frame (with a little before it) until `Finalize` (Pipecat sends one when
 its VAD hears the caller stop) or until an utterance grows past
-`MAX_UTTERANCE_S`. No interim results are sent. PocketSphinx gives no usable
-confidence from a one-pass decode, so a transcript reports 1.0 and silence 0.0.
+`MAX_UTTERANCE_S`. No interim results are sent. Confidences are PocketSphinx's: the
+alternative's is the mean of its words' lattice posteriors, and each word carries its
+own posterior and times (seconds in the stream), as Deepgram's `words` do; silence
+reports 0.0 and no words.
 """
 
 from __future__ import annotations
@@ -163,6 +165,13 @@ def results_message(
 ) -> dict[str, Any]:
     """A final `Results` message, as Deepgram sends it."""
     transcript = recognition.text if recognition is not None else ""
+    words = [
+        {"word": heard.word, "punctuated_word": heard.word,
+         "confidence": round(heard.confidence, 4),
+         "start": round(start + heard.start_s, 3), "end": round(start + heard.end_s, 3)}
+        for heard in (recognition.words if recognition is not None else ())
+    ]
+    confidence = round(recognition.confidence, 4) if recognition is not None and transcript else 0.0
     return {
         "type": "Results",
         "channel_index": [0, 1],
@@ -173,7 +182,7 @@ def results_message(
         "from_finalize": from_finalize,
         "channel": {
             "alternatives": [
-                {"transcript": transcript, "confidence": 1.0 if transcript else 0.0, "words": []}
+                {"transcript": transcript, "confidence": confidence, "words": words}
             ]
         },
         "metadata": {"request_id": request_id, "model_info": MODEL_INFO,

@@ -44,6 +44,11 @@ class SandboxCall:
     end_time: datetime | None = None
     url: str | None = None
     twiml: str | None = None
+    # Set once a call the sandbox placed is answered: human or machine_end_beep.
+    answered_by: str | None = None
+    # Why a call the sandbox placed failed, and what was said on it (for tests).
+    error: str | None = None
+    transcript: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -63,7 +68,7 @@ class SandboxCall:
             "sid": self.sid,
             "account_sid": self.account_sid,
             "annotation": None,
-            "answered_by": None,
+            "answered_by": self.answered_by,
             "api_version": API_VERSION,
             "caller_name": None,
             "date_created": rfc2822(self.date_created),
@@ -121,6 +126,15 @@ class CallBook:
         )
         self._calls[call.sid] = call
         return call
+
+    def matching(self, query: dict[str, str]) -> list[SandboxCall]:
+        """The calls a list request's `To`, `From` and `Status` select, newest first
+        (as Twilio lists them)."""
+        found = list(self._calls.values())
+        for name, field in (("To", "to"), ("From", "from_"), ("Status", "status")):
+            if query.get(name):
+                found = [call for call in found if getattr(call, field) == query[name]]
+        return found[::-1]  # kept in the order they were made: newest first
 
     def adopt(self, sid: str, account_sid: str) -> SandboxCall:
         """A live call that reached the application from the phone network."""

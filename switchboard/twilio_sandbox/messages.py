@@ -14,17 +14,15 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from switchboard.twilio_sandbox.calls import API_VERSION, rfc2822
+from switchboard.twilio_sandbox.paging import list_page
 
 # What Twilio takes for a phone number: E.164, a plus and up to fifteen digits.
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-f]{32}$")
 MESSAGE_SID = re.compile(r"^(?:SM|MM)[0-9a-f]{32}$")
 MAX_BODY_CHARS = 1600  # Twilio's limit (error 21617 above it)
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 
 
 class MessageRefused(ValueError):
@@ -178,29 +176,6 @@ class MessageBook:
 
     def page(self, account_sid: str, query: dict[str, str]) -> dict[str, Any]:
         """A page of `GET Messages.json`, with Twilio's paging keys."""
-        try:
-            size = min(max(int(query.get("PageSize", DEFAULT_PAGE_SIZE)), 1), MAX_PAGE_SIZE)
-            number = max(int(query.get("Page", 0)), 0)
-        except ValueError:
-            size, number = DEFAULT_PAGE_SIZE, 0
-        found = self.matching(query)
-        start = number * size
-        records = found[start:start + size]
         path = f"/{API_VERSION}/Accounts/{account_sid}/Messages.json"
-        filters = {k: v for k, v in query.items() if k not in ("Page", "PageSize", "PageToken")}
-
-        def uri(page: int) -> str:
-            return f"{path}?{urlencode({**filters, 'PageSize': size, 'Page': page})}"
-
-        more = start + size < len(found)
-        return {
-            "end": start + max(len(records) - 1, 0),
-            "first_page_uri": uri(0),
-            "messages": [m.resource() for m in records],
-            "next_page_uri": uri(number + 1) if more else None,
-            "page": number,
-            "page_size": size,
-            "previous_page_uri": uri(number - 1) if number > 0 else None,
-            "start": start,
-            "uri": uri(number),
-        }
+        found = [message.resource() for message in self.matching(query)]
+        return list_page("messages", found, path, query)

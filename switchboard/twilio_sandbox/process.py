@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from switchboard.server_process import STARTUP_TIMEOUT_S, ServerProcess
 
@@ -28,11 +29,19 @@ class SandboxProcess(ServerProcess):
         host: str = "127.0.0.1",
         port: int = 0,
         timeout_s: float = STARTUP_TIMEOUT_S,
+        leads_file: Path | None = None,
+        ring_s: float | None = None,
     ) -> SandboxProcess:
-        """Start the sandbox and wait until it listens (port 0 picks a free port)."""
+        """Start the sandbox and wait until it listens (port 0 picks a free port).
+        `leads_file` and `ring_s` default to `SWITCHBOARD_SANDBOX_LEADS` and
+        `SWITCHBOARD_SANDBOX_RING_S`."""
         command = [
             sys.executable, "-m", "switchboard.twilio_sandbox",
             "--host", host, "--port", str(port), "--account-sid", account_sid,
         ]  # fmt: skip
+        if leads_file is not None:
+            command += ["--leads", str(leads_file)]
+        if ring_s is not None:
+            command += ["--ring-s", str(ring_s)]
         env = dict(os.environ, SWITCHBOARD_TWILIO_AUTH_TOKEN=auth_token)
         return cls.launch("Twilio sandbox", command, env=env, host=host, timeout_s=timeout_s)

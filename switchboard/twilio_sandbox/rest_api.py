@@ -8,6 +8,12 @@ the Messages resource (`POST Messages.json` sends a text; `GET Messages.json`, f
 `GET /sandbox/requests` lists every API request received (method, path, form, query,
 time, the status answered) for tests to read; `DELETE /sandbox/requests` empties the
 list.
+
+A call created with a `Url` is placed (`lead_phone`): the leads file
+(`SWITCHBOARD_SANDBOX_LEADS`, `lead_book`) says who answers, and the sandbox plays the
+lead against the application as Twilio would. `GET Calls.json` lists the calls it was
+asked to create, filtered by `To`, `From` and `Status`, newest first; `GET
+/sandbox/calls` shows each placed call's answer, error and transcript (for tests).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -26,9 +33,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from switchboard.twilio_sandbox.calls import API_VERSION, CALL_SID, CallBook
+from switchboard.twilio_sandbox.lead_phone import LeadPhone
 from switchboard.twilio_sandbox.messages import MessageBook, MessageRefused
+from switchboard.twilio_sandbox.paging import list_page
 
 ACCOUNT_PREFIX = f"/{API_VERSION}/Accounts/{{account_sid}}"
+# How long an unanswered call rings (`SWITCHBOARD_SANDBOX_RING_S`).
+DEFAULT_RING_S = 5.0
 Handler = Callable[[Request, dict[str, str]], Awaitable[Response]]
 
 
@@ -50,10 +61,14 @@ def not_found(request: Request) -> JSONResponse:
 class Sandbox:
     """One sandbox: its account, its calls and the requests it received."""
 
-    def __init__(self, account_sid: str, auth_token: str) -> None:
+    def __init__(
+        self, account_sid: str, auth_token: str, *, leads_file: Path | None = None,
+        ring_s: float = DEFAULT_RING_S,
+    ) -> None:
         self.account_sid = account_sid
         self._auth_token = auth_token
         self.calls = CallBook()
+        self.phone = LeadPhone(auth_token, leads_file=leads_file, ring_s=ring_s)
         self.messages = MessageBook()
         self.requests: list[dict[str, Any]] = []
 
@@ -110,7 +125,18 @@ class Sandbox:
         call = self.calls.create(
             self.account_sid, form["To"], form["From"], form.get("Url"), form.get("Twiml")
         )
-        return JSONResponse(call.resource(), status_code=201)
+        response = JSONResponse(call.resource(), status_code=201)
+        if call.url is not None:
+            # Repeated in the form, once per event (the twilio client sends a list).
+            events = (await request.form()).getlist("StatusCallbackEvent")
+            self.phone.ring(call, form, {e for value in events for e in str(value).split()})
+        return response
+
+    async def list_calls(self, request: Request, form: dict[str, str]) -> Response:
+        query = dict(request.query_params)
+        path = f"/{API_VERSION}/Accounts/{self.account_sid}/Calls.json"
+        found = [call.resource() for call in self.calls.matching(query)]
+        return JSONResponse(list_page("calls", found, path, query))
 
     async def fetch_call(self, request: Request, form: dict[str, str]) -> Response:
         call = self.calls.get(request.path_params["call_sid"])
@@ -158,6 +184,14 @@ class Sandbox:
 
     # For tests
 
+    async def placed_calls(self, request: Request) -> Response:
+        return JSONResponse([
+            {"sid": call.sid, "to": call.to, "status": call.status, "url": call.url,
+             "answered_by": call.answered_by, "error": call.error,
+             "transcript": call.transcript}
+            for call in self.calls.matching({}) if call.direction == "outbound-api"
+        ])  # fmt: skip
+
     async def list_requests(self, request: Request) -> Response:
         if request.method == "DELETE":
             self.requests.clear()
@@ -172,12 +206,16 @@ def _is_twiml(text: str) -> bool:
         return False
 
 
-def create_app(account_sid: str, auth_token: str) -> Starlette:
+def create_app(
+    account_sid: str, auth_token: str, *, leads_file: Path | None = None,
+    ring_s: float = DEFAULT_RING_S,
+) -> Starlette:
     """The sandbox as an ASGI app; `app.state.sandbox` is its `Sandbox`."""
-    sandbox = Sandbox(account_sid, auth_token)
+    sandbox = Sandbox(account_sid, auth_token, leads_file=leads_file, ring_s=ring_s)
     call_path = ACCOUNT_PREFIX + "/Calls/{call_sid}.json"
     routes = [
         Route(ACCOUNT_PREFIX + "/Calls.json", sandbox.api(sandbox.create_call), methods=["POST"]),
+        Route(ACCOUNT_PREFIX + "/Calls.json", sandbox.api(sandbox.list_calls), methods=["GET"]),
         Route(call_path, sandbox.api(sandbox.fetch_call), methods=["GET"]),
         Route(call_path, sandbox.api(sandbox.update_call), methods=["POST"]),
         Route(ACCOUNT_PREFIX + "/Messages.json", sandbox.api(sandbox.create_message),
@@ -187,6 +225,7 @@ def create_app(account_sid: str, auth_token: str) -> Starlette:
         Route(ACCOUNT_PREFIX + "/Messages/{message_sid}.json", sandbox.api(sandbox.fetch_message),
               methods=["GET"]),
         Route("/sandbox/requests", sandbox.list_requests, methods=["GET", "DELETE"]),
+        Route("/sandbox/calls", sandbox.placed_calls, methods=["GET"]),
     ]
 
     async def unknown(request: Request, exc: Exception) -> Response:

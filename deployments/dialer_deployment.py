@@ -27,6 +27,7 @@ from deployments.dial_capacity import DialCapacity
 from deployments.dialer import Dialer, dialer_clock
 from deployments.dialer_lease import DialerLease
 from deployments.dialer_metrics import DialerMetrics
+from deployments.ingress_capacity import IngressCapacity
 from switchboard.logging_setup import setup_replica_logging
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import get_settings
@@ -49,10 +50,15 @@ class DialerDeployment:
         # The recorder migrates the schema; the pool may open before PostgreSQL is up.
         self._pool = await create_pool(settings.database_url, min_size=0, max_size=4)
         self._redis = connect_redis(settings.redis_url)
+        ingress = IngressCapacity(
+            self._redis, settings.redis_prefix, live_ttl_s=settings.performance.session_ttl_s
+        )
+        per_replica = settings.performance.max_calls_per_replica
         capacity = DialCapacity(
             self._redis,
             settings.redis_prefix,
-            capacity=campaigns.ingress_capacity or settings.performance.max_calls_per_replica,
+            # A cap of its own for campaigns, or what the ingress's replicas hold.
+            capacity=campaigns.ingress_capacity or (lambda: ingress.total(per_replica)),
             live_ttl_s=settings.performance.session_ttl_s,
             hold_s=campaigns.ring_timeout_s + RESERVATION_MARGIN_S,
         )

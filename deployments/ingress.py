@@ -56,6 +56,7 @@ from deployments.auth import TwilioSignatures, bearer_refusal
 from deployments.call_draining import keep_calls_through_shutdown
 from deployments.call_streams import CallStreams
 from deployments.campaign_api import CampaignApi
+from deployments.ingress_capacity import IngressCapacity
 from deployments.ingress_metrics import IngressMetrics
 from deployments.live_settings import LiveSettings, application_name
 from deployments.readiness import (
@@ -155,6 +156,9 @@ class TwilioIngress:
         # scale-up). Until the first is warm the proxy holds them instead, a few seconds.
         if not await self._pool.first_warm(FIRST_WARM_TIMEOUT_S):
             logger.warning("no session actor warm yet: taking calls anyway (see /readyz)")
+        self._capacity = IngressCapacity(self._redis, prefix, live_ttl_s=ttl)
+        self._replica = serve.get_replica_context().replica_id.unique_id
+        self._announce_task = asyncio.create_task(self._capacity.announce_forever(self._replica))
         self._sweeper = CallSweeper(self._redis, settings, budget=budget)
         self._sweep_task = asyncio.create_task(self._sweeper.run_forever())
         self._streams = CallStreams(
@@ -252,14 +256,22 @@ class TwilioIngress:
         # Depends on nothing outside this process: a Redis outage must not get the
         # replica, and every call it relays, restarted.
         for task, what in ((self._sweep_task, "call sweeper"),
-                           (self._keep_alive_task, "keep-alive of held calls")):
+                           (self._keep_alive_task, "keep-alive of held calls"),
+                           (self._announce_task, "announcement of this replica's capacity")):
             if task.done():
                 raise RuntimeError(f"the {what} stopped")
         if not self._pool.refilling:
             raise RuntimeError("the warm pool's refill stopped")
 
     async def _at_capacity(self) -> bool:
-        return self._streams.active_calls >= self._settings.performance.max_calls_per_replica
+        """Whether a new inbound call finds the ingress full, across its replicas, calls
+        the dialer has ringing included; this replica's own calls if Redis cannot say."""
+        per_replica = self._settings.performance.max_calls_per_replica
+        try:
+            return not await self._capacity.has_room(per_replica)
+        except Exception as exc:
+            logger.warning(f"could not count calls across replicas: {exc!r}")
+            return self._streams.active_calls >= per_replica
 
     async def _database(self) -> asyncpg.Pool:
         async with self._db_lock:
@@ -319,4 +331,5 @@ class TwilioIngress:
         with contextlib.suppress(Exception):
             self._sweep_task.cancel()
             self._keep_alive_task.cancel()
+            self._announce_task.cancel()
             self._live.close()

@@ -245,7 +245,8 @@ class CampaignSettings(BaseModel):
     ring_timeout_s: int = Field(30, ge=5, le=600)
     dialer_tick_s: float = Field(1.0, gt=0)
     # Calls the ingress can answer at once, across its replicas, inbound included: the
-    # dialer never dials beyond them. 0: one replica's `max_calls_per_replica`.
+    # dialer never dials beyond them. 0: the ingress replicas alive times
+    # `performance.max_calls_per_replica` (`deployments.ingress_capacity`).
     ingress_capacity: int = Field(0, ge=0)
     # The zone of a lead whose time zone neither the CSV nor its number tells.
     fallback_timezone: str = "UTC"

@@ -37,6 +37,7 @@ class DirectResponder:
             max_reprompts=integration.max_reprompts,
             info_link=integration.info_link,
             min_confidence=integration.min_stt_confidence,
+            script=settings.script,
         )
         self._state: ConversationState | None = (
             ConversationState.model_validate(state) if state else None

@@ -104,7 +104,7 @@ class OrchestratedResponder:
             "confidence": event.confidence,
             # The live settings the call started with: any replica, of any version,
             # answers it by them.
-            "config": {"version": self._call.config_version, "block": self._call.live_config},
+            "config": self._call.live_settings_ref(),
             # The call's span of this turn (current here): the orchestrator's span of
             # the turn is its child. Empty when tracing is off.
             "trace": tracing.inject(),

@@ -70,7 +70,7 @@ from db.outbox import FencedOutbox
 from graph.workflow.script import all_prompts
 from switchboard import tracing
 from switchboard.app_version import app_version
-from switchboard.live_config import CallConfig, LiveConfigError, parse_live_config
+from switchboard.live_config import CallConfig, LiveConfigError, call_settings
 from switchboard.live_config_store import LiveConfigStore
 from switchboard.logging_setup import LogFormat, bind_process_call, setup_session_logging
 from switchboard.metrics import VoiceAgentIntegrationMetrics
@@ -125,6 +125,8 @@ class CallStart:
     to_number: str = ""
     stream_sid: str | None = None
     answered_by: str | None = None
+    # The campaign that dialled the call (its id as text; None: not a campaign's).
+    campaign: str | None = None
     # The generation the ingress claimed (1) or took the call over with.
     generation: int = 1
     # The socket the ingress numbers the caller's messages on.
@@ -426,14 +428,17 @@ class CallSessionActor:
             config_version=config.version,
             live_config=config.block,
             flags=config.flags,
+            experiment=config.experiment,
+            variant=config.variant,
             app=config.app,
             app_version=config.app_version or app_version(),
         )
 
     def _settings_of(self, session: CallSession) -> VoiceAgentIntegrationConfig:
-        """The call's settings: the live block it started with over the environment's."""
+        """The call's settings: the live block it started with over the environment's, and
+        its experiment variant's overrides over those."""
         try:
-            return parse_live_config(session.live_config or None, self._base_settings).settings
+            return call_settings(session.live_settings_ref(), self._base_settings)
         except LiveConfigError as exc:  # a block this code version cannot read
             logger.warning(f"call {session.call_sid}: live settings {session.config_version} "
                            f"unreadable here ({exc}); serving with the environment's")

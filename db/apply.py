@@ -87,7 +87,11 @@ async def _identity(conn: asyncpg.Connection, session: CallSession) -> None:
             app_version = coalesce(app_version, nullif($12, '')),
             -- False once the kill switch took the agents off the call; final at the end.
             integration_enabled = CASE WHEN finalized THEN integration_enabled ELSE $13 END,
-            trace_id = coalesce(trace_id, $14)
+            trace_id = coalesce(trace_id, $14),
+            -- Decided once at the call's start; set together (a variant needs its
+            -- experiment), never changed after.
+            experiment = coalesce(experiment, $15),
+            variant = CASE WHEN experiment IS NULL THEN $16 ELSE variant END
         WHERE call_sid = $1
         """,
         session.call_sid,
@@ -104,6 +108,8 @@ async def _identity(conn: asyncpg.Connection, session: CallSession) -> None:
         session.app_version,
         session.integration_enabled,
         session.trace_id,
+        session.experiment,
+        session.variant,
     )
 
 

@@ -20,6 +20,7 @@ the attempt still being in flight: settling twice changes nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Final
@@ -32,6 +33,15 @@ IN_FLIGHT: Final = ("queued", "dialing", "in_progress")
 def attempt_key(campaign_id: int, lead_id: int, attempt: int) -> str:
     """The idempotency key of a lead's attempt (`?attempt=KEY` on the voice URL)."""
     return f"c{campaign_id}-l{lead_id}-a{attempt}"
+
+
+_ATTEMPT_KEY = re.compile(r"c([0-9]+)-l[0-9]+-a[0-9]+")
+
+
+def campaign_of_key(key: str | None) -> int | None:
+    """The campaign an `attempt_key` was made for; None for anything else."""
+    matched = _ATTEMPT_KEY.fullmatch(key or "")
+    return int(matched.group(1)) if matched else None
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ class CallStreams:
             to_number=pending.to_number,
             stream_sid=guard.stream_sid,
             answered_by=pending.answered_by,
+            campaign=pending.campaign,
         )
         if pending.resume:
             await self._resume_on_new_stream(websocket, call, pending, check)
@@ -265,7 +266,7 @@ class CallStreams:
             call,
             stream_key=uuid.uuid4().hex,
             ingress_pid=os.getpid(),
-            config=self._live.for_call(Lead(call.from_number, call.direction)),
+            config=self._live.for_call(Lead(call.from_number, call.direction, call.campaign)),
         )
         with self._holding(call.call_sid):
             serving = await self._first_actor(call)

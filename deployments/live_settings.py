@@ -29,6 +29,7 @@ from switchboard.live_config import (
     CallConfig,
     LiveConfig,
     LiveConfigError,
+    call_settings,
     parse_live_config,
 )
 from switchboard.live_config_store import LiveConfigStore
@@ -153,9 +154,10 @@ class LiveSettings:
 
 
 class PerVersion(Generic[T]):
-    """One `T` (a workflow, a ledger) per live settings version calls started on, the
-    most recent few: a call is served by its own version (`config`: the version and
-    block it carries), whatever this replica serves now."""
+    """One `T` (a workflow, a ledger) per live settings version calls started on (and
+    per experiment variant of it), the most recent few: a call is served by its own
+    version (`config`: the version, block and variant it carries,
+    `CallSession.live_settings_ref`), whatever this replica serves now."""
 
     def __init__(
         self,
@@ -181,16 +183,19 @@ class PerVersion(Generic[T]):
         version = str(config.get("version") or ENV_VERSION)
         if version == ENV_VERSION:
             return self._env
-        if version in self._made:
-            self._made.move_to_end(version)
-            return self._made[version]
+        key = version
+        if config.get("experiment") and config.get("variant"):
+            key = f"{version}/{config['experiment']}/{config['variant']}"
+        if key in self._made:
+            self._made.move_to_end(key)
+            return self._made[key]
         try:
-            settings = parse_live_config(config.get("block") or None, self._live.base).settings
+            settings = call_settings(config, self._live.base)
         except LiveConfigError as exc:  # a block this code version cannot read
             logger.warning("live settings %s unreadable here (%s): the environment's serve",
                            version, exc)
             return self._env
-        made = self._made[version] = self._build(settings)
+        made = self._made[key] = self._build(settings)
         while len(self._made) > self._keep:
             self._made.popitem(last=False)
         return made

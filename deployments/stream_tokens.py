@@ -27,6 +27,8 @@ class PendingCall:
     to_number: str
     direction: str
     answered_by: str | None = None
+    # The campaign that dialled the call (its id, as flags and experiments target it).
+    campaign: str | None = None
     # The stream resumes a live call (issued by /twilio/voice/continue).
     resume: bool = False
     # For a resume: when the call's previous stream last served the caller (wall clock),

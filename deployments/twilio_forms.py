@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, cast, get_args
 
+from db.call_attempts import campaign_of_key
 from deployments.stream_tokens import PendingCall
 from switchboard.models import Direction
 
@@ -119,7 +120,14 @@ class VoiceWebhook:
             to_number=self.agent_number,
             direction=self.direction,
             answered_by=self.answered_by,
+            campaign=self.campaign,
         )
+
+    @property
+    def campaign(self) -> str | None:
+        """The id of the campaign that dialled this call, as text; None when none did."""
+        campaign_id = campaign_of_key(self.attempt)
+        return None if campaign_id is None else str(campaign_id)
 
 
 @dataclass(frozen=True)

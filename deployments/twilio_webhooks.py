@@ -133,7 +133,7 @@ class TwilioWebhooks:
             return _twiml(reject_busy())
         prefix = _route_prefix(request)
         live = self._live.current
-        if live.goes_to_canary(Lead(call.lead_number, call.direction)):
+        if live.goes_to_canary(Lead(call.lead_number, call.direction, call.campaign)):
             prefix = live.canary.route_prefix
             logger.info(f"call {call.call_sid}: to the canary at {prefix}")
         elif not await self._set_actor_aside(call):

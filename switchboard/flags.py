@@ -1,6 +1,7 @@
 """Feature flags: which calls get a feature, decided per lead, the same on every call.
 
-A flag has a `percent` and optional targeting (directions, campaigns, number prefixes).
+A flag has a `percent` and optional targeting (directions, campaigns by id, number
+prefixes; a call's campaign is the one whose dialer placed it).
 A lead inside the targeting gets the flag when the stable hash of (flag name, the
 lead's number) falls under the percentage (DESIGN.md:
 `int(sha256(f"{name}:{number}")[:8], 16) % 10000 < percent * 100`), so a lead hears the
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from switchboard.models import Direction
 
@@ -24,15 +26,29 @@ from switchboard.models import Direction
 INTEGRATION_FLAG = "integration_enabled"
 
 
-class FlagRule(BaseModel):
-    """One flag of `user_config.flags`."""
+class Targeting(BaseModel):
+    """Which leads a flag or an experiment applies to (unset: every lead)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    percent: float = Field(ge=0, le=100)
     directions: list[Direction] | None = None
+    # Campaign ids (`/v1/campaigns`); YAML reads `[12]` as numbers.
     campaigns: list[str] | None = None
     number_prefixes: list[str] | None = None
+
+    @field_validator("campaigns", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [str(item) if isinstance(item, int) and not isinstance(item, bool)
+                    else item for item in value]
+        return value
+
+
+class FlagRule(Targeting):
+    """One flag of `user_config.flags`."""
+
+    percent: float = Field(ge=0, le=100)
 
 
 @dataclass(frozen=True)
@@ -50,7 +66,7 @@ def in_share(name: str, number: str, percent: float) -> bool:
     return int(digest[:8], 16) % 10000 < percent * 100
 
 
-def targeted(rule: FlagRule, lead: Lead) -> bool:
+def targeted(rule: Targeting, lead: Lead) -> bool:
     """True when the lead is inside the rule's targeting (no targeting: everyone)."""
     if rule.directions is not None and lead.direction not in rule.directions:
         return False

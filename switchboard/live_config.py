@@ -2,16 +2,22 @@
 
 A block has a `version`, any of the settings groups that may change while calls run
 (`qualification`, `tier_escalation`, `agent_integration`, `performance`,
-`circuit_breaker`, `recovery`), `flags` and `canary`. Values in the block override the
-environment's for the fields they hold; everything else stays as the environment set
-it. A block is checked whole before anything uses it: an unknown key or a bad value is
-a `LiveConfigError` naming the field (`qualification.min_budget_usd: ...`).
+`circuit_breaker`, `recovery`, `script`), `flags`, `experiments` and `canary`. Values
+in the block override the environment's for the fields they hold; everything else stays
+as the environment set it. A block is checked whole before anything uses it: an unknown
+key or a bad value is a `LiveConfigError` naming the field
+(`qualification.min_budget_usd: ...`).
 
 A call runs on the block it started with (`CallConfig`, handed to its session actor
 and kept in its checkpoint), with one exception: the kill switch
 (`agent_integration.enabled: false`, the direct path only) reaches live calls on their
 next turn. Precedence for whether a call gets the agents: the kill switch, then the
 `integration_enabled` flag, then the environment's default.
+
+An experiment's variant (`switchboard.experiments`) is decided at the call's start too,
+from the block it started with, and its overrides are laid over that block's settings
+for the whole call (`LiveConfig.settings_for`): a deploy that starts, re-splits or
+stops the experiment reaches new calls only.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from switchboard.experiments import (
+    VARIANT_GROUPS,
+    ExperimentRule,
+    assign_experiment,
+    experiment_name_error,
+)
 from switchboard.flags import INTEGRATION_FLAG, FlagRule, Lead, assign_flags, in_share
 from switchboard.settings import VoiceAgentIntegrationConfig
 
@@ -34,6 +46,7 @@ LIVE_GROUPS = (
     "performance",
     "circuit_breaker",
     "recovery",
+    "script",
 )
 # The version of a replica that has no `user_config`: the environment's settings.
 ENV_VERSION = "env"
@@ -72,7 +85,16 @@ class _Envelope(BaseModel):
 
     version: str = Field(min_length=1, max_length=64)
     flags: dict[str, FlagRule] = {}
+    experiments: dict[str, ExperimentRule] = {}
     canary: CanaryShare = CanaryShare()
+
+    @field_validator("experiments")
+    @classmethod
+    def _names(cls, value: dict[str, ExperimentRule]) -> dict[str, ExperimentRule]:
+        for name in value:
+            if (problem := experiment_name_error(name)) is not None:
+                raise ValueError(f"{name!r}: {problem}")
+        return value
 
     @field_validator("version", mode="before")
     @classmethod
@@ -90,7 +112,17 @@ class LiveConfig:
     block: dict[str, Any]
     settings: VoiceAgentIntegrationConfig
     flags: dict[str, FlagRule] = field(default_factory=dict)
+    experiments: dict[str, ExperimentRule] = field(default_factory=dict)
     canary: CanaryShare = CanaryShare()
+    # (experiment, variant) -> the settings of a call given that variant.
+    variants: dict[tuple[str, str], VoiceAgentIntegrationConfig] = field(default_factory=dict)
+
+    def settings_for(self, experiment: str | None, variant: str | None
+                     ) -> VoiceAgentIntegrationConfig:
+        """The settings of a call in `variant` of `experiment` (none: this block's)."""
+        if experiment is None or variant is None:
+            return self.settings
+        return self.variants.get((experiment, variant), self.settings)
 
     @property
     def kill_switch(self) -> bool:
@@ -106,6 +138,10 @@ class LiveConfig:
 
     def goes_to_canary(self, lead: Lead) -> bool:
         return self.canary.percent > 0 and in_share(CANARY, lead.number, self.canary.percent)
+
+
+def _message(msg: str) -> str:
+    return msg.removeprefix("Value error, ")  # pydantic's prefix says nothing to a reader
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -125,19 +161,26 @@ def parse_live_config(
     if unknown:
         raise LiveConfigError(
             unknown[0],
-            f"not a live setting (live: {', '.join(('version', *LIVE_GROUPS, 'flags', 'canary'))})",
+            "not a live setting (live: "
+            f"{', '.join(('version', *LIVE_GROUPS, 'flags', 'experiments', 'canary'))})",
         )
     try:
         envelope = _Envelope.model_validate({k: v for k, v in block.items() if k in envelope_keys})
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise LiveConfigError(_location(error["loc"]), error["msg"]) from None
+        raise LiveConfigError(_location(error["loc"]), _message(error["msg"])) from None
     groups: dict[str, BaseModel] = {}
     for name in LIVE_GROUPS:
         if name not in block:
             continue
         groups[name] = _group(name, block[name], getattr(base, name))
     settings = base.model_copy(update=groups)
+    variants = {
+        (name, variant): _variant_settings(f"experiments.{name}.variants.{variant}",
+                                           overrides, settings)
+        for name, rule in envelope.experiments.items()
+        for variant, overrides in rule.variants.items()
+    }
     plain = {name: dict(block[name]) for name in LIVE_GROUPS if name in block}
     return LiveConfig(
         version=envelope.version,
@@ -146,12 +189,31 @@ def parse_live_config(
             **plain,
             "flags": {name: rule.model_dump(exclude_none=True)
                       for name, rule in envelope.flags.items()},
+            "experiments": {name: rule.model_dump(exclude_none=True)
+                            for name, rule in envelope.experiments.items()},
             "canary": envelope.canary.model_dump(),
         },
         settings=settings,
         flags=envelope.flags,
+        experiments=envelope.experiments,
         canary=envelope.canary,
+        variants=variants,
     )
+
+
+def _variant_settings(where: str, overrides: Mapping[str, Any],
+                      settings: VoiceAgentIntegrationConfig) -> VoiceAgentIntegrationConfig:
+    """A variant's overrides over the block's settings; `LiveConfigError` names the field
+    under `where` (`experiments.greeting.variants.b.qualification.min_budget_usd`)."""
+    groups: dict[str, BaseModel] = {}
+    for name in VARIANT_GROUPS:
+        if name not in overrides:
+            continue
+        try:
+            groups[name] = _group(name, overrides[name], getattr(settings, name))
+        except LiveConfigError as exc:
+            raise LiveConfigError(f"{where}.{exc.field}", exc.message) from None
+    return settings.model_copy(update=groups)
 
 
 def _group(name: str, overrides: Any, current: BaseModel) -> BaseModel:
@@ -165,7 +227,7 @@ def _group(name: str, overrides: Any, current: BaseModel) -> BaseModel:
         return model.model_validate({**current.model_dump(), **overrides})
     except ValidationError as exc:
         error = exc.errors()[0]
-        raise LiveConfigError(f"{name}.{_location(error['loc'])}", error["msg"]) from None
+        raise LiveConfigError(f"{name}.{_location(error['loc'])}", _message(error["msg"])) from None
 
 
 @dataclass(frozen=True)
@@ -175,6 +237,9 @@ class CallConfig:
     version: str = ENV_VERSION
     block: dict[str, Any] = field(default_factory=dict)
     flags: dict[str, bool] = field(default_factory=dict)
+    # The experiment the call takes part in and its variant (None: none).
+    experiment: str | None = None
+    variant: str | None = None
     integration_enabled: bool = True
     # The Serve application that took the call, whose kill switch it follows.
     app: str = ""
@@ -185,11 +250,23 @@ class CallConfig:
         cls, live: LiveConfig, lead: Lead, *, app: str = "", app_version: str = ""
     ) -> CallConfig:
         flags = assign_flags(live.flags, lead)
+        experiment, variant = assign_experiment(live.experiments, lead) or (None, None)
         return cls(
             version=live.version,
             block=live.block,
             flags=flags,
+            experiment=experiment,
+            variant=variant,
             integration_enabled=live.integration_enabled(flags),
             app=app,
             app_version=app_version,
         )
+
+
+def call_settings(config: Mapping[str, Any], base: VoiceAgentIntegrationConfig
+                  ) -> VoiceAgentIntegrationConfig:
+    """A call's settings from what it carries (`CallSession.live_settings_ref`): the block
+    it started with over `base`, and its experiment variant's overrides over that.
+    `LiveConfigError` when this code version cannot read the block."""
+    live = parse_live_config(config.get("block") or None, base)
+    return live.settings_for(config.get("experiment"), config.get("variant"))

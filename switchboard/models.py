@@ -134,6 +134,10 @@ class CallSession(BaseModel):
     config_version: str = "env"
     live_config: dict[str, Any] = Field(default_factory=dict)
     flags: dict[str, bool] = Field(default_factory=dict)
+    # The experiment the call takes part in and the variant it was given, decided at
+    # its start (`switchboard.experiments`); None when none.
+    experiment: str | None = None
+    variant: str | None = None
     app: str = ""
     app_version: str = ""
     # The call's OpenTelemetry trace (32 hex digits; None when not traced), as in its
@@ -149,6 +153,12 @@ class CallSession(BaseModel):
     fallback_turns: int = 0
     recovered: int = 0
     errors: list[str] = Field(default_factory=list)
+
+    def live_settings_ref(self) -> dict[str, Any]:
+        """What a deployment needs to serve this call by its own settings: the live
+        version and block it started with, and its experiment variant."""
+        return {"version": self.config_version, "block": self.live_config,
+                "experiment": self.experiment, "variant": self.variant}
 
     @property
     def lead_number(self) -> str:

@@ -2,8 +2,8 @@
 
 The fixed names of DESIGN.md (`SWITCHBOARD_TWILIO_AUTH_TOKEN`, `SWITCHBOARD_PUBLIC_URL`,
 `REDIS_URL`, ...) are top-level fields. Groups (agent integration, tier escalation,
-performance, circuit breaker, monitoring, qualification policy, calls, speech,
-campaigns) are nested models set with a double underscore, e.g.
+performance, circuit breaker, monitoring, qualification policy, the script's wording,
+calls, speech, campaigns) are nested models set with a double underscore, e.g.
 `SWITCHBOARD_TIER_ESCALATION__PER_CALL_CAP_USD=0.5`. An optional YAML file named by
 `SWITCHBOARD_SETTINGS_FILE` supplies values the environment does not.
 
@@ -96,6 +96,66 @@ class AgentIntegrationSettings(BaseModel):
         """The text a caller who asked for information is sent."""
         return self.info_sms_body.format(link=link, company=self.company_name,
                                          agent=self.agent_name)
+
+
+# The script's replies a deployment or an experiment's variant may word its own way
+# (`script.replies`): the ones said the same way to every caller, so a variant's wording
+# is all that differs. `graph.workflow.replies.Replies` has a method of each name.
+ReplyName = Literal[
+    "greeting", "reintroduction", "purpose", "ai_disclosure", "rebuttal", "declined",
+    "meeting_deferred", "voicemail", "hello_silence", "silence_goodbye",
+]
+# The qualifying questions, in the order the script asks them by default.
+BantQuestion = Literal["need", "budget", "authority", "timeline"]
+DEFAULT_QUESTION_ORDER: tuple[BantQuestion, ...] = ("need", "budget", "authority", "timeline")
+_SCRIPT_PLACEHOLDERS = {"company": "Switchboard", "agent": "Alex"}
+
+
+class ScriptSettings(BaseModel):
+    """The script's own wording and question order, over the built-in templates.
+
+    `replies`: a reply's sentences by name (`{company}` and `{agent}` may be used);
+    `questions`: a qualifying question's full wording; `question_order`: the order the
+    qualifying questions are asked in (facts the caller volunteers are taken in any
+    order either way)."""
+
+    replies: dict[ReplyName, list[str]] = {}
+    questions: dict[BantQuestion, str] = {}
+    question_order: list[BantQuestion] = list(DEFAULT_QUESTION_ORDER)
+
+    @field_validator("replies")
+    @classmethod
+    def _sentences(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, sentences in value.items():
+            if not sentences or not all(s.strip() for s in sentences):
+                raise ValueError(f"{name}: needs at least one sentence, none empty")
+            for sentence in sentences:
+                _placeholders_known(sentence)
+        return value
+
+    @field_validator("questions")
+    @classmethod
+    def _wording(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not text.strip():
+                raise ValueError(f"{name}: must not be empty")
+            _placeholders_known(text)
+        return value
+
+    @field_validator("question_order")
+    @classmethod
+    def _every_question_once(cls, value: list[str]) -> list[str]:
+        if sorted(value) != sorted(DEFAULT_QUESTION_ORDER):
+            raise ValueError(f"must name each of {list(DEFAULT_QUESTION_ORDER)} once")
+        return value
+
+
+def _placeholders_known(text: str) -> None:
+    try:
+        text.format(**_SCRIPT_PLACEHOLDERS)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{text!r}: only {{company}} and {{agent}} may be filled in ({exc!r})"
+                         ) from None
 
 
 class TierEscalationSettings(BaseModel):
@@ -389,6 +449,7 @@ class VoiceAgentIntegrationConfig(BaseSettings):
     performance: PerformanceSettings = PerformanceSettings()
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
     recovery: RecoverySettings = RecoverySettings()
+    script: ScriptSettings = ScriptSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     speech: SpeechSettings = SpeechSettings()
     # Post-call webhooks: `SWITCHBOARD_WEBHOOKS` is a JSON list of {"url", "secret",

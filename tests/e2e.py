@@ -289,6 +289,7 @@ class LiveTextCall:
     def __init__(self, ws: ClientConnection, call_sid: str) -> None:
         self.ws = ws
         self.call_sid = call_sid
+        self.greeting: list[str] = []  # what the agent said first
 
     async def agent_turn(self, since: float | None = None) -> AgentTurn:
         """The agent's sentences up to its `turn_end` (or its `hangup`)."""
@@ -328,7 +329,7 @@ async def live_text_call(
             )
         )
         call = LiveTextCall(ws, call_sid)
-        await call.agent_turn()
+        call.greeting = (await call.agent_turn()).sentences
         yield call
         with contextlib.suppress(websockets.ConnectionClosed):
             await ws.send(json.dumps({"event": "stop"}))

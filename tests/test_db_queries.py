@@ -123,3 +123,22 @@ async def test_the_report_shows_the_version_flags_and_code_a_call_ran_on(
     assert report["app"] == "switchboard-canary" and report["app_version"] == "0.1.0+gabc"
     assert report["trace_id"] is None
     assert report["integration_enabled"] is False
+    assert report["experiment"] is None and report["variant"] is None  # in none
+
+
+async def test_the_report_shows_the_experiment_and_variant_the_call_was_given(
+    outbox: Outbox, recorder: Recorder, db_pool: asyncpg.Pool, call_sid: str
+) -> None:
+    session = CallSession(call_sid=call_sid, from_number=unique_number(), config_version="3",
+                          experiment="opening", variant="warm")
+    await outbox.call_started(session)
+    ended = session.model_copy(update={"status": CallStatus.COMPLETED,
+                                       "outcome": Outcome.QUALIFIED})
+    await outbox.call_ended(ended, facts=CallFacts(), qualification_score=1.0, cost_usd=0.0,
+                            cost_breakdown={})
+    # A later event made without the call's config (the sweeper's) leaves them as set.
+    await outbox.call_started(CallSession(call_sid=call_sid, from_number=session.from_number))
+    await recorder.drain_once()
+    report = await call_report(db_pool, call_sid)
+    assert report is not None
+    assert (report["experiment"], report["variant"]) == ("opening", "warm")

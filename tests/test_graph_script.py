@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from graph.understanding.caller_line import Understanding
 from graph.workflow.script import QualificationScript, all_prompts
 from graph.workflow.state import AgentReply, ConversationState
 from switchboard.models import Outcome
-from switchboard.settings import QualificationPolicy, load_settings
+from switchboard.settings import QualificationPolicy, ScriptSettings, load_settings
 
 TRANSFER = "+15557650100"
 WEDNESDAY = date(2025, 3, 12)
@@ -871,3 +872,50 @@ def test_a_no_to_the_timeline_check_asks_for_it_again_and_a_real_answer_is_taken
                                      "would you want to start?"]
     state, _ = converse(script, [*_asked_timeline(), "six", "No, six weeks."])
     assert state.facts.timeline_months == 1.5
+
+
+# --- the script's own wording and question order (`ScriptSettings`) ------------------
+
+
+def test_a_reply_worded_by_the_settings_replaces_the_template() -> None:
+    script = QualificationScript(
+        QualificationPolicy(), transfer_number=None, company_name="Acme Voice",
+        agent_name="Robin",
+        script=ScriptSettings(replies={"greeting": ["Hey there, {agent} at {company}.",
+                                                    "We record calls."]}),
+    )
+    _, reply = script.start("inbound")
+    assert reply is not None
+    assert reply.sentences[:2] == ["Hey there, Robin at Acme Voice.", "We record calls."]
+    # What callers can hear includes the new wording (a recogniser is trained on it).
+    settings = load_settings(script={"replies": {"greeting": ["Howdy from {company}."]}})
+    prompts = all_prompts(settings)
+    assert "Howdy from Switchboard." in prompts
+
+
+def test_the_question_order_and_wording_come_from_the_settings() -> None:
+    script = QualificationScript(
+        QualificationPolicy(), transfer_number=None, company_name="Acme Voice",
+        agent_name="Robin", today=lambda: WEDNESDAY,
+        script=ScriptSettings(question_order=["timeline", "budget", "authority", "need"],
+                              questions={"timeline": "When do you need this live?"}),
+    )
+    state, _ = script.start("inbound")
+    state, _ = script.on_text(state, "Jo here.")
+    state, reply = script.on_text(state, "Go ahead.")
+    assert state.asked == "timeline"
+    assert "When do you need this live?" in reply.sentences
+
+
+@pytest.mark.parametrize(
+    ("script", "field"),
+    [
+        ({"replies": {"greting": ["Hi."]}}, "greting"),
+        ({"replies": {"greeting": ["Hi {caller}."]}}, "replies"),
+        ({"question_order": ["need", "budget"]}, "question_order"),
+    ],
+)
+def test_bad_script_settings_are_refused_with_the_field_named(script: dict, field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        ScriptSettings.model_validate(script)
+    assert field in str(refused.value)

@@ -126,6 +126,7 @@ class VoiceAgents:
             today=today,
             info_link=integration.info_link,
             min_confidence=integration.min_stt_confidence,
+            script=settings.script,
         )
 
     # --- the router -------------------------------------------------------------------

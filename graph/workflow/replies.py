@@ -1,6 +1,8 @@
 """What the agents say: every template of the qualification script, shaped for the ear.
 
-Owns the wording. Sentences are short, plain text (no markdown), with numbers
+Owns the wording. A deployment or an experiment's variant may word some replies and
+the qualifying questions its own way (`switchboard.settings.ScriptSettings`); the rest
+are these templates. Sentences are short, plain text (no markdown), with numbers
 spelled out so any text-to-speech engine reads them right. The LangGraph agents
 use these as their no-LLM answers and as examples of tone. Nothing here
 decides what to say next; `graph.workflow.script` does.
@@ -9,7 +11,8 @@ decides what to say next; `graph.workflow.script` does.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from graph.understanding.meeting import speak_meeting_time
 from graph.understanding.numbers import amount_to_words, number_to_words
@@ -95,26 +98,44 @@ class Replies:
 
     company: str
     agent: str
+    # Sentences by reply name (`ScriptSettings.replies`), `{company}`/`{agent}` unfilled.
+    own_replies: Mapping[str, list[str]] = field(default_factory=dict, hash=False)
+    # A qualifying question's full wording (`ScriptSettings.questions`).
+    own_questions: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def _own(self, name: str, default: list[str]) -> list[str]:
+        """The reply `name` as this script words it, else the template's `default`."""
+        sentences = self.own_replies.get(name)
+        if not sentences:
+            return default
+        return [sentence.format(company=self.company, agent=self.agent)
+                for sentence in sentences]
 
     # --- opening ----------------------------------------------------------------------
 
     def greeting(self) -> list[str]:
-        return [f"Thanks for calling {self.company}, this is {self.agent}.",
-                "This call may be recorded."]
+        return self._own("greeting", [
+            f"Thanks for calling {self.company}, this is {self.agent}.",
+            "This call may be recorded.",
+        ])
 
     def introduction(self, name: str | None) -> list[str]:
         hello = f"Hi {name}, this is" if name else "Hi, this is"
         return [f"{hello} {self.agent} from {self.company}.", "This call may be recorded."]
 
     def reintroduction(self) -> list[str]:
-        return [f"Hi, this is {self.agent} with {self.company}."]
+        return self._own("reintroduction", [f"Hi, this is {self.agent} with {self.company}."])
 
     def purpose(self) -> list[str]:
-        return [f"{self.company} answers every call and qualifies your leads, day and night."]
+        return self._own("purpose", [
+            f"{self.company} answers every call and qualifies your leads, day and night.",
+        ])
 
     def ai_disclosure(self) -> list[str]:
-        return [f"I'm {self.agent}, an AI assistant for {self.company}.",
-                "I can put you through to a person at any time."]
+        return self._own("ai_disclosure", [
+            f"I'm {self.agent}, an AI assistant for {self.company}.",
+            "I can put you through to a person at any time.",
+        ])
 
     def nice_to_meet(self, name: str | None) -> list[str]:
         return [f"Nice to meet you, {name}."] if name else ["Thanks."]
@@ -146,7 +167,7 @@ class Replies:
             return [f"Could we book a short call with a specialist on {when}?",
                     "Say yes or press one, or tell me a time that suits you better."]
         full, brief = QUESTIONS[asked]
-        return [brief if short else full]
+        return [brief if short else self.own_questions.get(asked, full)]
 
     def unheard(self, asked: Question, *, proposed: str | None = None,
                 amount: float | None = None) -> list[str]:
@@ -218,10 +239,12 @@ class Replies:
         return ["Our team can't take calls right now, but someone can call you back."]
 
     def voicemail(self) -> list[str]:
-        return [f"Hi, this is {self.agent} from {self.company}.", "Sorry we missed you.",
-                "We help teams answer and qualify every sales call.",
-                "We'll try you again soon, or you can call us back at this number.",
-                "Thanks, goodbye."]
+        return self._own("voicemail", [
+            f"Hi, this is {self.agent} from {self.company}.", "Sorry we missed you.",
+            "We help teams answer and qualify every sales call.",
+            "We'll try you again soon, or you can call us back at this number.",
+            "Thanks, goodbye.",
+        ])
 
     def disqualified(self, name: str | None, *, budget: bool) -> list[str]:
         why = ("It sounds like the budget isn't there right now, so I won't take more of your "
@@ -245,10 +268,12 @@ class Replies:
         return ["No problem.", "Thanks for your time. Goodbye."]
 
     def rebuttal(self) -> list[str]:
-        return ["I understand.", "Most teams we talk to miss more calls than they realise."]
+        return self._own("rebuttal", [
+            "I understand.", "Most teams we talk to miss more calls than they realise.",
+        ])
 
     def declined(self) -> list[str]:
-        return ["No problem at all.", "Thanks for your time. Goodbye."]
+        return self._own("declined", ["No problem at all.", "Thanks for your time. Goodbye."])
 
     def strong_fit(self, name: str | None) -> list[str]:
         return [_with_name("Great.", name), "It sounds like we could really help."]
@@ -268,7 +293,9 @@ class Replies:
         return [f"No problem, I've moved it to {speak_meeting_time(when)}."]
 
     def meeting_deferred(self) -> list[str]:
-        return ["No problem, a specialist will email you to find a time."]
+        return self._own("meeting_deferred", [
+            "No problem, a specialist will email you to find a time.",
+        ])
 
     # --- sending information -----------------------------------------------------------
 
@@ -318,10 +345,14 @@ class Replies:
         return ["Are you still there?"] if reprompt == 1 else ["Sorry, I didn't hear anything."]
 
     def hello_silence(self) -> list[str]:
-        return [f"Hello? This is {self.agent} from {self.company}.", "This call may be recorded."]
+        return self._own("hello_silence", [
+            f"Hello? This is {self.agent} from {self.company}.", "This call may be recorded.",
+        ])
 
     def silence_goodbye(self) -> list[str]:
-        return ["I'll let you go for now.", "Feel free to call us back any time. Goodbye."]
+        return self._own("silence_goodbye", [
+            "I'll let you go for now.", "Feel free to call us back any time. Goodbye.",
+        ])
 
     # --- all of it --------------------------------------------------------------------
 

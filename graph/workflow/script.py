@@ -62,7 +62,7 @@ from graph.workflow.policy import final_outcome as policy_final_outcome
 from graph.workflow.replies import Replies
 from graph.workflow.state import BANT_QUESTIONS, AgentReply, ConversationState, Question
 from switchboard.models import AgentName, Direction, FollowUpKind, FollowUpStatus, Outcome
-from switchboard.settings import QualificationPolicy, VoiceAgentIntegrationConfig
+from switchboard.settings import QualificationPolicy, ScriptSettings, VoiceAgentIntegrationConfig
 
 __all__ = [
     "AgentPart", "AgentReply", "ConversationState", "QualificationScript", "ScriptReply",
@@ -157,14 +157,19 @@ class QualificationScript:
         today: Callable[[], date] = date.today,
         info_link: str | None = None,
         min_confidence: float = 0.0,
+        script: ScriptSettings | None = None,
     ) -> None:
         self.policy = policy
+        # The deployment's (or the call's experiment variant's) wording and question order.
+        script = script or ScriptSettings()
+        self.question_order: tuple[Question, ...] = tuple(script.question_order)
         # A spoken line heard with less confidence than this is gated (0: none is).
         self.min_confidence = min_confidence
         self.transfer_number = transfer_number
         # Without a link to text, information is offered as an email from a person.
         self.info_link = info_link
-        self.replies = Replies(company=company_name, agent=agent_name)
+        self.replies = Replies(company=company_name, agent=agent_name,
+                               own_replies=script.replies, own_questions=script.questions)
         self.max_reprompts = max_reprompts
         self.today = today
 
@@ -815,8 +820,7 @@ class QualificationScript:
             turn.say(self.replies.nurture(reason))
         self._ask(turn, "callback")
 
-    @staticmethod
-    def _next_question(current: ConversationState) -> Question | None:
+    def _next_question(self, current: ConversationState) -> Question | None:
         facts = current.facts
         unknown = {
             "need": facts.need is None and not current.no_need,
@@ -824,7 +828,7 @@ class QualificationScript:
             "authority": facts.decision_maker is None,
             "timeline": facts.timeline_months is None,
         }
-        for question in BANT_QUESTIONS:
+        for question in self.question_order:
             if unknown[question] and question not in current.skipped:
                 return question
         return None
@@ -1111,4 +1115,6 @@ def all_prompts(settings: VoiceAgentIntegrationConfig) -> list[str]:
     """Every sentence the script's agents can say with these settings' company and agent
     names: what callers hear, and so the words their answers echo."""
     integration = settings.agent_integration
-    return Replies(company=integration.company_name, agent=integration.agent_name).every_sentence()
+    return Replies(company=integration.company_name, agent=integration.agent_name,
+                   own_replies=settings.script.replies,
+                   own_questions=settings.script.questions).every_sentence()

@@ -4,7 +4,7 @@
 # `slow` is the chaos and load tests on this machine's Ray; `cluster` the drills that run
 # a two-node `ray start` cluster of their own (ports, database and Redis prefix too), so
 # CI can run them beside the other tiers. CI splits `slow`: the `parallel_safe` tests
-# (no real-time audio, no tight timing) run beside the fast tier after the cluster drills
+# (they hold under load: no tight timing) run beside the fast tier after the cluster drills
 # (`beside`), the rest after the fast tier (`serial`).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -14,7 +14,9 @@ The dialer's replica is killed mid-campaign; the sandbox's log of `calls.create`
 no attempt dialled twice, and the campaign completes. A lead who opted out is on a
 second campaign, started afterwards: it is skipped there, never dialled.
 
-Audio calls cost CPU on 2 cores: the campaign places at most 3 at once.
+Audio calls cost CPU on 2 cores: the campaign places at most 3 at once, and CI runs
+this module after the fast tier, not beside it (there, under two tiers' load, a line
+was misheard and a call abandoned, then retried as the policy says).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import pytest
 
 from tests.e2e import SCENARIOS, RunningSwitchboard, run_switchboard
 
-pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 MAX_CONCURRENT, CALLS_PER_MINUTE, RETRY_AFTER_S, MAX_ATTEMPTS = 3, 12, 5, 3
 # The late leads' window opens this long after the campaign is created (at least).
@@ -235,10 +237,14 @@ async def test_a_campaign_is_dialled_paced_retried_and_resumed_after_its_dialer_
     assert set(per_key) == {row["idempotency_key"] for row in attempts}
 
     def story(number: str) -> list[tuple[str, str | None]]:
-        return [(row["status"], row["outcome"]) for row in by_lead[number]]
+        """The lead's attempts; an answered call that ended before any outcome
+        (`abandoned`: over audio on loaded cores a line can be misheard and the scripted
+        caller hang up) is retried per policy, so it may come before the outcome."""
+        told = [(row["status"], row["outcome"]) for row in by_lead[number]]
+        return [step for step in told[:-1] if step != ("completed", "abandoned")] + told[-1:]
 
     for number in NO_ANSWER_FIRST:
-        first, again = by_lead[number]
+        first, again = by_lead[number][:2]
         assert story(number) == [("no_answer", None), ("completed", "opted_out")]
         # Retried per policy: not before the backoff after the first attempt ended (its
         # end is written a moment after the dialer's clock read it).

@@ -28,6 +28,7 @@ from actors.direct_path import DirectResponder
 from actors.registry import CallRegistry
 from db.events import CallFailed
 from db.outbox import FencedOutbox
+from switchboard.live_config import call_settings_or_base
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.settings import VoiceAgentIntegrationConfig
 
@@ -98,7 +99,10 @@ class CallSweeper:
         event = CallFailed(call_sid=call_sid, message=f"call failed: {reason}")
         if checkpoint is not None:
             session = checkpoint.session
-            responder = DirectResponder(self._settings, session)
+            # Judged by the rules the call ran on: its live block and experiment variant.
+            settings = call_settings_or_base(session.live_settings_ref(), self._settings,
+                                             call_sid)
+            responder = DirectResponder(settings, session)
             responder.restore(checkpoint.responder)
             view = responder.view()
             event = CallFailed(

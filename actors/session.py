@@ -70,7 +70,7 @@ from db.outbox import FencedOutbox
 from graph.workflow.script import all_prompts
 from switchboard import tracing
 from switchboard.app_version import app_version
-from switchboard.live_config import CallConfig, LiveConfigError, call_settings
+from switchboard.live_config import CallConfig, call_settings_or_base
 from switchboard.live_config_store import LiveConfigStore
 from switchboard.logging_setup import LogFormat, bind_process_call, setup_session_logging
 from switchboard.metrics import VoiceAgentIntegrationMetrics
@@ -306,7 +306,8 @@ class CallSessionActor:
         self._start = start
         self._session = session = self._session_for(start, checkpoint)
         self._call_span = self._trace_call(start, session)
-        settings = self._settings = self._settings_of(session)
+        settings = self._settings = call_settings_or_base(
+            session.live_settings_ref(), self._base_settings, session.call_sid)
         self._journal = CallJournal(
             FencedOutbox(redis, prefix, fence_key=fence.key, generation=fence.generation),
             checkpoints,
@@ -433,16 +434,6 @@ class CallSessionActor:
             app=config.app,
             app_version=config.app_version or app_version(),
         )
-
-    def _settings_of(self, session: CallSession) -> VoiceAgentIntegrationConfig:
-        """The call's settings: the live block it started with over the environment's, and
-        its experiment variant's overrides over those."""
-        try:
-            return call_settings(session.live_settings_ref(), self._base_settings)
-        except LiveConfigError as exc:  # a block this code version cannot read
-            logger.warning(f"call {session.call_sid}: live settings {session.config_version} "
-                           f"unreadable here ({exc}); serving with the environment's")
-            return self._base_settings
 
     def _pick_up(
         self, start: CallStart, resume: Resume, checkpoint: SessionCheckpoint

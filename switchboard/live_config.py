@@ -22,6 +22,7 @@ stops the experiment reaches new calls only.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ from switchboard.experiments import (
 )
 from switchboard.flags import INTEGRATION_FLAG, FlagRule, Lead, assign_flags, in_share
 from switchboard.settings import VoiceAgentIntegrationConfig
+
+logger = logging.getLogger("ray")
 
 # The settings groups a deploy may change while calls run. Addresses, secrets, speech
 # engines and logging are read from the environment when a process starts.
@@ -270,3 +273,15 @@ def call_settings(config: Mapping[str, Any], base: VoiceAgentIntegrationConfig
     `LiveConfigError` when this code version cannot read the block."""
     live = parse_live_config(config.get("block") or None, base)
     return live.settings_for(config.get("experiment"), config.get("variant"))
+
+
+def call_settings_or_base(config: Mapping[str, Any], base: VoiceAgentIntegrationConfig,
+                          call_sid: str) -> VoiceAgentIntegrationConfig:
+    """`call_settings`, or `base` when this code version cannot read the call's block: the
+    call is served (or swept) on the environment's settings, and the log says so."""
+    try:
+        return call_settings(config, base)
+    except LiveConfigError as exc:
+        logger.warning(f"call {call_sid}: live settings {config.get('version')} unreadable "
+                       f"here ({exc}); serving with the environment's")
+        return base

@@ -31,7 +31,8 @@ def sweeper(redis_client: redis.Redis, redis_prefix: str) -> CallSweeper:
 
 
 async def _live_call(
-    redis_client: redis.Redis, redis_prefix: str, call_sid: str, *, facts: CallFacts | None
+    redis_client: redis.Redis, redis_prefix: str, call_sid: str, *, facts: CallFacts | None,
+    live_config: dict | None = None,
 ) -> None:
     registry = CallRegistry(redis_client, redis_prefix, ttl_s=300)
     await registry.claim_new(CallIdentity(call_sid=call_sid, mode="audio", direction="inbound"))
@@ -39,7 +40,9 @@ async def _live_call(
     if facts is None:
         return
     conversation = ConversationState(direction="inbound", current_agent="scheduler", facts=facts)
-    session = CallSession(call_sid=call_sid, turns_taken=4, recovered=1, current_agent="scheduler")
+    session = CallSession(call_sid=call_sid, turns_taken=4, recovered=1, current_agent="scheduler",
+                          **({"config_version": live_config["version"], "live_config": live_config}
+                             if live_config else {}))
     await SessionCheckpoints(redis_client, redis_prefix, 300).save(
         SessionCheckpoint(session=session, responder={"conversation": conversation.model_dump()}),
         registry.fence(call_sid, 1),
@@ -74,6 +77,25 @@ async def test_a_call_nobody_serves_ends_failed_with_its_checkpoints_outcome(
     entry = await sweeper.registry.entry(call_sid)
     assert entry is not None and entry.state == "ended"
     assert await SessionCheckpoints(redis_client, redis_prefix, 300).load(call_sid) is None
+
+
+async def test_a_swept_call_is_judged_by_the_live_settings_it_started_with(
+    sweeper: CallSweeper,
+    recorder: Recorder,
+    db_pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    call_sid: str,
+) -> None:
+    # The same facts that qualify by the environment's policy fall short of this block's.
+    block = {"version": "7", "qualification": {"min_budget_usd": 100_000}}
+    await _live_call(redis_client, redis_prefix, call_sid, facts=QUALIFIED, live_config=block)
+    await asyncio.sleep(GRACE_S + 0.2)
+    assert await sweeper.sweep_once() == [call_sid]
+    await recorder.drain_once()
+    report = await call_report(db_pool, call_sid)
+    assert report is not None and report["status"] == "failed"
+    assert report["outcome"] != "qualified"
 
 
 async def test_without_a_checkpoint_the_record_keeps_what_it_had(

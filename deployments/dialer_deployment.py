@@ -55,11 +55,9 @@ class DialerDeployment:
         )
         per_replica = settings.performance.max_calls_per_replica
         capacity = DialCapacity(
-            self._redis,
-            settings.redis_prefix,
+            ingress,
             # A cap of its own for campaigns, or what the ingress's replicas hold.
             capacity=campaigns.ingress_capacity or (lambda: ingress.total(per_replica)),
-            live_ttl_s=settings.performance.session_ttl_s,
             hold_s=campaigns.ring_timeout_s + RESERVATION_MARGIN_S,
         )
         self._calls = OutboundCalls.from_settings(settings)

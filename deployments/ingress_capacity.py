@@ -33,15 +33,31 @@ def reservations_key(prefix: str) -> str:
     return f"{prefix}:dialer:reserved"
 
 
+# KEYS: reservations, live calls. ARGV: now, capacity, attempt key, lapse time, the
+# oldest heartbeat a live call may have. Returns 1 if reserved (or already held), 0 if no
+# place is free. One script: the check and the add cannot be split by another dialer.
+_RESERVE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZSCORE', KEYS[1], ARGV[3]) then return 1 end
+local used = redis.call('ZCARD', KEYS[1]) + redis.call('ZCOUNT', KEYS[2], ARGV[5], '+inf')
+if used >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+return 1
+"""
+
+
 class IngressCapacity:
-    """The ingress's capacity and use, across its replicas."""
+    """The ingress's capacity and use, across its replicas, and places held in it."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str, *, live_ttl_s: float) -> None:
         self._redis = redis
         self._live_ttl_s = live_ttl_s
         self.replicas_key = f"{prefix}:ingress:replicas"
         self.reserved_key = reservations_key(prefix)
+        # The live calls of every ingress replica, scored by their last heartbeat; the
+        # registry owns the set (and trims it), this only counts it.
         self.live_key = CallRegistry(redis, prefix, int(live_ttl_s)).live_key
+        self._reserve = redis.register_script(_RESERVE)
 
     async def announce(self, replica: str) -> None:
         now = time.time()
@@ -49,9 +65,6 @@ class IngressCapacity:
             pipe.zadd(self.replicas_key, {replica: now})
             pipe.zremrangebyscore(self.replicas_key, "-inf", now - REPLICA_TTL_S)
             await pipe.execute()
-
-    async def withdraw(self, replica: str) -> None:
-        await self._redis.zrem(self.replicas_key, replica)
 
     async def announce_forever(self, replica: str) -> None:
         while True:
@@ -67,15 +80,38 @@ class IngressCapacity:
     async def total(self, per_replica: int) -> int:
         """Calls the ingress holds at once; one replica's worth while none has announced
         itself yet (the first one is starting)."""
-        return max(1, await self.replicas()) * per_replica
+        return _total(await self.replicas(), per_replica)
 
     async def in_use(self) -> int:
+        live, reserved, _ = await self._counts()
+        return live + reserved
+
+    async def has_room(self, per_replica: int) -> bool:
+        live, reserved, replicas = await self._counts()
+        return live + reserved < _total(replicas, per_replica)
+
+    async def reserve(self, attempt_key: str, capacity: int, hold_s: float) -> bool:
+        """Hold a place for `hold_s` (a call ringing) if fewer than `capacity` are used."""
+        now = time.time()
+        held = await self._reserve(
+            keys=[self.reserved_key, self.live_key],
+            args=[now, capacity, attempt_key, now + hold_s, now - self._live_ttl_s],
+        )
+        return bool(held)
+
+    async def release(self, attempt_key: str) -> None:
+        await self._redis.zrem(self.reserved_key, attempt_key)
+
+    async def _counts(self) -> tuple[int, int, int]:
+        """Live calls, places held, replicas alive: one round trip."""
         now = time.time()
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.zcount(self.live_key, now - self._live_ttl_s, "+inf")
             pipe.zcount(self.reserved_key, now, "+inf")
-            live, reserved = await pipe.execute()
-        return int(live) + int(reserved)
+            pipe.zcount(self.replicas_key, now - REPLICA_TTL_S, "+inf")
+            live, reserved, replicas = await pipe.execute()
+        return int(live), int(reserved), int(replicas)
 
-    async def has_room(self, per_replica: int) -> bool:
-        return await self.in_use() < await self.total(per_replica)
+
+def _total(replicas: int, per_replica: int) -> int:
+    return max(1, replicas) * per_replica

@@ -30,6 +30,7 @@ from db.queries import add_do_not_call
 from db.recorder import Recorder
 from deployments.dial_capacity import DialCapacity
 from deployments.dialer import Dialer, dialer_clock
+from deployments.ingress_capacity import IngressCapacity
 from deployments.twilio_forms import ATTEMPT_KEY_PATTERN
 from switchboard.lead_import import parse_leads
 from switchboard.settings import CampaignSettings
@@ -68,7 +69,8 @@ async def calls(sandbox: SandboxProcess) -> AsyncIterator[OutboundCalls]:
 
 @pytest.fixture
 def capacity(redis_client: redis.Redis, redis_prefix: str) -> DialCapacity:
-    return DialCapacity(redis_client, redis_prefix, capacity=10, live_ttl_s=3600, hold_s=90)
+    return DialCapacity(IngressCapacity(redis_client, redis_prefix, live_ttl_s=3600),
+                        capacity=10, hold_s=90)
 
 
 SETTINGS = CampaignSettings(window="00:00-23:59", max_concurrent=2, calls_per_minute=10,
@@ -185,12 +187,14 @@ async def test_a_campaign_never_has_more_calls_in_flight_than_max_concurrent(
 async def test_the_ingress_capacity_caps_every_campaign(
     pool: asyncpg.Pool, calls: OutboundCalls, redis_client: redis.Redis, redis_prefix: str
 ) -> None:
-    full = DialCapacity(redis_client, redis_prefix, capacity=1, live_ttl_s=3600, hold_s=90)
-    await redis_client.zadd(full.live_key, {"CA-live-inbound-call": datetime.now(UTC).timestamp()})
+    ingress = IngressCapacity(redis_client, redis_prefix, live_ttl_s=3600)
+    full = DialCapacity(ingress, capacity=1, hold_s=90)
+    live_call = {"CA-live-inbound-call": datetime.now(UTC).timestamp()}
+    await redis_client.zadd(ingress.live_key, live_call)
     campaign_id = await running_campaign(pool, numbers(2), max_concurrent=2)
     await new_dialer(pool, calls, full).tick()
     assert await attempts(pool, campaign_id) == []
-    await redis_client.zrem(full.live_key, "CA-live-inbound-call")
+    await redis_client.zrem(ingress.live_key, "CA-live-inbound-call")
     await new_dialer(pool, calls, full).tick()
     assert len(await attempts(pool, campaign_id)) == 1  # one place free
 

@@ -22,6 +22,7 @@ from switchboard.caller.twilio_protocol import (
     voice_webhook_params,
 )
 from switchboard.caller.webhooks import post_status_callback
+from switchboard.settings import PerformanceSettings
 from tests.e2e import RunningSwitchboard, voice_webhook
 
 TTL_S = 3600
@@ -42,8 +43,6 @@ async def test_capacity_is_the_replicas_alive_times_calls_per_replica(
     # A replica silent past the TTL (stopped, or its node lost) no longer counts.
     await redis_client.zadd(capacity.replicas_key, {"replica-b": time.time() - REPLICA_TTL_S - 1})
     assert await capacity.total(24) == 24
-    await capacity.withdraw("replica-a")
-    assert await capacity.replicas() == 0
 
 
 async def test_live_calls_of_every_replica_and_the_dialers_places_fill_it(
@@ -52,8 +51,7 @@ async def test_live_calls_of_every_replica_and_the_dialers_places_fill_it(
     capacity = IngressCapacity(redis_client, redis_prefix, live_ttl_s=TTL_S)
     await capacity.announce("replica-a")
     registry = CallRegistry(redis_client, redis_prefix, TTL_S)
-    dialer = DialCapacity(redis_client, redis_prefix, capacity=lambda: capacity.total(3),
-                          live_ttl_s=TTL_S, hold_s=90)
+    dialer = DialCapacity(capacity, capacity=lambda: capacity.total(3), hold_s=90)
     for _ in range(2):
         assert await registry.claim_new(_identity())
     assert await capacity.in_use() == 2 and await capacity.has_room(3)
@@ -77,8 +75,10 @@ async def test_an_inbound_call_is_answered_busy_while_a_campaign_holds_every_pla
     switchboard: RunningSwitchboard, redis_client: redis.Redis
 ) -> None:
     capacity = IngressCapacity(redis_client, switchboard.redis_prefix, live_ttl_s=TTL_S)
-    total = await capacity.total(24)  # the server runs the default max_calls_per_replica
+    # The server runs the default max_calls_per_replica.
+    total = await capacity.total(PerformanceSettings().max_calls_per_replica)
     free = total - await capacity.in_use()
+    assert free > 0  # the shared server has room before the campaign takes it
     held = {f"test-hold-{new_sid('CA')}-{n}": time.time() + 60 for n in range(free)}
     await redis_client.zadd(capacity.reserved_key, held)
     try:

@@ -238,19 +238,22 @@ class Dialer:
         if not is_open(now, zones, start, end):
             opening = next_opening(now, zones, start, end)
             if opening is None:
-                reason = f"no calling hours common to {', '.join(zones)}"
-                await skip_attempt(self._pool, lead, reason)
+                await self._skip(lead, f"no calling hours common to {', '.join(zones)}")
             else:
                 await defer_lead(self._pool, lead.id, opening)
             return False
         # Read now, not only at import: the lead may have opted out since, anywhere.
         if await is_do_not_call(self._pool, lead.number):
-            await skip_attempt(self._pool, lead, "on the do-not-call list")
-            if self._metrics is not None:
-                self._metrics.settled("skipped")
-            logger.info(f"lead {lead.number}: on the do-not-call list; skipped")
+            await self._skip(lead, "on the do-not-call list")
             return False
         return True
+
+    async def _skip(self, lead: DueLead, reason: str) -> None:
+        """An attempt that is not made, and the lead finished: recorded, counted, logged."""
+        await skip_attempt(self._pool, lead, reason)
+        if self._metrics is not None:
+            self._metrics.settled("skipped")
+        logger.info(f"lead {lead.number}: {reason}; skipped")
 
     def zones(self, lead: DueLead) -> list[str]:
         """The lead's zone, else every zone its number may ring in, else the fallback."""

@@ -4,8 +4,8 @@ DESIGN.md "Campaigns": busy, no-answer, failed and voicemail attempts are retrie
 backoff, up to the campaign's `max_attempts`; a lead who was qualified, transferred or
 opted out is finished. A conversation that reached an outcome of its own (nurture,
 disqualified) is finished too: calling again would only repeat it. A lead who hung up
-before any outcome (`abandoned`) is tried again, like one who did not answer. A lead
-skipped at dialling (on the do-not-call list) is finished.
+before any outcome (`abandoned`) is tried again, like one who did not answer. (A lead
+skipped at dialling is finished by the dialer itself, `db.call_attempts.skip_attempt`.)
 
 The wait before attempt n+1 is `retry_after_s * 2**(n-1)`: each retry waits twice as
 long as the one before.

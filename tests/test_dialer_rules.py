@@ -138,8 +138,3 @@ def test_answered_calls_finish_the_lead_unless_they_reached_no_outcome(
     lead = after_attempt("completed", outcome, attempt=1, max_attempts=3, retry_after_s=60,
                          now=NOW)  # fmt: skip
     assert lead.finished is finished
-
-
-def test_a_skipped_attempt_finishes_the_lead() -> None:
-    assert after_attempt("skipped", None, attempt=1, max_attempts=3, retry_after_s=60,
-                         now=NOW).finished  # fmt: skip

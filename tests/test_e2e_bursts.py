@@ -18,7 +18,7 @@ from switchboard.caller.twilio_protocol import (
     status_callback_params,
     voice_webhook_params,
 )
-from switchboard.caller.webhooks import post_status_callback
+from switchboard.caller.webhooks import STATUS_PATH, post_status_callback
 from switchboard.scenario import load_scenario
 from tests.chaos import warm_pool
 from tests.e2e import SCENARIOS, RunningSwitchboard, live_audio_call, run_switchboard, voice_webhook
@@ -69,7 +69,7 @@ async def test_a_caller_beyond_the_warm_actors_is_answered_busy_and_the_next_get
     assert (await server.health())["reserved"] == 1
     async with httpx.AsyncClient() as http:
         problem = await post_status_callback(
-            http, server.base_url, server.auth_token,
+            http, server.base_url + STATUS_PATH, server.auth_token,
             status_callback_params(ringing, "canceled", 0),
         )  # fmt: skip
     assert problem is None

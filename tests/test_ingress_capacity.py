@@ -21,7 +21,7 @@ from switchboard.caller.twilio_protocol import (
     status_callback_params,
     voice_webhook_params,
 )
-from switchboard.caller.webhooks import post_status_callback
+from switchboard.caller.webhooks import STATUS_PATH, post_status_callback
 from switchboard.settings import PerformanceSettings
 from tests.e2e import RunningSwitchboard, voice_webhook
 
@@ -95,7 +95,7 @@ async def test_an_inbound_call_is_answered_busy_while_a_campaign_holds_every_pla
     # The caller hangs up while it rings: its warm actor goes back to the pool.
     async with httpx.AsyncClient() as http:
         problem = await post_status_callback(
-            http, switchboard.base_url, switchboard.auth_token,
+            http, switchboard.base_url + STATUS_PATH, switchboard.auth_token,
             status_callback_params(parties, "canceled", 0),
         )  # fmt: skip
     assert problem is None

@@ -35,6 +35,7 @@ from switchboard.caller.speech import synthesize_lines
 from switchboard.caller.transcript import Transcript
 from switchboard.caller.turns import TurnObserver, TurnTracker
 from switchboard.caller.webhooks import (
+    STATUS_PATH,
     VOICE_PATH,
     post_status_callback,
     request_next_twiml,
@@ -449,13 +450,14 @@ async def play_audio_call(
     parties: tp.CallParties,
     auth_token: str,
     transcript: Transcript,
-    answered_by: str | None = None,
     observer: TurnObserver | None = None,
 ) -> AnsweredCall:
     """Post the voice webhook to `voice_url` and play the scenario on the media streams
     its TwiML names, as Twilio does once a call is answered. The status callbacks are
     the caller's to send: `run_audio_call` sends the end of the call, and the Twilio
-    sandbox the whole progression of a call it places."""
+    sandbox the whole progression of a call it places. Who answered is the scenario's
+    (`answered_by`: a person, or a machine)."""
+    answered_by = scenario.answered_by
     speech = await synthesize_lines(line for line in scenario.lines if isinstance(line, str))
     ringing = time.monotonic()
     answer = await request_twiml(
@@ -514,12 +516,11 @@ async def run_audio_call(
     async with httpx.AsyncClient(timeout=15) as http:
         answered = await play_audio_call(
             http, scenario, voice_url=base_url + VOICE_PATH, parties=parties,
-            auth_token=auth_token, transcript=transcript, answered_by=scenario.answered_by,
-            observer=observer,
+            auth_token=auth_token, transcript=transcript, observer=observer,
         )
         if answered.ended is not None:
             status = tp.status_callback_params(parties, answered.ended.call_status, 0)
-            await post_status_callback(http, base_url, auth_token, status)
+            await post_status_callback(http, base_url + STATUS_PATH, auth_token, status)
             if answered.ended.kind == "reject":
                 raise CallFailed(
                     f"the server rejected the call (<Reject reason={answered.ended.reason}>)"
@@ -527,7 +528,7 @@ async def run_audio_call(
             raise CallFailed("the server hung up without connecting the call to an agent")
         assert answered.leg is not None
         problem = await post_status_callback(
-            http, base_url, auth_token,
+            http, base_url + STATUS_PATH, auth_token,
             tp.status_callback_params(parties, "completed", answered.leg.duration_s),
         )
         if problem:

@@ -91,10 +91,9 @@ async def request_next_twiml(
 
 
 async def post_status_callback(
-    http: httpx.AsyncClient, base_url: str, auth_token: str, params: dict[str, str]
+    http: httpx.AsyncClient, url: str, auth_token: str, params: dict[str, str]
 ) -> str | None:
-    """POST the end-of-call status callback; returns a problem to report, or None."""
-    url = base_url + STATUS_PATH
+    """POST a status callback to `url`; returns a problem to report, or None."""
     try:
         response = await _signed_post(http, url, auth_token, params)
     except httpx.TransportError as exc:

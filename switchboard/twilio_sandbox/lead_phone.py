@@ -27,7 +27,7 @@ from switchboard.caller.audio_caller import play_audio_call
 from switchboard.caller.result import CallFailed
 from switchboard.caller.transcript import Transcript
 from switchboard.caller.twilio_protocol import CallParties, status_callback_params
-from switchboard.caller.webhooks import webhook_headers
+from switchboard.caller.webhooks import post_status_callback
 from switchboard.twilio_sandbox.calls import SandboxCall
 from switchboard.twilio_sandbox.lead_book import Answer, LeadBookError, answer_for
 
@@ -112,17 +112,19 @@ class LeadPhone:
         parties = CallParties(call.sid, call.account_sid, "outbound", call.from_, call.to)
         said = io.StringIO()
         transcript = Transcript(said)
+        ended = "completed"
         try:
-            await play_audio_call(
+            answered = await play_audio_call(
                 report.http, scenario, voice_url=call.url, parties=parties,
                 auth_token=self._auth_token, transcript=transcript,
-                answered_by=call.answered_by,
             )
+            if answered.ended is not None:  # <Reject> or <Hangup/> instead of a stream
+                ended = answered.ended.call_status
         except CallFailed as exc:
             call.error = str(exc)
         call.transcript = said.getvalue()
         if not call.ended:
-            await report.end("completed")
+            await report.end(ended)
         else:
             await report.final()
 
@@ -175,10 +177,6 @@ class _Reporter:
         self._sequence += 1
         if call.answered_by:
             params["AnsweredBy"] = call.answered_by
-        try:
-            await self.http.post(
-                self._url, data=params,
-                headers=webhook_headers(self._auth_token, self._url, params),
-            )
-        except httpx.TransportError as exc:
-            logger.warning(f"call {call.sid}: status callback to {self._url} failed: {exc!r}")
+        problem = await post_status_callback(self.http, self._url, self._auth_token, params)
+        if problem:
+            logger.warning(f"call {call.sid}: {problem}")

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
+from db.queries import COST_PARTS, float_or_none, iso_or_none
 from switchboard.conversion_stats import (
     SIGNIFICANCE_LEVEL,
     TEST_NAME,
@@ -43,7 +43,6 @@ from switchboard.conversion_stats import (
 )
 
 LATENCY_PERCENTILES = (0.5, 0.9, 0.95, 0.99)
-COST_PARTS = ("telephony", "stt", "llm", "tts")
 FUNNEL_STAGES = ("dialled", "answered", "human", "qualified", "meeting_booked")
 WORK_MEM = "64MB"
 MAX_CALL_LENGTH = timedelta(days=1)
@@ -178,8 +177,8 @@ async def list_calls(
 def _call_summary(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "call_sid": row["call_sid"],
-        "started_at": _iso(row["started_at"]),
-        "ended_at": _iso(row["ended_at"]),
+        "started_at": iso_or_none(row["started_at"]),
+        "ended_at": iso_or_none(row["ended_at"]),
         "direction": row["direction"],
         "mode": row["mode"],
         "from": row["from_number"],
@@ -367,8 +366,8 @@ async def latency(pool: asyncpg.Pool, filters: CallFilters) -> dict[str, Any]:
         "turn_latency": {
             "turns": row["turns"],
             "timed_turns": row["timed_turns"],
-            "mean_ms": _number(row["mean_ms"]),
-            **{f"p{round(p * 100)}_ms": _number(v)
+            "mean_ms": float_or_none(row["mean_ms"]),
+            **{f"p{round(p * 100)}_ms": float_or_none(v)
                for p, v in zip(LATENCY_PERCENTILES, values, strict=True)},
             "fallback_turns": row["fallback_turns"],
             "fallback_rate": _ratio(row["fallback_turns"], row["turns"]),
@@ -530,14 +529,6 @@ async def experiment(pool: asyncpg.Pool, name: str, filters: CallFilters) -> dic
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _number(value: Decimal | float | None) -> float | None:
-    return float(value) if value is not None else None
-
 
 def _ratio(part: float, whole: float) -> float | None:
     return float(part) / float(whole) if whole else None

@@ -17,20 +17,22 @@ from db.phone import normalize_number
 COST_PARTS = ("telephony", "stt", "llm", "tts")
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_or_none(value: datetime | None) -> str | None:
+    """A time as ISO 8601 for JSON, None kept."""
     return value.isoformat() if value is not None else None
 
 
-def _number(value: Decimal | float | None) -> float | None:
+def float_or_none(value: Decimal | float | None) -> float | None:
+    """A NUMERIC as a float for JSON, None kept."""
     return float(value) if value is not None else None
 
 
 def _facts(row: asyncpg.Record) -> dict[str, Any]:
     return {
-        "budget_usd": _number(row["budget_usd"]),
+        "budget_usd": float_or_none(row["budget_usd"]),
         "decision_maker": row["decision_maker"],
         "need": row["need"],
-        "timeline_months": _number(row["timeline_months"]),
+        "timeline_months": float_or_none(row["timeline_months"]),
         "meeting_time": row["meeting_time"],
     }
 
@@ -95,7 +97,7 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
                 "from_agent": t["from_agent"],
                 "to_agent": t["to_agent"],
                 "trigger": t["trigger"],
-                "timestamp": _iso(t["timestamp"]),
+                "timestamp": iso_or_none(t["timestamp"]),
                 "transition_duration_ms": float(t["transition_duration_ms"]),
                 "context_preserved": t["context_preserved"],
             }
@@ -104,7 +106,7 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
         "tier_history": [
             {
                 "tier": d["tier"],
-                "at": _iso(d["at"]),
+                "at": iso_or_none(d["at"]),
                 "trigger": d["trigger"],
                 "approved": d["approved"],
                 "reason": d["reason"],
@@ -118,7 +120,7 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
                 "user_text": t["user_text"],
                 "agent_text": t["agent_text"],
                 "agent": t["agent"],
-                "latency_ms": _number(t["latency_ms"]),
+                "latency_ms": float_or_none(t["latency_ms"]),
                 # Beyond DESIGN.md: the direct path answered this turn, not the agents.
                 "fallback": t["fallback"],
             }
@@ -149,8 +151,8 @@ async def call_report(pool: asyncpg.Pool, call_sid: str) -> dict[str, Any] | Non
         "app": call["app"],
         # Whether the agents answered (False: the direct path only, by flag or kill switch).
         "integration_enabled": call["integration_enabled"],
-        "started_at": _iso(call["started_at"]),
-        "ended_at": _iso(call["ended_at"]),
+        "started_at": iso_or_none(call["started_at"]),
+        "ended_at": iso_or_none(call["ended_at"]),
         # True once the session's final state is recorded.
         "final": call["finalized"],
         # What the caller was promised after the call (null when nothing): a text with a
@@ -169,46 +171,9 @@ def _follow_up(row: asyncpg.Record | None) -> dict[str, Any] | None:
         "message_sid": row["message_sid"],
         "link": row["link"],
         "error": row["error"],
-        "requested_at": _iso(row["requested_at"]),
-        "updated_at": _iso(row["updated_at"]),
+        "requested_at": iso_or_none(row["requested_at"]),
+        "updated_at": iso_or_none(row["updated_at"]),
     }
-
-
-_SUMMARY = """
-    SELECT call_sid, direction, from_number, to_number, status, outcome,
-           qualification_score, current_agent, tier, cost_usd, started_at, ended_at
-    FROM calls"""
-
-
-async def recent_calls(
-    pool: asyncpg.Pool, limit: int = 50, *, outcome: str | None = None
-) -> list[dict[str, Any]]:
-    """Summaries of the latest calls, newest first, optionally of one outcome."""
-    # Two statements rather than `$2 IS NULL OR outcome = $2`, which a generic plan
-    # cannot answer from the (outcome, started_at) index.
-    if outcome is None:
-        rows = await pool.fetch(f"{_SUMMARY} ORDER BY started_at DESC LIMIT $1", limit)
-    else:
-        rows = await pool.fetch(
-            f"{_SUMMARY} WHERE outcome = $2 ORDER BY started_at DESC LIMIT $1", limit, outcome
-        )
-    return [
-        {
-            "call_sid": row["call_sid"],
-            "direction": row["direction"],
-            "from": row["from_number"],
-            "to": row["to_number"],
-            "status": row["status"],
-            "outcome": row["outcome"],
-            "qualification_score": float(row["qualification_score"]),
-            "current_agent": row["current_agent"],
-            "tier": row["tier"],
-            "cost_usd": float(row["cost_usd"]),
-            "started_at": _iso(row["started_at"]),
-            "ended_at": _iso(row["ended_at"]),
-        }
-        for row in rows
-    ]
 
 
 async def is_do_not_call(pool: asyncpg.Pool, number: str) -> bool:

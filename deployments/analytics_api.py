@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from db import analytics
 from db.analytics import CALL_COLUMNS, CallFilters, CallKey
-from deployments.api_errors import api_error
+from deployments.api_errors import DATABASE_ERRORS, api_error, records_unavailable
 from deployments.auth import bearer_refusal
 from switchboard.models import Direction, Outcome
 
@@ -47,7 +47,6 @@ MAX_LIMIT = 1000
 # Pages the CSV export of every matching call reads at a time.
 EXPORT_BATCH = 1000
 MAX_NAME_LENGTH = 200
-_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 _OUTCOMES = tuple(outcome.value for outcome in Outcome)
 _DIRECTIONS = get_args(Direction)
 
@@ -99,8 +98,8 @@ class AnalyticsApi:
             page = await analytics.list_calls(
                 pool, query.filters, after=query.after, limit=query.limit or DEFAULT_LIMIT
             )
-        except _DATABASE_ERRORS as exc:
-            return _unavailable(exc)
+        except DATABASE_ERRORS as exc:
+            return records_unavailable("call records", exc)
         cursor = encode_cursor(page.next_key) if page.next_key else None
         if query.csv:
             headers = _attachment("calls") | ({"X-Next-Cursor": cursor} if cursor else {})
@@ -169,8 +168,8 @@ class AnalyticsApi:
             return api_error(str(exc), 400)
         try:
             answer = await question(await self._database(), filters)
-        except _DATABASE_ERRORS as exc:
-            return _unavailable(exc)
+        except DATABASE_ERRORS as exc:
+            return records_unavailable("call records", exc)
         if as_csv:
             rows = [flatten(row) for row in listed(answer)]
             return Response(
@@ -338,6 +337,3 @@ def _attachment(name: str) -> dict[str, str]:
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
     return {"Content-Disposition": f'attachment; filename="{safe}.csv"'}
 
-
-def _unavailable(exc: Exception) -> JSONResponse:
-    return api_error(f"call records unavailable: {exc!r}", 503)

@@ -36,7 +36,12 @@ from db.campaigns import (
 )
 from db.leads import lead_history, put_do_not_call, remove_do_not_call
 from db.phone import normalize_number
-from deployments.api_errors import api_error, validation_problems
+from deployments.api_errors import (
+    DATABASE_ERRORS,
+    api_error,
+    records_unavailable,
+    validation_problems,
+)
 from deployments.auth import bearer_refusal
 from switchboard.lead_import import LeadFileError, e164, parse_leads
 from switchboard.settings import CampaignSettings
@@ -47,11 +52,7 @@ logger = logging.getLogger("ray.serve")
 PACING_PARAMS = ("max_concurrent", "calls_per_minute", "max_attempts", "retry_after_s", "window")
 MAX_NAME_LENGTH = 200
 MAX_REASON_LENGTH = 500
-_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
-
-def _unavailable(exc: Exception) -> JSONResponse:
-    return api_error(f"campaign records unavailable: {exc!r}", 503)
 
 
 class CampaignApi:
@@ -104,8 +105,8 @@ class CampaignApi:
             return api_error(f"bad lead list: {exc}", 400)
         try:
             created = await create_campaign(await self._database(), name, pacing, leads)
-        except _DATABASE_ERRORS as exc:
-            return _unavailable(exc)
+        except DATABASE_ERRORS as exc:
+            return records_unavailable("campaign records", exc)
         logger.info(
             f"campaign {created.id} ({name!r}) created: {created.accepted} leads, "
             f"{len(created.rejected)} rows rejected"
@@ -120,8 +121,8 @@ class CampaignApi:
             return api_error("no such campaign", 404)
         try:
             body = await campaign_status(await self._database(), campaign_id)
-        except _DATABASE_ERRORS as exc:
-            return _unavailable(exc)
+        except DATABASE_ERRORS as exc:
+            return records_unavailable("campaign records", exc)
         return JSONResponse(body) if body else api_error("no such campaign", 404)
 
     async def start(self, request: Request) -> Response:
@@ -146,8 +147,8 @@ class CampaignApi:
             body = await change_state(await self._database(), campaign_id, action)
         except StateConflict as exc:
             return api_error(str(exc), 409)
-        except _DATABASE_ERRORS as exc:
-            return _unavailable(exc)
+        except DATABASE_ERRORS as exc:
+            return records_unavailable("campaign records", exc)
         if body is None:
             return api_error("no such campaign", 404)
         logger.info(f"campaign {campaign_id}: {action} -> {body['state']}")
@@ -163,8 +164,8 @@ class CampaignApi:
             return api_error("not a phone number", 400)
         try:
             return JSONResponse(await lead_history(await self._database(), number))
-        except _DATABASE_ERRORS as exc:
-            return _unavailable(exc)
+        except DATABASE_ERRORS as exc:
+            return records_unavailable("campaign records", exc)
 
     async def put_do_not_call(self, request: Request) -> Response:
         if refused := self._refused(request):
@@ -177,8 +178,8 @@ class CampaignApi:
             return reason
         try:
             entry, added = await put_do_not_call(await self._database(), number, reason)
-        except _DATABASE_ERRORS as exc:
-            return _unavailable(exc)
+        except DATABASE_ERRORS as exc:
+            return records_unavailable("campaign records", exc)
         if added:
             logger.info(f"do-not-call: {number} added through the API ({reason or 'no reason'})")
         return JSONResponse(entry, status_code=201 if added else 200)
@@ -194,8 +195,8 @@ class CampaignApi:
             return reason
         try:
             removed = await remove_do_not_call(await self._database(), number, reason)
-        except _DATABASE_ERRORS as exc:
-            return _unavailable(exc)
+        except DATABASE_ERRORS as exc:
+            return records_unavailable("campaign records", exc)
         if removed is None:
             return api_error(f"{number} is not on the do-not-call list", 404)
         # An admin made a number callable again: the audit event (also in the table).

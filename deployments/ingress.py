@@ -51,7 +51,7 @@ from db.pool import create_pool
 from db.queries import call_report
 from deployments.analytics_api import AnalyticsApi
 from deployments.api_document import serve_api_document
-from deployments.api_errors import api_error
+from deployments.api_errors import DATABASE_ERRORS, api_error, records_unavailable
 from deployments.auth import TwilioSignatures, bearer_refusal
 from deployments.call_draining import keep_calls_through_shutdown
 from deployments.call_streams import CallStreams
@@ -286,8 +286,8 @@ class TwilioIngress:
             return refused
         try:
             report = await call_report(await self._database(), request.path_params["call_sid"])
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            return api_error(f"call records unavailable: {exc!r}", 503)
+        except DATABASE_ERRORS as exc:
+            return records_unavailable("call records", exc)
         if report is None:
             return api_error("no such call", 404)
         return JSONResponse(report)

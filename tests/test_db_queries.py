@@ -1,4 +1,4 @@
-"""The API's reads: recent calls, the do-not-call list, an unknown call."""
+"""The API's reads: the calls list, the do-not-call list, an unknown call."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import uuid
 
 import asyncpg
 
+from db.analytics import CallFilters, list_calls
 from db.outbox import Outbox
-from db.queries import add_do_not_call, call_report, is_do_not_call, recent_calls
+from db.queries import add_do_not_call, call_report, is_do_not_call
 from db.recorder import Recorder
 from switchboard.models import CallFacts, CallSession, CallStatus, Outcome
 
@@ -35,7 +36,7 @@ async def finished_call(outbox: Outbox, started_at: float, outcome: Outcome) -> 
     return call_sid
 
 
-async def test_recent_calls_lists_newest_first_and_filters_by_outcome(
+async def test_the_calls_list_is_newest_first_and_filters_by_outcome(
     outbox: Outbox, recorder: Recorder, db_pool: asyncpg.Pool
 ) -> None:
     oldest = await finished_call(outbox, FUTURE, Outcome.NURTURE)
@@ -43,11 +44,13 @@ async def test_recent_calls_lists_newest_first_and_filters_by_outcome(
     newest = await finished_call(outbox, FUTURE + 120, Outcome.NURTURE)
     await recorder.drain_once()
 
-    latest = await recent_calls(db_pool, 3)
+    latest = (await list_calls(db_pool, CallFilters(), after=None, limit=3)).calls
     assert [c["call_sid"] for c in latest] == [newest, middle, oldest]
     assert latest[0]["status"] == "completed" and latest[0]["cost_usd"] == 0.002
 
-    nurtured = await recent_calls(db_pool, 2, outcome="nurture")
+    nurtured = (
+        await list_calls(db_pool, CallFilters(outcome="nurture"), after=None, limit=2)
+    ).calls
     assert [c["call_sid"] for c in nurtured] == [newest, oldest]
 
 

@@ -14,8 +14,10 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from db.webhooks import event_id
@@ -94,7 +96,19 @@ async def test_events_of_calls_ended_during_a_minute_long_receiver_outage_arrive
         arrived = await receiver.wait_for(4, timeout_s=60)
 
     assert receiver.bad_signatures == []
-    assert all(event.received_at >= back_at for event in arrived.values())
+    # Each was made while the receiver was down and was tried and refused then:
+    # delivered by a retry, not by a first attempt after it came back.
+    for event in arrived.values():
+        assert datetime.fromisoformat(event.created_at).timestamp() < back_at, event.id
+    conn = await asyncpg.connect(server.database_url)
+    try:
+        attempts = dict(await conn.fetch(
+            "SELECT event_id, attempts FROM webhook_deliveries WHERE event_id = ANY($1)",
+            list(arrived),
+        ))
+    finally:
+        await conn.close()
+    assert attempts.keys() == arrived.keys() and min(attempts.values()) > 1, attempts
     expected = {
         event_id(calls[0].call_sid, "call.completed"),
         event_id(calls[0].call_sid, "lead.qualified"),

@@ -18,7 +18,7 @@ also look strong above it, as they would in wideband speech; vowels look weak.
 The per-filter level does not matter: the model's batch cepstral mean
 normalisation removes any constant. This takes the error rate on 8 kHz speech
 from 73 % to 46 % on our development set; trimming and flooring silence (see
-`cepstra`) make results independent of the silence around the speech and
+`trimmed_cepstra`) make results independent of the silence around the speech and
 bring it to 41 %. The decoder is then fed cepstra (`Decoder.process_cep`), not samples.
 
 A side effect: PocketSphinx's spectral-subtraction noise removal (`remove_noise`
@@ -47,12 +47,12 @@ BAND_EDGE = 0.95
 #: PocketSphinx floors mel energies at 1e-4 before the log.
 _LOG_FLOOR = 1e-4
 #: Frames (10 ms) of silence kept before the first and after the last speech
-#: frame of a segment (None: no trimming). See `trim_silence`.
+#: frame of a segment (None: no trimming). See `speech_span`.
 EDGE_FRAMES: int | None = 15
 #: A frame counts as speech within this many nats (9.2 = 40 dB) of the loudest.
 SPEECH_RANGE = 9.2
 #: Dynamic range kept below each filter's loudest frame, in nats (12 = 52 dB;
-#: None: only PocketSphinx's absolute floor). See `cepstra`.
+#: None: only PocketSphinx's absolute floor). See `trimmed_cepstra`.
 DYNAMIC_RANGE: float | None = 12.0
 
 
@@ -179,9 +179,9 @@ def log_mel(samples: np.ndarray, fe: FrontEnd) -> np.ndarray:
     return np.log(np.maximum(spectrum @ tables.filters.T, _LOG_FLOOR))
 
 
-def trim_silence(log_energies: np.ndarray, keep: int) -> np.ndarray:
-    """Drop all but `keep` frames of the silence before and after the speech
-    (`speech_span` says which frames stay).
+def speech_span(log_energies: np.ndarray, keep: int) -> tuple[int, int]:
+    """The frames to keep of a segment: the speech with `keep` frames of silence either
+    side, dropping the rest.
 
     The decoder normalises cepstra by their mean over the segment, so the
     amount of silence in a segment shifts every speech frame. How much there is
@@ -189,12 +189,6 @@ def trim_silence(log_energies: np.ndarray, keep: int) -> np.ndarray:
     pre-roll (up to 1 s), its stop delay, the 0.5 s the segmented service pads.
     Trimming to a fixed margin makes the result independent of them.
     """
-    first, last = speech_span(log_energies, keep)
-    return log_energies[first:last]
-
-
-def speech_span(log_energies: np.ndarray, keep: int) -> tuple[int, int]:
-    """The frames `trim_silence` keeps: the speech with `keep` frames either side."""
     frame_energy = np.logaddexp.reduce(log_energies, axis=1)
     speech = np.nonzero(frame_energy > frame_energy.max() - SPEECH_RANGE)[0]
     return max(0, int(speech[0]) - keep), min(len(log_energies), int(speech[-1]) + 1 + keep)
@@ -225,14 +219,6 @@ def fill_high_band(log_energies: np.ndarray, first: int) -> np.ndarray:
     return filled
 
 
-def cepstra(
-    samples: np.ndarray, *, audio_sample_rate: int, fe: FrontEnd | None = None
-) -> np.ndarray:
-    """MFCCs (float32, frames x ncep) of 16 kHz samples that came from `audio_sample_rate`
-    (see `trimmed_cepstra`)."""
-    return trimmed_cepstra(samples, audio_sample_rate=audio_sample_rate, fe=fe)[0]
-
-
 def trimmed_cepstra(
     samples: np.ndarray, *, audio_sample_rate: int, fe: FrontEnd | None = None
 ) -> tuple[np.ndarray, int]:
@@ -240,7 +226,7 @@ def trimmed_cepstra(
     and the frame of the audio the first of them is (where the decoder's frame 0 lies:
     word times are counted from there).
 
-    Silence around the speech is trimmed (`trim_silence`); each filter is
+    Silence around the speech is trimmed (`speech_span`); each filter is
     floored `DYNAMIC_RANGE` below its loudest frame, so digital silence (exact
     zeros, which phone lines and the segment padding produce) looks like the
     quiet room noise the model was trained with rather than an abyss 100 dB

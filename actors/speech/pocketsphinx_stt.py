@@ -127,7 +127,7 @@ class PocketSphinxDecoder:
         if sample_rate != DECODER_SAMPLE_RATE:
             # Upsampling only changes the rate to the one the acoustic model
             # expects; the band above the phone's 4 kHz stays empty until
-            # `features.cepstra` estimates it. Resampling int16 to int16 keeps
+            # `features.trimmed_cepstra` estimates it. Resampling int16 to int16 keeps
             # digital silence exactly zero, as the model's own front end would
             # see it (float output leaves filter ringing there, which measured
             # worse on our development set).

@@ -20,6 +20,7 @@ from switchboard.models import (
     FollowUpStatus,
     Outcome,
 )
+from switchboard.settings import DEFAULT_QUESTION_ORDER
 
 # The question an agent is waiting on an answer to.
 Question = Literal[
@@ -40,7 +41,8 @@ Question = Literal[
     "info_confirm",  # the caller asked for information: text you a link with the details?
     "email_confirm",  # likewise, when this number cannot take a text: have someone email?
 ]
-BANT_QUESTIONS: tuple[Question, ...] = ("need", "budget", "authority", "timeline")
+# The qualifying questions, in the script's default order (settings may reorder them).
+BANT_QUESTIONS: tuple[Question, ...] = DEFAULT_QUESTION_ORDER
 
 
 class ConversationState(BaseModel):

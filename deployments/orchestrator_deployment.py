@@ -18,7 +18,8 @@ with the fallback and counts as a state sync failure, as any turn that could not
 A turn carries the live settings its call started with (`metadata["config"]`: version
 and `user_config` block), and is answered by them: a call keeps its version across a
 deploy, whichever replica takes its turns. One workflow per version is kept (the most
-recent few), sharing this replica's Redis client and LLM. A turn without them is
+recent few), sharing this replica's Redis client and LLM client (each asks for its own
+settings' models and prompts: `TieredLLM.for_settings`). A turn without them is
 answered by what this replica's `reconfigure()` last accepted.
 
 Every answer names the replica that served it (`replica_id`, its unique id within the
@@ -66,7 +67,9 @@ class OrchestratorDeployment:
         primary = self._orchestrator
         self._workflows = PerVersion(
             self._live,
-            lambda settings: AgentOrchestrator(settings, redis=primary.redis, llm=primary.llm),
+            lambda settings: AgentOrchestrator(
+                settings, redis=primary.redis,
+                llm=primary.llm.for_settings(settings) if primary.llm is not None else None),
             env=primary,
         )
         self.replica_id = _replica_id()

@@ -2,7 +2,10 @@
 
 Owns talking to any OpenAI-compatible chat-completions endpoint
 (`SWITCHBOARD_LLM_BASE_URL`): the economy model by default, the premium model once
-the call is escalated. Two calls per caller line:
+the call is escalated. The models, and words added to the built-in prompts, are the
+call's settings (`llm`: the environment's, a live version's or an experiment
+variant's; `TieredLLM.for_settings`); the endpoint and key are the deployment's. Two
+calls per caller line:
 
 - `extract` — what the line says, as JSON that must match `Extraction`'s schema
   (`response_format` json_schema, strict). `combine` checks it and merges it with
@@ -363,11 +366,18 @@ class TurnContext:
     history: list[dict[str, str]]  # recent turns: {"caller": ..., "agent": ...}
 
 
+def _prompt(built_in: str, instructions: str) -> str:
+    """A system prompt: the built-in one, then the settings' words for it (if any)."""
+    return f"{built_in}\n\n{instructions}" if instructions else built_in
+
+
 class TieredLLM:
     """An OpenAI-compatible endpoint with an economy and a premium model.
 
-    `retry` bounds each call's attempts within its deadline. A `client` passed in should
-    have `max_retries=0`: the SDK's own retries know nothing of the deadline."""
+    What it asks for is `settings`': the models (`settings.llm_model`), the instructions
+    added to the prompts (`settings.llm`), the company's and agent's names and the word
+    limit. `retry` bounds each call's attempts within its deadline. A `client` passed in
+    should have `max_retries=0`: the SDK's own retries know nothing of the deadline."""
 
     def __init__(
         self,
@@ -381,11 +391,15 @@ class TieredLLM:
         if settings.llm_base_url is None and client is None:
             raise ValueError("no LLM configured (SWITCHBOARD_LLM_BASE_URL)")
         turn_timeout = settings.performance.turn_timeout_s
+        self._given_timeouts = (extract_timeout_s, reply_timeout_s)
         # both calls of a turn must fit in the turn's deadline, with room to speak
         self.extract_timeout_s = extract_timeout_s or turn_timeout * 0.35
         self.reply_timeout_s = reply_timeout_s or turn_timeout * 0.45
-        self.models: dict[Tier, str] = {"economy": settings.llm_economy_model,
-                                        "premium": settings.llm_premium_model}
+        self.models: dict[Tier, str] = {"economy": settings.llm_model("economy"),
+                                        "premium": settings.llm_model("premium")}
+        self.reply_instructions = settings.llm.reply_instructions
+        self.extract_instructions = settings.llm.extract_instructions
+        self._borrowed_client = False  # True: another TieredLLM's, closed by its owner
         integration = settings.agent_integration
         self.company = integration.company_name
         self.agent_name = integration.agent_name
@@ -405,11 +419,23 @@ class TieredLLM:
         """The configured LLM, or None when the agents run on rules and templates."""
         return cls(settings) if settings.llm_configured else None
 
+    def for_settings(self, settings: VoiceAgentIntegrationConfig) -> TieredLLM:
+        """This LLM as a call on `settings` (a live version's, an experiment variant's)
+        asks of it: their models, prompt instructions, names, word limit and deadlines,
+        over this one's client (the same endpoint, key and connections, which stay the
+        deployment's). Closing it leaves the client to this one."""
+        extract_timeout_s, reply_timeout_s = self._given_timeouts
+        derived = TieredLLM(settings, client=self.client, extract_timeout_s=extract_timeout_s,
+                            reply_timeout_s=reply_timeout_s, retry=self.retry)
+        derived._borrowed_client = True
+        return derived
+
     def model(self, tier: Tier) -> str:
         return self.models[tier]
 
     async def aclose(self) -> None:
-        await self.client.close()
+        if not self._borrowed_client:
+            await self.client.close()
 
     async def _attempts(self, call: LLMCall, deadline_s: float,
                         run: Callable[[_Attempt], Awaitable[_T]]) -> _T:
@@ -467,12 +493,13 @@ class TieredLLM:
                       ) -> tuple[Extraction, int]:
         """What `line` says, and the tokens it cost."""
         messages = [
-            {"role": "system", "content": (
+            {"role": "system", "content": _prompt(
                 f"You read what a caller said on a phone call with {self.agent_name}, a "
                 f"voice agent for {self.company} that qualifies sales leads (budget, "
                 "decision maker, need, timeline) and books meetings. Report only what the "
                 "caller's line says; use null or false for anything it does not say. The "
-                "line may come from a speech recogniser: no punctuation, numbers as words.")},
+                "line may come from a speech recogniser: no punctuation, numbers as words.",
+                self.extract_instructions)},
             {"role": "user", "content": json.dumps({
                 "agent_asked": context.pending_question,
                 "known_facts": context.facts,
@@ -532,14 +559,14 @@ class TieredLLM:
             return spoken
 
         messages = [
-            {"role": "system", "content": (
+            {"role": "system", "content": _prompt(
                 f"You are {self.agent_name}, a voice agent for {self.company}, on a phone "
                 f"call. Right now you are the {context.agent.replace('_', ' ')}: "
                 f"{context.role} Rewrite the draft reply in your own natural words. Say "
                 "what it says and nothing more: no new facts, prices or promises. End with "
                 "the draft's question if it has one. Short sentences, plain words, no "
                 "lists, no markdown, no links, numbers in words, at most "
-                f"{limit} words.")},
+                f"{limit} words.", self.reply_instructions)},
             {"role": "user", "content": json.dumps({
                 "recent_turns": context.history,
                 "known_facts": context.facts,

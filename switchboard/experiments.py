@@ -2,8 +2,9 @@
 
 An experiment (`user_config.experiments`) names two or more variants, each a partial
 agent configuration: overrides of the settings groups the agents read
-(`VARIANT_GROUPS`: the qualification policy, `agent_integration`, and the script's
-wording and question order), a split in percent over them, and targeting like a
+(`VARIANT_GROUPS`: the qualification policy, `agent_integration`, the script's
+wording and question order, and `llm`: the models and the words added to the LLM's
+prompts), a split in percent over them, and targeting like a
 flag's (directions, campaigns, number prefixes).
 
 A lead inside the targeting gets the variant whose slice of the split its flag hash
@@ -29,8 +30,9 @@ from pydantic import Field, ValidationInfo, field_validator
 from switchboard.flags import Lead, Targeting, in_share, targeted
 
 # The settings groups a variant may override: what the agents read on a call. The kill
-# switch (`agent_integration.enabled`) is the deployment's, never a variant's.
-VARIANT_GROUPS = ("qualification", "agent_integration", "script")
+# switch (`agent_integration.enabled`) is the deployment's, never a variant's; so are
+# the LLM's endpoint and key (not in `llm`: a variant names a model, not where it runs).
+VARIANT_GROUPS = ("qualification", "agent_integration", "script", "llm")
 _NOT_IN_A_VARIANT = {"agent_integration": ("enabled",)}
 # Experiment and variant names go in the call record and in URLs.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

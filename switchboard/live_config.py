@@ -2,7 +2,7 @@
 
 A block has a `version`, any of the settings groups that may change while calls run
 (`qualification`, `tier_escalation`, `agent_integration`, `performance`,
-`circuit_breaker`, `recovery`, `script`), `flags`, `experiments` and `canary`. Values
+`circuit_breaker`, `recovery`, `script`, `llm`), `flags`, `experiments` and `canary`. Values
 in the block override the environment's for the fields they hold; everything else stays
 as the environment set it. A block is checked whole before anything uses it: an unknown
 key or a bad value is a `LiveConfigError` naming the field
@@ -50,7 +50,14 @@ LIVE_GROUPS = (
     "circuit_breaker",
     "recovery",
     "script",
+    "llm",
 )
+# Why a field a reader might look for in a group is not there.
+_NOT_IN_GROUP = {
+    "llm": "llm sets economy_model, premium_model, reply_instructions and "
+           "extract_instructions; the endpoint and key are the environment's "
+           "SWITCHBOARD_LLM_BASE_URL and SWITCHBOARD_LLM_API_KEY",
+}
 # The version of a replica that has no `user_config`: the environment's settings.
 ENV_VERSION = "env"
 CANARY = "canary"
@@ -225,7 +232,9 @@ def _group(name: str, overrides: Any, current: BaseModel) -> BaseModel:
     model = type(current)
     unknown = sorted(set(overrides) - set(model.model_fields))
     if unknown:
-        raise LiveConfigError(f"{name}.{unknown[0]}", "no such setting")
+        hint = _NOT_IN_GROUP.get(name)
+        raise LiveConfigError(f"{name}.{unknown[0]}",
+                              f"no such setting; {hint}" if hint else "no such setting")
     try:
         return model.model_validate({**current.model_dump(), **overrides})
     except ValidationError as exc:

@@ -3,9 +3,10 @@
 The fixed names of DESIGN.md (`SWITCHBOARD_TWILIO_AUTH_TOKEN`, `SWITCHBOARD_PUBLIC_URL`,
 `REDIS_URL`, ...) are top-level fields. Groups (agent integration, tier escalation,
 performance, circuit breaker, monitoring, qualification policy, the script's wording,
-calls, speech, campaigns) are nested models set with a double underscore, e.g.
-`SWITCHBOARD_TIER_ESCALATION__PER_CALL_CAP_USD=0.5`. An optional YAML file named by
-`SWITCHBOARD_SETTINGS_FILE` supplies values the environment does not.
+the LLM's models and prompt additions, calls, speech, campaigns) are nested models set
+with a double underscore, e.g. `SWITCHBOARD_TIER_ESCALATION__PER_CALL_CAP_USD=0.5`.
+An optional YAML file named by `SWITCHBOARD_SETTINGS_FILE` supplies values the
+environment does not.
 
 Secrets are `SecretStr`: they never appear in `repr`, logs or API answers.
 """
@@ -13,6 +14,7 @@ Secrets are `SecretStr`: they never appear in `repr`, logs or API answers.
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from datetime import time
 from functools import lru_cache
@@ -158,6 +160,54 @@ def _placeholders_known(text: str) -> None:
                          ) from None
 
 
+# A model's name as OpenAI-compatible endpoints spell them: gpt-4o-mini,
+# meta-llama/Llama-3.1-8B-Instruct, llama3.1:8b, ft:gpt-4o-mini:acme::abc123.
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
+_MAX_INSTRUCTIONS_CHARS = 2000
+
+
+class LLMSettings(BaseModel):
+    """What a call asks of the LLM: the model of each tier, and words added to the
+    built-in prompts (`graph.llm`). A live setting (`user_config.llm`) and an
+    experiment variant's to override, so variants may differ in model and prompt.
+
+    `economy_model`, `premium_model`: unset, the environment's
+    (`SWITCHBOARD_LLM_ECONOMY_MODEL`, `SWITCHBOARD_LLM_PREMIUM_MODEL`).
+    `reply_instructions`: added, as written, to the system prompt of the agent's replies
+    (tone, emphasis); `extract_instructions`: to the one that reads the caller's line.
+    They add to the built-in prompts rather than replace them: those carry what the code
+    relies on (the draft's meaning and question, the word limit, the schema).
+
+    The endpoint and its key are the deployment's (`SWITCHBOARD_LLM_BASE_URL`,
+    `SWITCHBOARD_LLM_API_KEY`) and are not here: a deploy or a variant picks a model and
+    words, never where they are sent. Tokens are priced per tier
+    (`tier_escalation.economy_usd_per_1k_tokens`, `premium_usd_per_1k_tokens`) whatever
+    model answers, so a variant on another model costs what its tier's price says."""
+
+    economy_model: str | None = None
+    premium_model: str | None = None
+    reply_instructions: str = Field("", max_length=_MAX_INSTRUCTIONS_CHARS)
+    extract_instructions: str = Field("", max_length=_MAX_INSTRUCTIONS_CHARS)
+
+    @field_validator("economy_model", "premium_model")
+    @classmethod
+    def _a_model_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "://" in value:
+            raise ValueError("a model's name, not an endpoint (the endpoint is the "
+                             "deployment's SWITCHBOARD_LLM_BASE_URL)")
+        if not _MODEL_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a model name such as gpt-4o-mini "
+                             "(letters, digits, . _ : / @ + -)")
+        return value
+
+    @field_validator("reply_instructions", "extract_instructions")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        return value.strip()
+
+
 class TierEscalationSettings(BaseModel):
     """When a call earns the premium tier, and what usage costs."""
 
@@ -173,6 +223,8 @@ class TierEscalationSettings(BaseModel):
     telephony_usd_per_minute: float = Field(0.0085, ge=0)
     stt_usd_per_second: float = Field(0.0001, ge=0)
     tts_usd_per_character: float = Field(0.000015, ge=0)
+    # Per tier, whatever model the tier's calls use (`llm.economy_model`, a variant's
+    # included): a variant on a dearer model is costed, and capped, at its tier's price.
     economy_usd_per_1k_tokens: float = Field(0.0006, ge=0)
     premium_usd_per_1k_tokens: float = Field(0.01, ge=0)
 
@@ -429,7 +481,8 @@ class VoiceAgentIntegrationConfig(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
 
-    # LLM (OpenAI-compatible); unset, agents run on templates
+    # LLM (OpenAI-compatible); unset, agents run on templates. The models here are the
+    # deployment's defaults; `llm` (below) may name others, per version or variant.
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_economy_model: str = "gpt-4o-mini"
@@ -450,6 +503,7 @@ class VoiceAgentIntegrationConfig(BaseSettings):
     circuit_breaker: CircuitBreakerSettings = CircuitBreakerSettings()
     recovery: RecoverySettings = RecoverySettings()
     script: ScriptSettings = ScriptSettings()
+    llm: LLMSettings = LLMSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     speech: SpeechSettings = SpeechSettings()
     # Post-call webhooks: `SWITCHBOARD_WEBHOOKS` is a JSON list of {"url", "secret",
@@ -532,6 +586,13 @@ class VoiceAgentIntegrationConfig(BaseSettings):
     @property
     def llm_configured(self) -> bool:
         return self.llm_base_url is not None
+
+    def llm_model(self, tier: Literal["economy", "premium"]) -> str:
+        """The model a call on these settings asks for at `tier`: the `llm` group's (a
+        live block's or an experiment variant's), else the environment's."""
+        if tier == "premium":
+            return self.llm.premium_model or self.llm_premium_model
+        return self.llm.economy_model or self.llm_economy_model
 
     def secret(self, name: str) -> str:
         """The plain value of a secret setting ('' when unset)."""

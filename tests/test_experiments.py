@@ -38,6 +38,11 @@ def greeting_test(split: dict[str, float] | None = None, **targeting: Any) -> di
     }
 
 
+def model_test(llm: dict[str, Any]) -> dict[str, Any]:
+    """An experiment whose variant b asks the LLM differently."""
+    return {"variants": {"a": {}, "b": {"llm": llm}}, "split": {"a": 50, "b": 50}}
+
+
 def block(version: str = "1", **experiments: dict[str, Any]) -> dict[str, Any]:
     return {"version": version, "experiments": experiments}
 
@@ -112,6 +117,20 @@ def test_a_variant_is_its_overrides_over_the_blocks_settings() -> None:
     assert live.block["experiments"]["greeting_test"]["split"] == {"a": 50, "b": 50}
 
 
+def test_a_variant_may_pick_the_llms_models_and_add_to_its_prompts() -> None:
+    llm = {"premium_model": "premium-b", "reply_instructions": "  Mention the free trial. "}
+    live = parse_live_config(block(model_test=model_test(llm)), BASE)
+    b = live.settings_for("model_test", "b")
+    assert b.llm_model("premium") == "premium-b"
+    assert b.llm_model("economy") == BASE.llm_economy_model  # not set: the environment's
+    assert b.llm.reply_instructions == "Mention the free trial."
+    assert b.llm_base_url == BASE.llm_base_url and b.llm_api_key == BASE.llm_api_key
+    a = live.settings_for("model_test", "a")
+    assert (a.llm_model("economy"), a.llm_model("premium")) == (
+        BASE.llm_economy_model, BASE.llm_premium_model)
+    assert a.llm.reply_instructions == a.llm.extract_instructions == ""
+
+
 @pytest.mark.parametrize(
     ("experiment", "field", "message"),
     [
@@ -136,13 +155,27 @@ def test_a_variant_is_its_overrides_over_the_blocks_settings() -> None:
          "experiments.greeting_test.variants", "b.agent_integration.enabled"),
         ({**greeting_test(), "directions": ["sideways"]},
          "experiments.greeting_test.directions", "inbound"),
+        # A variant names a model and words, never an endpoint or a key.
+        (model_test({"base_url": "https://elsewhere.example/v1"}),
+         "experiments.model_test.variants.b.llm.base_url", "SWITCHBOARD_LLM_BASE_URL"),
+        (model_test({"api_key": "sk-x"}),
+         "experiments.model_test.variants.b.llm.api_key", "SWITCHBOARD_LLM_API_KEY"),
+        (model_test({"economy_model": "https://elsewhere.example/v1"}),
+         "experiments.model_test.variants.b.llm.economy_model", "not an endpoint"),
+        (model_test({"premium_model": "gpt 4o"}),
+         "experiments.model_test.variants.b.llm.premium_model", "not a model name"),
+        (model_test({"system_prompt": "You are a pirate."}),
+         "experiments.model_test.variants.b.llm.system_prompt", "no such setting"),
+        (model_test({"reply_instructions": "Be brief. " * 250}),
+         "experiments.model_test.variants.b.llm.reply_instructions", "at most 2000"),
     ],
 )
 def test_a_bad_experiment_is_refused_with_the_field_named(
     experiment: dict[str, Any], field: str, message: str
 ) -> None:
+    name = field.split(".")[1]
     with pytest.raises(LiveConfigError) as refused:
-        parse_live_config(block(greeting_test=experiment), BASE)
+        parse_live_config(block(**{name: experiment}), BASE)
     assert refused.value.field.startswith(field), refused.value
     assert message in str(refused.value)
 

@@ -58,6 +58,10 @@ def test_no_block_is_the_environments_settings() -> None:
         ({"version": "2", "canary": {"percent": 10, "route_prefix": "canary"}},
          "canary.route_prefix"),
         ({"version": "2", "circuit_breaker": "tight"}, "circuit_breaker"),
+        ({"version": "2", "llm_base_url": "https://elsewhere.example/v1"}, "llm_base_url"),
+        ({"version": "2", "llm": {"base_url": "https://elsewhere.example/v1"}},
+         "llm.base_url"),
+        ({"version": "2", "llm": {"economy_model": ""}}, "llm.economy_model"),
         (["version", "2"], "user_config"),
     ],
 )
@@ -196,3 +200,19 @@ def test_the_information_link_is_a_script_text_a_deploy_may_change() -> None:
     with pytest.raises(LiveConfigError) as refused:
         parse_live_config({"version": "bad", "agent_integration": {"info_link": "v2"}}, BASE)
     assert refused.value.field == "agent_integration.info_link"
+
+
+def test_a_deploy_may_change_the_llms_models_and_prompt_words_but_not_its_endpoint() -> None:
+    live = parse_live_config(
+        {"version": "models", "llm": {"economy_model": "economy-2",
+                                      "extract_instructions": "Budgets may be in euros."}},
+        BASE,
+    )
+    assert live.settings.llm_model("economy") == "economy-2"
+    assert live.settings.llm_model("premium") == BASE.llm_premium_model
+    assert live.settings.llm.extract_instructions == "Budgets may be in euros."
+    assert live.block["llm"]["economy_model"] == "economy-2"
+    with pytest.raises(LiveConfigError) as refused:
+        parse_live_config({"version": "bad", "llm": {"api_key": "sk-x"}}, BASE)
+    assert refused.value.field == "llm.api_key"
+    assert "SWITCHBOARD_LLM_API_KEY" in refused.value.message

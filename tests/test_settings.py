@@ -82,3 +82,21 @@ def test_a_bad_information_link_or_text_stops_start_up(monkeypatch, field: str, 
     with pytest.raises(SettingsError, match=f"SWITCHBOARD_AGENT_INTEGRATION__{field}") as bad:
         load_settings()
     assert says in str(bad.value)
+
+
+def test_the_llm_models_are_the_environments_unless_the_llm_group_names_others(
+    monkeypatch,
+) -> None:
+    monkeypatch.setenv("SWITCHBOARD_LLM_ECONOMY_MODEL", "small-model")
+    monkeypatch.setenv("SWITCHBOARD_LLM_PREMIUM_MODEL", "large-model")
+    settings = load_settings()
+    assert (settings.llm_model("economy"), settings.llm_model("premium")) == (
+        "small-model", "large-model")
+    assert settings.llm.reply_instructions == ""
+
+    monkeypatch.setenv("SWITCHBOARD_LLM__PREMIUM_MODEL", "larger-model")
+    monkeypatch.setenv("SWITCHBOARD_LLM__REPLY_INSTRUCTIONS", "Speak warmly.")
+    settings = load_settings()
+    assert (settings.llm_model("economy"), settings.llm_model("premium")) == (
+        "small-model", "larger-model")
+    assert settings.llm.reply_instructions == "Speak warmly."

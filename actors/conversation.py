@@ -5,8 +5,12 @@ transcription, a key press, or a stretch of silence) goes to the call's responde
 the reply is pushed as one LLM-style response (start, a `TextFrame` per sentence,
 end) so text-to-speech starts on the first sentence, followed by the turn-end
 message (a Twilio `mark`, or text mode's `turn_end`) that tells the caller the agent
-has finished. The processor also owns turn timing (latency, reprompts after silence,
-barge-in) and ends the call when the agent's last words have been heard.
+has finished. A responder that hands sentences on while it still writes the rest (the
+agents with an LLM, through a streaming handle) has each spoken as it comes, so the
+caller hears the first before the reply is complete; the turn's latency is then taken
+at that first sentence's audio. The processor also owns turn timing (latency,
+reprompts after silence, barge-in) and ends the call when the agent's last words have
+been heard.
 
 It numbers the conversation: caller turns (1, 2, ...; the responder is asked with the
 number, so a turn replayed after a failure is answered once) and the agent's replies
@@ -173,6 +177,10 @@ class ConversationProcessor(FrameProcessor):
         self._speech_started_at: float | None = None
         self._pending_latency: TurnOutcome | None = None
         self._pending_since: float | None = None
+        # The turn the responder is answering now: when its caller finished, and when
+        # the first audio of its reply went out (a sentence handed on early).
+        self._answering_since: float | None = None
+        self._answer_audio_at: float | None = None
         self._silence_task: asyncio.Task | None = None
         self._virtual_silence_s = 0.0
         self._ending: CallEnd | None = None
@@ -363,7 +371,15 @@ class ConversationProcessor(FrameProcessor):
                 # The agents stand in for the pipeline's LLM: the time to their reply is
                 # its time to first byte, reported in a MetricsFrame like STT's and TTS's.
                 await self.start_ttfb_metrics()
-                reply = await self._responder.respond(event, turn=self._turn)
+                said: list[str] = []  # sentences spoken as the responder handed them on
+                self._answering_since, self._answer_audio_at = started, None
+                try:
+                    reply = await self._responder.respond(
+                        event, turn=self._turn,
+                        on_sentence=lambda sentence: self._say_early(said, sentence),
+                    )
+                finally:
+                    self._answering_since = None
                 await self.stop_ttfb_metrics()
                 outcome = TurnOutcome(
                     event=event,
@@ -374,7 +390,7 @@ class ConversationProcessor(FrameProcessor):
                     consumed=self._consumed,
                 )
                 if reply.follow_up == "sms_link" and not (reply.end_call or reply.transfer):
-                    await self._start_follow_up(outcome, started)
+                    await self._start_follow_up(outcome, started, said)
                     return
                 if reply.follow_up is not None and self._on_follow_up is not None:
                     # nothing to send (a person will email): recorded, the reply says goodbye
@@ -382,14 +398,18 @@ class ConversationProcessor(FrameProcessor):
                 if self._mode == "text":
                     outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
                     await self._on_turn(outcome)
+                elif self._answer_audio_at is not None:  # its first sentence is heard
+                    outcome.latency_ms = round((self._answer_audio_at - started) * 1000, 1)
+                    await self._on_turn(outcome)
                 else:
                     # Reported when the first audio of the reply goes out; a reply still
                     # waiting for its audio is reported when the next turn begins.
                     self._pending_latency = outcome
                     self._pending_since = started
-                await self._speak(reply)
+                await self._speak(reply, said)
 
-    async def _start_follow_up(self, outcome: TurnOutcome, started: float) -> None:
+    async def _start_follow_up(self, outcome: TurnOutcome, started: float,
+                               said: list[str]) -> None:
         """The first part of a turn that texts the caller (see the module docstring)."""
         loop = asyncio.get_running_loop()
         sending: asyncio.Future[FollowUpStatus]
@@ -402,7 +422,7 @@ class ConversationProcessor(FrameProcessor):
             outcome.latency_ms = round((time.monotonic() - started) * 1000, 1)
         self._follow_up_turn = outcome
         self._follow_up_audio_at = None
-        await self._say(outcome.reply)
+        await self._say(outcome.reply, said)
         self.create_task(self._finish_follow_up(outcome, sending, started), name="follow-up")
 
     async def _finish_follow_up(self, outcome: TurnOutcome,
@@ -441,6 +461,8 @@ class ConversationProcessor(FrameProcessor):
             await self._speak(rest)
 
     async def _first_agent_audio(self) -> None:
+        if self._answering_since is not None and self._answer_audio_at is None:
+            self._answer_audio_at = time.monotonic()
         if self._follow_up_turn is not None and self._follow_up_audio_at is None:
             self._follow_up_audio_at = time.monotonic()
         since = self._pending_since
@@ -455,20 +477,41 @@ class ConversationProcessor(FrameProcessor):
             with self._in_turn(pending.turn):
                 await self._on_turn(pending)
 
-    async def _say(self, reply: AgentReply) -> None:
-        """Say `reply`'s sentences, as one LLM-style response."""
-        await self.push_frame(LLMFullResponseStartFrame())
-        for sentence in reply.sentences:
-            if self._mode == "audio":
-                self._usage.tts_characters += len(sentence)
-            await self.push_frame(TextFrame(text=sentence))
+    async def _say_early(self, said: list[str], sentence: str) -> None:
+        """A sentence of a reply the responder is still writing, spoken now: the first
+        opens the reply's LLM-style response (`_say` closes it)."""
+        if not said:
+            await self.stop_ttfb_metrics()  # the agents' first byte is their first sentence
+            await self.push_frame(LLMFullResponseStartFrame())
+        said.append(sentence)
+        await self._say_sentence(sentence)
+
+    async def _say(self, reply: AgentReply, said: list[str] | None = None) -> None:
+        """Say `reply`'s sentences, as one LLM-style response. `said`: those already
+        spoken as they came (`_say_early`); a reply that does not begin with them (its
+        turn fell back after they were said) follows them whole."""
+        rest = reply.sentences
+        if not said:
+            await self.push_frame(LLMFullResponseStartFrame())
+        elif reply.sentences[: len(said)] == said:
+            rest = reply.sentences[len(said):]
+        else:
+            logger.warning(f"{self}: the reply changed after {len(said)} sentences were "
+                           "said (the turn fell back): the new reply follows them")
+        for sentence in rest:
+            await self._say_sentence(sentence)
         await self.push_frame(LLMFullResponseEndFrame())
 
-    async def _speak(self, reply: AgentReply) -> int:
+    async def _say_sentence(self, sentence: str) -> None:
+        if self._mode == "audio":
+            self._usage.tts_characters += len(sentence)
+        await self.push_frame(TextFrame(text=sentence))
+
+    async def _speak(self, reply: AgentReply, said: list[str] | None = None) -> int:
         """Say `reply`, then its turn-end message; returns the reply's number."""
         self._reply += 1
         number = self._reply
-        await self._say(reply)
+        await self._say(reply, said)
         end_message = self._turn_end_message(number)
         await self.push_frame(OutputTransportMessageFrame(message=end_message))
         if reply.end_call or reply.transfer:

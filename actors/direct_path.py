@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from actors.messaging import can_receive_texts
-from actors.responder import CallerEvent, ResponderView
+from actors.responder import CallerEvent, ResponderView, SentenceSink
 from graph.workflow.policy import qualification_score
 from graph.workflow.script import AgentReply, ConversationState, QualificationScript
 from switchboard.models import AgentTransition, CallFacts, CallSession, FollowUpStatus, Outcome
@@ -56,7 +56,9 @@ class DirectResponder:
             self._note(reply, started)
         return reply
 
-    async def respond(self, event: CallerEvent, *, turn: int | None = None) -> AgentReply:
+    async def respond(self, event: CallerEvent, *, turn: int | None = None,
+                      on_sentence: SentenceSink | None = None) -> AgentReply:
+        # The script answers at once, whole: nothing is worth handing on early.
         if self._state is None:
             await self.open()
         assert self._state is not None

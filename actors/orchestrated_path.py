@@ -7,6 +7,12 @@ deadline, fails, or finds the breaker open is answered by the direct path from t
 same conversation state, and counted as a fallback turn. The direct path's state is
 kept in step with every orchestrated turn, and handed back to the orchestrator once it
 answers again, so the conversation carries on wherever it was answered.
+
+A turn is asked through a streaming handle (`stream_voice_input`): the sentences the
+agents write reach the caller one by one (`on_sentence`), the first while the LLM still
+writes the rest. The deadline covers the whole answer, as before; a turn that fails
+after some sentences were said falls back all the same, and the direct path's reply
+follows what was said (rare: the LLM's own deadlines end well inside the turn's).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from ray.serve.handle import DeploymentHandle
 from actors.breaker import orchestrator_breaker
 from actors.direct_path import DirectResponder
 from actors.messaging import can_receive_texts
-from actors.responder import CallerEvent, ResponderView
+from actors.responder import CallerEvent, ResponderView, SentenceSink
 from actors.usage import CallUsage
 from graph.workflow.script import AgentReply
 from switchboard import tracing
@@ -57,6 +63,7 @@ class OrchestratedResponder:
         self._usage = usage
         self._call = call
         self._orchestrator = orchestrator
+        self._streaming = orchestrator.options(stream=True)
         self._direct = DirectResponder(settings, call)
         self._breaker = orchestrator_breaker(settings)
         self._timeout_s = settings.performance.turn_timeout_s
@@ -72,8 +79,9 @@ class OrchestratedResponder:
         reply = await self._turn(CallerEvent("text", ""), kind="start", turn=0)
         return reply if reply.sentences else None
 
-    async def respond(self, event: CallerEvent, *, turn: int | None = None) -> AgentReply:
-        return await self._turn(event, kind=event.kind, turn=turn)
+    async def respond(self, event: CallerEvent, *, turn: int | None = None,
+                      on_sentence: SentenceSink | None = None) -> AgentReply:
+        return await self._turn(event, kind=event.kind, turn=turn, on_sentence=on_sentence)
 
     def resume_reply(self) -> AgentReply:
         # The direct path's state mirrors the agents' after every turn they answer.
@@ -88,7 +96,8 @@ class OrchestratedResponder:
         self._needs_adoption = True
         return reply
 
-    async def _turn(self, event: CallerEvent, *, kind: str, turn: int | None) -> AgentReply:
+    async def _turn(self, event: CallerEvent, *, kind: str, turn: int | None,
+                    on_sentence: SentenceSink | None = None) -> AgentReply:
         if self._killed or await self._kill_switch_on():
             return await self._direct_only(event, kind)
         metadata = {
@@ -111,7 +120,9 @@ class OrchestratedResponder:
         }
         try:
             with self._breaker.calling():
-                response = await asyncio.wait_for(self._ask(event.text, metadata), self._timeout_s)
+                response = await asyncio.wait_for(
+                    self._ask(event.text, metadata, on_sentence), self._timeout_s
+                )
                 if response["fallback"]:
                     raise WorkflowFailed(response["error"] or "the workflow could not run")
         except Exception as exc:  # timeout, dead replica, open breaker, failed workflow
@@ -126,16 +137,25 @@ class OrchestratedResponder:
         self._pending.extend(AgentTransition(**hop) for hop in response["transitions"])
         return AgentReply.from_orchestrator(response)
 
-    async def _ask(self, text: str, metadata: dict[str, Any]) -> dict[str, Any]:
+    async def _ask(self, text: str, metadata: dict[str, Any],
+                   on_sentence: SentenceSink | None) -> dict[str, Any]:
         if self._needs_adoption:
             # The direct path answered while the agents could not: hand them its state.
             await self._orchestrator.adopt_conversation.remote(
                 self._call.call_sid, self._direct.conversation()
             )
             self._needs_adoption = False
-        return await self._orchestrator.process_voice_input.remote(
-            self._call.call_sid, text, metadata
-        )
+        answer = self._streaming.stream_voice_input.remote(self._call.call_sid, text, metadata)
+        try:
+            async for item in answer:
+                if item["type"] == "result":
+                    return item["result"]
+                if on_sentence is not None:
+                    await on_sentence(item["text"])
+        except BaseException:  # the deadline, or the caller gone: stop the turn there too
+            answer.cancel()
+            raise
+        raise WorkflowFailed("the orchestrator's answer ended without its result")
 
     async def _kill_switch_on(self) -> bool:
         """The one live setting a call follows after it started: the agents turned off."""

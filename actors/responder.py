@@ -3,10 +3,15 @@
 The session's `ConversationProcessor` hands each finished caller turn to a responder
 and speaks what comes back. The direct path (`actors.direct_path`) is one responder;
 the orchestrator of the agents sits in front of it as another.
+
+A responder may hand each sentence of its reply on as soon as it has it (`on_sentence`),
+so speech starts before the whole reply is written; the reply it returns still holds
+every sentence, for the record.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -14,6 +19,8 @@ from graph.workflow.script import AgentReply
 from switchboard.models import AgentTransition, CallFacts, FollowUpStatus, Outcome
 
 CallerEventKind = Literal["text", "dtmf", "silence"]
+# Takes one sentence of a reply still being written, to be spoken now.
+SentenceSink = Callable[[str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -54,9 +61,12 @@ class TurnResponder(Protocol):
         """The agent's first words, or None when the caller speaks first."""
         ...
 
-    async def respond(self, event: CallerEvent, *, turn: int | None = None) -> AgentReply:
+    async def respond(self, event: CallerEvent, *, turn: int | None = None,
+                      on_sentence: SentenceSink | None = None) -> AgentReply:
         """The agent's answer to caller turn number `turn`; the same turn asked again
-        (replayed after a failure) is answered once."""
+        (replayed after a failure) is answered once. With `on_sentence`, sentences may
+        be handed to it before the answer is complete: the answer's first sentences
+        are then those, in order, unless the turn fell back after them."""
         ...
 
     async def follow_up_result(self, status: FollowUpStatus) -> AgentReply:

@@ -1,8 +1,11 @@
 """`OrchestratorDeployment`: the agents' workflow as an autoscaled Serve deployment.
 
-Each caller turn is one request (`process_voice_input`); the conversation lives in the
-Redis checkpointer under `thread_id` = CallSid, so consecutive turns of a call may land
-on any replica, or on a new one after a replica died.
+Each caller turn is one request; the conversation lives in the Redis checkpointer
+under `thread_id` = CallSid, so consecutive turns of a call may land on any replica, or
+on a new one after a replica died. The session asks with `stream_voice_input` through a
+streaming handle (`handle.options(stream=True)`): each sentence of the reply reaches it
+as soon as the agents have it, so the caller hears the first while the LLM writes the
+rest; `process_voice_input` is the same turn answered whole.
 
 It observes the agents' metrics (`switchboard.metrics`): processing latency and
 transitions per turn, and state sync failures: a turn whose workflow failed, so the
@@ -29,6 +32,7 @@ deployment; None outside Serve), so logs and tests can see which replica took a 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ray import serve
@@ -78,10 +82,14 @@ class OrchestratorDeployment:
     async def reconfigure(self, user_config: dict) -> None:
         await self._live.reconfigure(user_config)
 
-    async def process_voice_input(
+    async def stream_voice_input(
         self, call_id: str, text: str, metadata: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> AsyncIterator[dict[str, Any]]:
+        """One caller turn, as `AgentOrchestrator.stream_voice_input`: `{"type":
+        "sentence", "text", "agent"}` as each sentence is ready, then `{"type": "result",
+        "result": {...}}` (with this replica's `replica_id`)."""
         workflow = self._workflows.for_call(metadata.get("config"))
+        response: dict[str, Any] = {}
         # Under the session's span of this turn (its context is `metadata["trace"]`);
         # the agents' nodes and the LLM calls they make are this span's children.
         with tracing.span(
@@ -91,7 +99,11 @@ class OrchestratorDeployment:
             attributes={"call.sid": call_id, "turn.number": metadata.get("turn"),
                         "turn.event": metadata.get("event"), "replica.id": self.replica_id},
         ) as turn_span:
-            response = await workflow.process_voice_input(call_id, text, metadata)
+            async for item in workflow.stream_voice_input(call_id, text, metadata):
+                if item["type"] == "result":
+                    response = item["result"]
+                else:
+                    yield item
             if turn_span is not None:
                 turn_span.set_attribute("agent", str(response.get("agent")))
                 turn_span.set_attribute("fallback", bool(response.get("fallback")))
@@ -103,7 +115,17 @@ class OrchestratorDeployment:
             self._metrics.agent_turn(
                 response["agent"], response["latency_ms"], response["transitions"]
             )
-        return {**response, "replica_id": self.replica_id}
+        yield {"type": "result", "result": {**response, "replica_id": self.replica_id}}
+
+    async def process_voice_input(
+        self, call_id: str, text: str, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One caller turn, answered whole (`stream_voice_input`'s result)."""
+        result: dict[str, Any] = {}
+        async for item in self.stream_voice_input(call_id, text, metadata):
+            if item["type"] == "result":
+                result = item["result"]
+        return result
 
     async def adopt_conversation(self, call_id: str, conversation: dict[str, Any]) -> None:
         try:

@@ -1,11 +1,14 @@
 """Against a real `serve run` with an LLM configured (a local OpenAI-compatible server):
 the agents in the orchestrator deployment call the economy model, the budget grants
 the premium tier and the next turns call the premium model, and the tokens the
-server reported become the call's LLM cost, exactly."""
+server reported become the call's LLM cost, exactly; and a reply the LLM writes slowly
+reaches the caller sentence by sentence, the first before the LLM has finished."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from contextlib import AbstractContextManager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -13,8 +16,8 @@ import pytest
 
 from switchboard.scenario import parse_scenario
 from switchboard.settings import TierEscalationSettings
-from tests.e2e import RunningSwitchboard, run_switchboard
-from tests.test_llm_openai_double import openai_double
+from tests.e2e import RunningSwitchboard, live_text_call, run_switchboard
+from tests.test_llm_openai_double import OpenAIDouble, openai_double
 
 pytestmark = pytest.mark.slow
 
@@ -25,20 +28,24 @@ def priced(tokens: int, usd_per_1k: float) -> Decimal:
     return cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
+def _switchboard_with(double: OpenAIDouble, tmp_path: Path) -> AbstractContextManager:
+    return run_switchboard(
+        tmp_path,
+        SWITCHBOARD_LLM_BASE_URL=double.base_url,
+        SWITCHBOARD_LLM_API_KEY="test-key",
+        SWITCHBOARD_LLM_ECONOMY_MODEL="economy-model",
+        SWITCHBOARD_LLM_PREMIUM_MODEL="premium-model",
+        # A slow shared machine must not turn LLM turns into fallback turns.
+        SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S="15",
+    )
+
+
 async def test_llm_tiers_switch_models_after_the_grant_and_tokens_become_cost(
     tmp_path: Path,
 ) -> None:
     async with openai_double() as double:
         # Started in a thread: the double answers in this event loop meanwhile.
-        running = run_switchboard(
-            tmp_path,
-            SWITCHBOARD_LLM_BASE_URL=double.base_url,
-            SWITCHBOARD_LLM_API_KEY="test-key",
-            SWITCHBOARD_LLM_ECONOMY_MODEL="economy-model",
-            SWITCHBOARD_LLM_PREMIUM_MODEL="premium-model",
-            # A slow shared machine must not turn LLM turns into fallback turns.
-            SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S="15",
-        )
+        running = _switchboard_with(double, tmp_path)
         switchboard = await asyncio.to_thread(running.__enter__)
         try:
             report = await place_a_premium_worthy_call(switchboard)
@@ -83,3 +90,32 @@ async def place_a_premium_worthy_call(switchboard: RunningSwitchboard) -> dict:
     result = await switchboard.call(scenario, text=True)
     report = await switchboard.report(result.call_sid)
     return report
+
+
+LINE = "Hi, this is Casey at the warehouse."
+
+
+async def test_the_caller_hears_the_first_sentence_before_the_llm_has_written_the_rest(
+    tmp_path: Path,
+) -> None:
+    async with openai_double() as double:
+        running = _switchboard_with(double, tmp_path)
+        switchboard = await asyncio.to_thread(running.__enter__)
+        try:
+            async with live_text_call(switchboard, from_number="+15553330202") as call:
+                double.word_delay_s = 0.2  # a reply of ~15 words takes the LLM ~3 s
+                said_at = time.monotonic()
+                heard = await call.say(LINE)
+                reply_written_at = double.streams_done[-1]
+            report = await switchboard.report(call.call_sid)
+        finally:
+            await asyncio.to_thread(running.__exit__, None, None, None)
+
+    assert len(heard.sentences) >= 2, heard.sentences
+    first_heard_at = said_at + heard.waited_s
+    assert first_heard_at < reply_written_at, (
+        f"first sentence {first_heard_at - said_at:.2f} s after the line, the LLM's "
+        f"reply done at {reply_written_at - said_at:.2f} s")
+    [turn] = [turn for turn in report["turns"] if turn["user_text"] == LINE]
+    assert not turn["fallback"], report["errors"]
+    assert turn["agent_text"].startswith(heard.sentences[0]), (turn, heard.sentences)

@@ -13,7 +13,9 @@ streams of `chat.completion.chunk`s ending with a usage chunk (when
 It records every request (`double.requests`) and can be made slow (`delay_s`: a
 hang, released when the double stops), broken (`fail_status` for every request,
 `fail_next` for the next few, one status each, e.g. `[500, 500]` then answers) or cut
-mid-stream (`cut_stream_after` chunks, for the next `cut_streams` streams or all).
+mid-stream (`cut_stream_after` chunks, for the next `cut_streams` streams or all), or
+write slowly (`word_delay_s` between the words of a stream, as a model generates; each
+stream's end is recorded in `streams_done`, `time.monotonic()`).
 Tokens are counted as words, so tests can predict usage exactly.
 """
 
@@ -69,6 +71,8 @@ class OpenAIDouble:
     fail_next: list[int] = field(default_factory=list)  # statuses for the next requests
     cut_stream_after: int | None = None  # chunks sent before the connection drops
     cut_streams: int | None = None  # how many streams are cut (None: every one)
+    word_delay_s: float = 0.0  # between the words of a streamed reply
+    streams_done: list[float] = field(default_factory=list)  # monotonic, per stream
     requests: list[dict[str, Any]] = field(default_factory=list)
     usage: list[tuple[str, int]] = field(default_factory=list)  # (model, total tokens) per answer
     # set when the double stops: a request still "hanging" returns, so shutting the
@@ -135,7 +139,8 @@ class OpenAIDouble:
             if cut_after is not None and sent >= cut_after:
                 raise ConnectionResetError("stream cut by the test")
             yield chunk([{"index": 0, "delta": {"content": piece}, "finish_reason": None}])
-            await asyncio.sleep(0)
+            await asyncio.sleep(self.word_delay_s)
+        self.streams_done.append(time.monotonic())
         yield chunk([{"index": 0, "delta": {}, "finish_reason": "stop"}])
         if include_usage:
             yield chunk([], usage=usage)

@@ -244,6 +244,14 @@ class CallRegistry:
         members = await self._redis.zrangebyscore(self.live_key, "-inf", before, 0, limit)
         return [_text(member) for member in members]
 
+    async def live_call_sids(self, limit: int = 100) -> list[str]:
+        """Up to `limit` live calls, the most recently heartbeaten first (the console's
+        live view); calls whose entry has expired are left out."""
+        members = await self._redis.zrevrangebyscore(
+            self.live_key, "+inf", time.time() - self._ttl_s, 0, limit
+        )
+        return [_text(member) for member in members]
+
     async def live_calls(self) -> int:
         # Entries older than the TTL belong to calls whose entry has expired.
         await self._redis.zremrangebyscore(self.live_key, 0, time.time() - self._ttl_s)

@@ -18,7 +18,9 @@ Routes:
   Redis, PostgreSQL, the orchestrator and the warm pool checked concurrently, 200 when
   all pass, else 503 naming the failed ones (`deployments.readiness`: the JSON shape,
   each check and its timeout). Readiness only reports: it never refuses a call itself;
-- `GET /openapi.json` — the OpenAPI document of all of these (`deployments.api_document`).
+- `GET /openapi.json` — the OpenAPI document of all of these (`deployments.api_document`);
+- `/console/...` — the operator console's HTML pages, behind a login with the API token
+  (`deployments.console`).
 
 The ingress refuses to start without a Twilio auth token and an API token, however it
 is started: an empty key would let anyone forge webhooks and streams.
@@ -41,7 +43,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from actors.call_sweeper import CallSweeper
 from actors.registry import CallRegistry
@@ -56,6 +58,7 @@ from deployments.auth import TwilioSignatures, bearer_refusal
 from deployments.call_draining import keep_calls_through_shutdown
 from deployments.call_streams import CallStreams
 from deployments.campaign_api import CampaignApi
+from deployments.console import Console
 from deployments.ingress_capacity import IngressCapacity
 from deployments.ingress_metrics import IngressMetrics
 from deployments.live_settings import LiveSettings, application_name
@@ -190,6 +193,12 @@ class TwilioIngress:
             settings=lambda: self._settings.campaigns,
         )
         self._analytics = AnalyticsApi(api_token=self._api_token, database=self._database)
+        self._console = Console(
+            api_token=self._api_token,
+            public_url=settings.public_url,
+            database=self._database,
+            registry=self._registry,
+        )
         self._readiness = Readiness(
             [
                 redis_check(settings.redis_url),
@@ -249,6 +258,8 @@ class TwilioIngress:
                 Route("/v1/analytics/drop-off", analytics.drop_off, methods=["GET"]),
                 Route("/v1/analytics/trends", analytics.trends, methods=["GET"]),
                 Route("/v1/analytics/experiments/{name}", analytics.experiment, methods=["GET"]),
+                # HTML for people, not part of the API document.
+                Mount("/console", app=self._console),
             ]
         )
 

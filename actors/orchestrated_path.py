@@ -13,14 +13,19 @@ agents write reach the caller one by one (`on_sentence`), the first while the LL
 writes the rest. The deadline covers the whole answer, as before; a turn that fails
 after some sentences were said falls back all the same, and the direct path's reply
 follows what was said (rare: the LLM's own deadlines end well inside the turn's).
+
+With an LLM configured, the direct path asks it itself when the turn has the time left
+(`llm`: the orchestrator failed fast or the breaker is open; never after a timeout,
+which has used the turn's time up).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pybreaker
 from ray.serve.handle import DeploymentHandle
@@ -35,6 +40,9 @@ from switchboard import tracing
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.models import AgentTransition, CallSession, FollowUpStatus, Outcome
 from switchboard.settings import VoiceAgentIntegrationConfig
+
+if TYPE_CHECKING:
+    from graph.llm import TieredLLM
 
 logger = logging.getLogger("ray")
 
@@ -57,6 +65,7 @@ class OrchestratedResponder:
         *,
         usage: CallUsage,
         kill_switch: Callable[[], Awaitable[bool]] | None = None,
+        llm: TieredLLM | None = None,
     ) -> None:
         self._settings = settings
         self._kill_switch = kill_switch
@@ -64,7 +73,7 @@ class OrchestratedResponder:
         self._call = call
         self._orchestrator = orchestrator
         self._streaming = orchestrator.options(stream=True)
-        self._direct = DirectResponder(settings, call)
+        self._direct = DirectResponder(settings, call, llm=llm, usage=usage)
         self._breaker = orchestrator_breaker(settings)
         self._timeout_s = settings.performance.turn_timeout_s
         self._pending: list[AgentTransition] = []
@@ -98,6 +107,8 @@ class OrchestratedResponder:
 
     async def _turn(self, event: CallerEvent, *, kind: str, turn: int | None,
                     on_sentence: SentenceSink | None = None) -> AgentReply:
+        started = time.monotonic()
+        heard: list[str] = []  # sentences of the agents' answer already handed on
         if self._killed or await self._kill_switch_on():
             return await self._direct_only(event, kind)
         metadata = {
@@ -121,12 +132,16 @@ class OrchestratedResponder:
         try:
             with self._breaker.calling():
                 response = await asyncio.wait_for(
-                    self._ask(event.text, metadata, on_sentence), self._timeout_s
+                    self._ask(event.text, metadata, on_sentence, heard), self._timeout_s
                 )
                 if response["fallback"]:
                     raise WorkflowFailed(response["error"] or "the workflow could not run")
         except Exception as exc:  # timeout, dead replica, open breaker, failed workflow
-            return await self._fall_back(event, kind, exc)
+            left_s = self._timeout_s - (time.monotonic() - started)
+            # After part of the agents' answer was said, the direct path's follows it
+            # whole (the caller's ConversationProcessor sees it is another reply).
+            return await self._fall_back(event, kind, exc,
+                                         None if heard else on_sentence, left_s)
         self.last_turn_fallback = self.fallback_active = False
         self._last = response
         self._errors.extend(response.get("errors") or [])
@@ -135,10 +150,12 @@ class OrchestratedResponder:
         if response.get("conversation"):
             self._direct.adopt(response["conversation"])
         self._pending.extend(AgentTransition(**hop) for hop in response["transitions"])
-        return AgentReply.from_orchestrator(response)
+        reply = AgentReply.from_orchestrator(response)
+        self._direct.remember(event, reply.sentences)
+        return reply
 
     async def _ask(self, text: str, metadata: dict[str, Any],
-                   on_sentence: SentenceSink | None) -> dict[str, Any]:
+                   on_sentence: SentenceSink | None, heard: list[str]) -> dict[str, Any]:
         if self._needs_adoption:
             # The direct path answered while the agents could not: hand them its state.
             await self._orchestrator.adopt_conversation.remote(
@@ -151,6 +168,7 @@ class OrchestratedResponder:
                 if item["type"] == "result":
                     return item["result"]
                 if on_sentence is not None:
+                    heard.append(item["text"])
                     await on_sentence(item["text"])
         except BaseException:  # the deadline, or the caller gone: stop the turn there too
             answer.cancel()
@@ -173,21 +191,26 @@ class OrchestratedResponder:
         return on
 
     async def _direct_only(self, event: CallerEvent, kind: str) -> AgentReply:
+        # The agents are switched off: so is their LLM.
         self.last_turn_fallback = self.fallback_active = False
-        return await self._direct_reply(event, kind)
+        return await self._direct_reply(event, kind, None, llm_budget_s=0.0)
 
-    async def _direct_reply(self, event: CallerEvent, kind: str) -> AgentReply:
-        reply = await (self._direct.open() if kind == "start" else self._direct.respond(event))
+    async def _direct_reply(self, event: CallerEvent, kind: str,
+                            on_sentence: SentenceSink | None, *, llm_budget_s: float
+                            ) -> AgentReply:
+        reply = await (self._direct.open() if kind == "start" else self._direct.respond(
+            event, on_sentence=on_sentence, llm_budget_s=llm_budget_s))
         return reply or AgentReply(sentences=[], agent="greeter")
 
-    async def _fall_back(self, event: CallerEvent, kind: str, exc: Exception) -> AgentReply:
+    async def _fall_back(self, event: CallerEvent, kind: str, exc: Exception,
+                         on_sentence: SentenceSink | None, left_s: float) -> AgentReply:
         reason = _fallback_reason(exc)
         logger.warning(f"call {self._call.call_sid}: direct path answers ({reason}: {exc!r})")
         VoiceAgentIntegrationMetrics.get().fallback(reason)
         self.last_turn_fallback = self.fallback_active = True
         self._needs_adoption = True
         self._last = None
-        return await self._direct_reply(event, kind)
+        return await self._direct_reply(event, kind, on_sentence, llm_budget_s=left_s)
 
     def view(self) -> ResponderView:
         direct = self._direct.view()
@@ -216,7 +239,7 @@ class OrchestratedResponder:
 
     def take_errors(self) -> list[str]:
         errors, self._errors = self._errors, []
-        return errors
+        return [*errors, *self._direct.take_errors()]
 
 
 def _fallback_reason(exc: Exception) -> str:

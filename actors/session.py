@@ -32,6 +32,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import ray
 import redis.asyncio as aioredis
@@ -87,6 +88,9 @@ from switchboard.models import (
 )
 from switchboard.redis_client import connect as connect_redis
 from switchboard.settings import VoiceAgentIntegrationConfig, get_settings
+
+if TYPE_CHECKING:
+    from graph.llm import TieredLLM
 
 # Stdlib logging: Ray pickles this class by value, and a loguru logger cannot be pickled.
 logger = logging.getLogger("ray")
@@ -192,12 +196,25 @@ class CallSessionActor:
         self._engines: SpeechEngines | None = None
         # One client for every call this actor serves; made on the first.
         self._redis: aioredis.Redis | None = None
+        # The direct path's LLM client (with an LLM configured), likewise.
+        self._llm: TieredLLM | None = None
         self._calls_served = 0
         self._exit_timer: asyncio.TimerHandle | None = None
         self._exiting = False
         self._loop_ran = time.monotonic()
         self._ticker: asyncio.Task | None = None
         self._new_call_state()
+
+    def _direct_llm(self, settings: VoiceAgentIntegrationConfig) -> TieredLLM | None:
+        """The LLM for this call's direct path, as its settings ask for it (models and
+        prompt words of its live block or variant), over this actor's one client."""
+        if not settings.llm_configured:
+            return None
+        if self._llm is None:
+            # Imported here: a warm actor of a deployment without an LLM never loads it.
+            from graph.llm import TieredLLM
+            self._llm = TieredLLM(self._base_settings)
+        return self._llm.for_settings(settings)
 
     def _new_call_state(self) -> None:
         """Everything one call owns, empty: before the first call, and between calls."""
@@ -331,6 +348,7 @@ class CallSessionActor:
                 self._orchestrator,
                 usage=self._usage,
                 kill_switch=LiveConfigStore(redis, prefix, session.app).kill_switch,
+                llm=self._direct_llm(settings),
             )
         else:
             self._responder = DirectResponder(settings, session)

@@ -7,6 +7,8 @@ reaches the caller sentence by sentence, the first before the LLM has finished."
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from contextlib import AbstractContextManager
 from decimal import ROUND_HALF_UP, Decimal
@@ -17,7 +19,7 @@ import pytest
 from switchboard.scenario import parse_scenario
 from switchboard.settings import TierEscalationSettings
 from tests.e2e import RunningSwitchboard, live_text_call, run_switchboard
-from tests.test_llm_openai_double import OpenAIDouble, openai_double
+from tests.test_llm_openai_double import OpenAIDouble, openai_double, user_payload
 
 pytestmark = pytest.mark.slow
 
@@ -119,3 +121,52 @@ async def test_the_caller_hears_the_first_sentence_before_the_llm_has_written_th
     [turn] = [turn for turn in report["turns"] if turn["user_text"] == LINE]
     assert not turn["fallback"], report["errors"]
     assert turn["agent_text"].startswith(heard.sentences[0]), (turn, heard.sentences)
+
+
+async def test_with_the_orchestrator_down_the_direct_path_asks_the_llm_itself(
+    tmp_path: Path,
+) -> None:
+    async with openai_double() as double:
+        double.reply = lambda draft, request: f"Right then. {draft}"
+        running = run_switchboard(
+            tmp_path,
+            SWITCHBOARD_LLM_BASE_URL=double.base_url,
+            SWITCHBOARD_LLM_API_KEY="test-key",
+            SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S="4",
+            SWITCHBOARD_CIRCUIT_BREAKER__FAIL_MAX="2",
+            SWITCHBOARD_CIRCUIT_BREAKER__RESET_TIMEOUT_S="600",  # stays open
+        )
+        switchboard = await asyncio.to_thread(running.__enter__)
+        try:
+            async with live_text_call(switchboard, from_number="+15553330203") as call:
+                await call.say("Hi, this is Casey at the warehouse.")
+                before_hang = len(double.requests)
+                pids = switchboard.replica_pids("OrchestratorDeployment")
+                assert pids, "no orchestrator replica found"
+                for pid in pids:
+                    os.kill(pid, signal.SIGSTOP)  # hangs: every turn times out
+                try:
+                    # Two turns use up their deadline (the templates answer), and open
+                    # the breaker; the next fails at once and has the time for the LLM.
+                    timed_out = [await call.say("Sure, go ahead."),
+                                 await call.say("Orders come in at night and nobody answers.")]
+                    requests_while_timing_out = len(double.requests) - before_hang
+                    asked = len(double.reply_requests())
+                    direct = await call.say("We could spend ninety thousand dollars a year.")
+                finally:
+                    for pid in pids:
+                        os.kill(pid, signal.SIGCONT)
+            report = await switchboard.report(call.call_sid)
+        finally:
+            await asyncio.to_thread(running.__exit__, None, None, None)
+
+    # A turn whose deadline the orchestrator used up is answered at once, unwritten.
+    assert requests_while_timing_out == 0
+    assert all(not turn.sentences[0].startswith("Right then") for turn in timed_out)
+    assert direct.sentences[0] == "Right then.", direct.sentences
+    [request] = double.reply_requests()[asked:]
+    assert "ninety thousand" in user_payload(request)["caller_said"]
+    assert report["facts"]["budget_usd"] == 90000
+    last = report["turns"][-1]
+    assert last["fallback"] and last["agent_text"].startswith("Right then."), last
+    assert report["fallback_turns"] == 3

@@ -32,27 +32,19 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END
 from langgraph.types import Command
 
-from graph.llm import LLMError, TieredLLM, TurnContext, combine
+from graph.llm import TieredLLM, TurnContext
+from graph.workflow.llm_turn import (
+    HISTORY_TURNS,
+    OPENING_TRIGGERS,
+    read_line,
+    said_as_written,
+    turn_context,
+    write_part,
+)
 from graph.workflow.script import AgentPart, AgentReply, ConversationState, QualificationScript
 from graph.workflow.turn_graph import Hop, VoiceState
 from switchboard.models import AgentTransition, Outcome, Tier, now
 from switchboard.settings import VoiceAgentIntegrationConfig
-
-# What each agent does, told to the LLM that writes in its voice.
-AGENT_ROLES: dict[str, str] = {
-    "greeter": "you greet the caller, say the call may be recorded and learn who they are.",
-    "qualifier": "you learn the caller's need, budget, who decides and their timeline, "
-                 "asking only for what is still missing.",
-    "objection_handler": "you answer the caller's hesitation once, briefly and kindly.",
-    "scheduler": "you propose a meeting with a specialist and confirm a time.",
-    "handoff": "you put the caller through to a person, or offer a call back.",
-    "wrap_up": "you close the call politely, confirming what happens next.",
-    "voicemail": "you leave a short message on an answering machine.",
-}
-# Turns whose words carry the recording disclosure: said exactly as written.
-_OPENING_TRIGGERS = frozenset({"call_started", "caller_silent", "caller_answered",
-                               "voicemail_detected"})
-_HISTORY_TURNS = 6
 
 
 @dataclass
@@ -198,15 +190,10 @@ class VoiceAgents:
         errors: list[str] = []
         if self.llm is not None and text.strip() and not conversation.ended:
             tier: Tier = state.get("tier", "economy")
-            try:
-                extracted, used = await self.llm.extract(
-                    tier, text, self._context(conversation.current_agent, state, conversation))
-                heard = combine(heard, extracted,
-                                expecting_meeting=conversation.asked in (
-                                   "meeting", "meeting_time", "meeting_confirm"))
-                tokens = _add_tokens(tokens, tier, used)
-            except LLMError as exc:
-                errors.append(str(exc))  # the rules' reading stands
+            heard, use = await read_line(
+                self.script, self.llm, conversation, text, tier=tier,
+                context=self._context(conversation.current_agent, state, conversation))
+            tokens, errors = _add_tokens(tokens, tier, use.tokens), use.errors
         new, reply = self.script.on_understanding(conversation, heard, text,
                                                   confidence=event.get("confidence"))
         return _Step(new, reply, tokens, errors)
@@ -224,12 +211,8 @@ class VoiceAgents:
             "end_call": reply.end_call,
             "transfer": reply.transfer,
             "follow_up": reply.follow_up,
-            # no caller line to answer, or words that must be exact (they say what is
-            # done to the call, or sent to the caller), or a line heard too unsurely to
-            # answer (the LLM would answer what was misheard): no rewriting
-            "verbatim": state["event"]["kind"] not in ("text", "dtmf") or reply.end_call
-            or reply.transfer or reply.follow_up is not None
-            or self.script.unsure_of(state["event"].get("confidence")),
+            "verbatim": said_as_written(self.script, state["event"]["kind"], reply,
+                                        state["event"].get("confidence")),
             "tokens": _sum_tokens(state.get("tokens", {}), step.tokens),
             "errors": [*state.get("errors", []), *step.errors],
             "outcome": step.conversation.outcome,
@@ -247,7 +230,7 @@ class VoiceAgents:
                 == state.get("handoff_digest"),
             })
         update: dict[str, Any] = {"transitions": transitions}
-        if hop["trigger"] in _OPENING_TRIGGERS:  # our words carry the recording disclosure
+        if hop["trigger"] in OPENING_TRIGGERS:  # our words carry the recording disclosure
             update["verbatim"] = True
         return await self._pass(name, {**state, **update}, hop["sentences"], hops[1:], update)
 
@@ -277,7 +260,7 @@ class VoiceAgents:
         return Command(goto=END, update={
             **update, "hops": [], "sentences": sentences, "tokens": tokens, "errors": errors,
             "speakers": [*state.get("speakers", []), *[name] * len(spoken)],
-            "history": history[-_HISTORY_TURNS:],
+            "history": history[-HISTORY_TURNS:],
         })
 
     async def _speak(self, name: str, state: VoiceState, own: list[str]
@@ -289,29 +272,17 @@ class VoiceAgents:
         conversation = state.get("conversation")
         if self.llm is not None and own and not state.get("verbatim") and conversation:
             tier: Tier = state.get("tier", "economy")
-            try:
-                written = await self.llm.write_reply(
-                    tier, line=_describe(state["event"]), draft=own,
-                    said=list(state.get("sentences", [])),
-                    context=self._context(name, state, conversation),
-                    on_sentence=lambda sentence: write({"sentence": sentence, "agent": name}),
-                )
-            except LLMError as exc:
-                errors.append(str(exc))  # the template speaks instead
-            else:
-                if written.error:
-                    errors.append(written.error)
-                return written.sentences, _add_tokens(tokens, tier, written.tokens), errors
+            spoken, use = await write_part(
+                self.llm, own, tier=tier, line=_describe(state["event"]),
+                said=list(state.get("sentences", [])),
+                context=self._context(name, state, conversation),
+                on_sentence=lambda sentence: write({"sentence": sentence, "agent": name}),
+            )
+            return spoken, _add_tokens(tokens, tier, use.tokens), [*errors, *use.errors]
         for sentence in own:
             write({"sentence": sentence, "agent": name})
         return own, tokens, errors
 
     def _context(self, agent: str, state: VoiceState, conversation: ConversationState
                  ) -> TurnContext:
-        return TurnContext(
-            agent=agent,
-            role=AGENT_ROLES.get(agent, "you open the call."),
-            pending_question=conversation.last_question if conversation.asked else None,
-            facts=conversation.facts.model_dump(exclude_none=True),
-            history=list(state.get("history", [])),
-        )
+        return turn_context(agent, conversation, list(state.get("history", [])))

@@ -18,10 +18,10 @@ import pytest
 from db.migrate import migrate
 from db.pool import create_pool
 from deployments.analytics_api import AnalyticsApi
-from deployments.ingress import TwilioIngress
 from load_tests.analytics_seed import EXPERIMENT, seed_calls
 from tests.db_fixtures import temporary_database
 from tests.e2e import assert_documented
+from tests.ingress_routes import ingress_app
 
 pytest_plugins = ["tests.db_fixtures"]
 
@@ -41,26 +41,9 @@ QUESTIONS = {
 }
 
 
-class _StandIn:
-    """Any other part of the ingress: every attribute is a handler never called here."""
-
-    def __getattr__(self, name: str) -> _StandIn:
-        return _StandIn()
-
-    async def __call__(self, *args: Any) -> None:
-        raise AssertionError("not under test")
-
-
-class _Ingress(_StandIn):
-    """The ingress as its route table sees it, with real analytics handlers."""
-
-    def __init__(self, analytics: AnalyticsApi) -> None:
-        self._analytics = analytics
-
-
-def ingress_app(database: Any) -> Any:
+def analytics_app(database: Any) -> Any:
     api = AnalyticsApi(api_token=TOKEN, database=database)
-    return TwilioIngress.func_or_class.__serve_build_asgi_app__(_Ingress(api))
+    return ingress_app(_analytics=api)
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +65,7 @@ async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     async def database() -> asyncpg.Pool:
         return pool
 
-    transport = httpx.ASGITransport(app=ingress_app(database))
+    transport = httpx.ASGITransport(app=analytics_app(database))
     async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
         yield client
 
@@ -210,7 +193,7 @@ async def test_without_the_call_records_the_answer_is_503() -> None:
     async def database() -> asyncpg.Pool:
         raise OSError("connection refused")
 
-    transport = httpx.ASGITransport(app=ingress_app(database))
+    transport = httpx.ASGITransport(app=analytics_app(database))
     async with httpx.AsyncClient(transport=transport, base_url="http://ingress") as client:
         for path in ["/v1/calls", *QUESTIONS]:
             answer = await client.get(path, headers=AUTH)

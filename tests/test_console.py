@@ -34,7 +34,6 @@ from db.pool import create_pool
 from db.recorder import Recorder
 from deployments.console import Console
 from deployments.console.sessions import COOKIE_NAME, ConsoleSessions
-from deployments.ingress import TwilioIngress
 from load_tests.analytics_seed import EXPERIMENT, seed_calls
 from switchboard.lead_import import parse_leads
 from switchboard.models import (
@@ -48,6 +47,7 @@ from switchboard.models import (
 )
 from switchboard.settings import CampaignSettings
 from tests.db_fixtures import temporary_database
+from tests.ingress_routes import ingress_app
 
 pytest_plugins = ["tests.db_fixtures"]
 
@@ -60,23 +60,6 @@ PAGES = ["/console/", "/console/calls", "/console/calls/CAnone", "/console/campa
 DATA_CALLS = [("GET", "/console/live/rows"), ("GET", "/console/calls/CAnone/detail"),
               ("GET", "/console/campaigns/rows"), ("POST", "/console/campaigns/1/pause"),
               ("POST", "/console/campaigns/1/resume")]
-
-
-class _StandIn:
-    """Any other part of the ingress: every attribute is a handler never called here."""
-
-    def __getattr__(self, name: str) -> _StandIn:
-        return _StandIn()
-
-    async def __call__(self, *args: Any) -> None:
-        raise AssertionError("not under test")
-
-
-class _Ingress(_StandIn):
-    """The ingress as its route table sees it, with a real console."""
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +97,7 @@ def console_app(pool: asyncpg.Pool, registry: CallRegistry,
 
     console = Console(api_token=TOKEN, public_url=public_url, database=database,
                       registry=registry)
-    return TwilioIngress.func_or_class.__serve_build_asgi_app__(_Ingress(console))
+    return ingress_app(_console=console)
 
 
 @pytest.fixture

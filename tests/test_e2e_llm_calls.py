@@ -30,16 +30,18 @@ def priced(tokens: int, usd_per_1k: float) -> Decimal:
     return cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
-def _switchboard_with(double: OpenAIDouble, tmp_path: Path) -> AbstractContextManager:
-    return run_switchboard(
-        tmp_path,
-        SWITCHBOARD_LLM_BASE_URL=double.base_url,
-        SWITCHBOARD_LLM_API_KEY="test-key",
-        SWITCHBOARD_LLM_ECONOMY_MODEL="economy-model",
-        SWITCHBOARD_LLM_PREMIUM_MODEL="premium-model",
+def _switchboard_with(double: OpenAIDouble, tmp_path: Path, **env: str
+                      ) -> AbstractContextManager:
+    """A Switchboard whose LLM is `double`; `env` adds to or overrides its settings."""
+    return run_switchboard(tmp_path, **{
+        "SWITCHBOARD_LLM_BASE_URL": double.base_url,
+        "SWITCHBOARD_LLM_API_KEY": "test-key",
+        "SWITCHBOARD_LLM_ECONOMY_MODEL": "economy-model",
+        "SWITCHBOARD_LLM_PREMIUM_MODEL": "premium-model",
         # A slow shared machine must not turn LLM turns into fallback turns.
-        SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S="15",
-    )
+        "SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S": "15",
+        **env,
+    })
 
 
 async def test_llm_tiers_switch_models_after_the_grant_and_tokens_become_cost(
@@ -128,10 +130,8 @@ async def test_with_the_orchestrator_down_the_direct_path_asks_the_llm_itself(
 ) -> None:
     async with openai_double() as double:
         double.reply = lambda draft, request: f"Right then. {draft}"
-        running = run_switchboard(
-            tmp_path,
-            SWITCHBOARD_LLM_BASE_URL=double.base_url,
-            SWITCHBOARD_LLM_API_KEY="test-key",
+        running = _switchboard_with(
+            double, tmp_path,
             SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S="4",
             SWITCHBOARD_CIRCUIT_BREAKER__FAIL_MAX="2",
             SWITCHBOARD_CIRCUIT_BREAKER__RESET_TIMEOUT_S="600",  # stays open

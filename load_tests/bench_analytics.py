@@ -40,8 +40,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from starlette.applications import Starlette
-from starlette.routing import Route
 
 from db.migrate import migrate
 from db.pool import create_pool
@@ -49,6 +47,7 @@ from deployments.analytics_api import AnalyticsApi
 from load_tests.analytics_seed import EXPERIMENT, seed_calls
 from load_tests.results import save_results
 from tests.db_fixtures import admin_dsn, with_database
+from tests.ingress_routes import ingress_app
 
 TOKEN = "bench"
 ENDPOINTS = (
@@ -62,20 +61,6 @@ ENDPOINTS = (
     "/v1/analytics/trends",
     f"/v1/analytics/experiments/{EXPERIMENT}",
 )
-
-
-def analytics_app(api: AnalyticsApi) -> Starlette:
-    """The analytics routes as the ingress serves them."""
-    return Starlette(routes=[
-        Route("/v1/calls", api.calls),
-        Route("/v1/analytics/funnel", api.funnel),
-        Route("/v1/analytics/outcomes", api.outcomes),
-        Route("/v1/analytics/costs", api.costs),
-        Route("/v1/analytics/latency", api.latency),
-        Route("/v1/analytics/drop-off", api.drop_off),
-        Route("/v1/analytics/trends", api.trends),
-        Route("/v1/analytics/experiments/{name}", api.experiment),
-    ])
 
 
 async def time_endpoint(
@@ -116,7 +101,8 @@ async def run(calls: int, days: float, runs: int) -> dict[str, Any]:
             async def database() -> asyncpg.Pool:
                 return pool
 
-            app = analytics_app(AnalyticsApi(api_token=TOKEN, database=database))
+            # The ingress's own route table, with the analytics API real.
+            app = ingress_app(_analytics=AnalyticsApi(api_token=TOKEN, database=database))
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://bench",

@@ -378,9 +378,7 @@ class QualificationScript:
         current = turn.state
         asked = current.asked
         assert asked is not None
-        current.attempts += 1
-        if current.attempts >= _MAX_ATTEMPTS:
-            give_up(turn)
+        if self._out_of_tries(turn, give_up):
             return
         confirming = asked == "meeting_confirm"
         turn.say(self.replies.unheard(
@@ -692,13 +690,20 @@ class QualificationScript:
                    give_up: Callable[[_Turn], None]) -> None:
         """A confirmation answered with neither yes nor no: asked once more, short; after
         that `give_up`. A confirmation costs a turn or two, never a loop."""
-        current = turn.state
-        current.attempts += 1
-        if current.attempts >= _MAX_ATTEMPTS:
-            give_up(turn)
+        if self._out_of_tries(turn, give_up):
             return
         turn.say(self.replies.not_caught())
         self._ask(turn, question, short=True, keep_attempts=True)
+
+    @staticmethod
+    def _out_of_tries(turn: _Turn, give_up: Callable[[_Turn], None]) -> bool:
+        """Count a line at the pending question that could not be used; after the last
+        try, `give_up` (and True)."""
+        turn.state.attempts += 1
+        if turn.state.attempts >= _MAX_ATTEMPTS:
+            give_up(turn)
+            return True
+        return False
 
     def _unanswered(self, turn: _Turn, heard: Understanding) -> bool:
         """Handle a turn that did not answer the pending BANT question; True when a

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
+
+from switchboard.twilio_sandbox import clock
 
 API_VERSION = "2010-04-01"
 CALL_SID = re.compile(r"^CA[0-9a-f]{32}$")
@@ -22,10 +24,6 @@ ENDED = frozenset({"completed", "canceled", "busy", "no-answer", "failed"})
 def rfc2822(moment: datetime | None) -> str | None:
     """Twilio's date format: `Tue, 31 Aug 2010 20:36:28 +0000`."""
     return format_datetime(moment) if moment else None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass
@@ -111,7 +109,7 @@ class CallBook:
         self, account_sid: str, to: str, from_: str, url: str | None, twiml: str | None
     ) -> SandboxCall:
         """A call the application places (`POST Calls.json`): queued, as Twilio answers."""
-        now = _now()
+        now = clock.now()
         call = SandboxCall(
             sid="CA" + secrets.token_hex(16),
             account_sid=account_sid,
@@ -138,7 +136,7 @@ class CallBook:
 
     def adopt(self, sid: str, account_sid: str) -> SandboxCall:
         """A live call that reached the application from the phone network."""
-        now = _now()
+        now = clock.now()
         call = SandboxCall(
             sid=sid,
             account_sid=account_sid,
@@ -157,7 +155,7 @@ class CallBook:
         """`Status=completed` ends the call; `canceled` only ends one not yet answered."""
         if status == "canceled" and call.status not in ("queued", "ringing"):
             return
-        now = _now()
+        now = clock.now()
         call.status = status
         call.end_time = now
         call.date_updated = now
@@ -165,4 +163,4 @@ class CallBook:
     def redirect(self, call: SandboxCall, url: str | None, twiml: str | None) -> None:
         """New instructions for a live call: it leaves its media stream and follows them."""
         call.url, call.twiml = url, twiml
-        call.date_updated = _now()
+        call.date_updated = clock.now()

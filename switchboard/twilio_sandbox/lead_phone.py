@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -28,6 +27,7 @@ from switchboard.caller.result import CallFailed
 from switchboard.caller.transcript import Transcript
 from switchboard.caller.twilio_protocol import CallParties, status_callback_params
 from switchboard.caller.webhooks import post_status_callback
+from switchboard.twilio_sandbox import clock
 from switchboard.twilio_sandbox.calls import SandboxCall
 from switchboard.twilio_sandbox.lead_book import Answer, LeadBookError, answer_for
 
@@ -38,10 +38,6 @@ EVENT_OF_STATUS = {"initiated": "initiated", "ringing": "ringing", "in-progress"
 # How long a busy line takes to say so.
 BUSY_AFTER_S = 0.5
 WEBHOOK_TIMEOUT_S = 15.0
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
 
 
 class LeadPhone:
@@ -101,7 +97,7 @@ class LeadPhone:
         assert answer.scenario is not None
         machine = answer.behaviour == "voicemail"
         call.answered_by = "machine_end_beep" if machine else "human"
-        call.start_time = _now()
+        call.start_time = clock.now()
         await report.status("in-progress")
         if call.url is None or call.ended:
             await report.end("completed")
@@ -149,14 +145,14 @@ class _Reporter:
         if call.ended:
             return
         call.status = status
-        call.date_updated = _now()
+        call.date_updated = clock.now()
         if EVENT_OF_STATUS.get(status) in self._events:
             await self._post(status)
 
     async def end(self, status: str) -> None:
         call = self._call
         call.status = status
-        call.end_time = call.date_updated = _now()
+        call.end_time = call.date_updated = clock.now()
         await self.final()
 
     async def final(self) -> None:
@@ -172,7 +168,7 @@ class _Reporter:
         parties = CallParties(call.sid, call.account_sid, "outbound", call.from_, call.to)
         duration = 0.0
         if call.start_time is not None:
-            duration = ((call.end_time or _now()) - call.start_time).total_seconds()
+            duration = ((call.end_time or clock.now()) - call.start_time).total_seconds()
         params = status_callback_params(parties, status, duration, self._sequence)
         self._sequence += 1
         if call.answered_by:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from switchboard.twilio_sandbox import clock
 from switchboard.twilio_sandbox.calls import API_VERSION, rfc2822
 from switchboard.twilio_sandbox.paging import list_page
 
@@ -91,10 +92,6 @@ def segments(body: str) -> int:
     return 1 if len(body) <= single else -(-len(body) // part)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
 def _when(value: str) -> datetime | date | None:
     """A `DateSent` filter value: `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`."""
     try:
@@ -143,7 +140,7 @@ class MessageBook:
         if len(body) > MAX_BODY_CHARS:
             raise MessageRefused(400, 21617, "The concatenated message body exceeds the "
                                  f"{MAX_BODY_CHARS} character limit.")
-        now = _now()
+        now = clock.now()
         message = SandboxMessage(
             sid="SM" + secrets.token_hex(16),
             account_sid=account_sid,

@@ -27,6 +27,7 @@ list the API can also give as CSV.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -55,6 +56,11 @@ _HUMAN = (
 _QUALIFIED = f"{_HUMAN} AND c.outcome = 'qualified'"
 _BOOKED = f"{_QUALIFIED} AND c.meeting_time IS NOT NULL"
 _ENDED = "c.status <> 'in_progress'"
+# The funnel's stages after the first, as counts over the calls `c` (funnel and trends).
+_FUNNEL_COUNTS = (f"count(*) FILTER (WHERE {_ANSWERED}) AS answered, "
+                  f"count(*) FILTER (WHERE {_HUMAN}) AS human, "
+                  f"count(*) FILTER (WHERE {_QUALIFIED}) AS qualified, "
+                  f"count(*) FILTER (WHERE {_BOOKED}) AS meeting_booked")
 
 
 @dataclass(frozen=True)
@@ -130,12 +136,33 @@ async def _fetch(pool: asyncpg.Pool, sql: str, params: list[Any]) -> list[asyncp
 
 # --- the calls list ----------------------------------------------------------------------
 
-CALL_COLUMNS = (
-    "call_sid", "started_at", "ended_at", "direction", "mode", "from", "to", "status",
-    "outcome", "qualification_score", "current_agent", "tier", "cost_usd", "answered_by",
-    "meeting_time", "fallback_turns", "recovered", "campaign_id", "attempt", "experiment",
-    "variant",
+# A listed call: each field, the column it is read from, and how it becomes JSON (the
+# order is the CSV's).
+_CALL_FIELDS: tuple[tuple[str, str, Callable[[Any], Any] | None], ...] = (
+    ("call_sid", "c.call_sid", None),
+    ("started_at", "c.started_at", iso_or_none),
+    ("ended_at", "c.ended_at", iso_or_none),
+    ("direction", "c.direction", None),
+    ("mode", "c.mode", None),
+    ("from", "c.from_number", None),
+    ("to", "c.to_number", None),
+    ("status", "c.status", None),
+    ("outcome", "c.outcome", None),
+    ("qualification_score", "c.qualification_score", float),
+    ("current_agent", "c.current_agent", None),
+    ("tier", "c.tier", None),
+    ("cost_usd", "c.cost_usd", float),
+    ("answered_by", "c.answered_by", None),
+    ("meeting_time", "c.meeting_time", None),
+    ("fallback_turns", "c.fallback_turns", None),
+    ("recovered", "c.recovered", None),
+    ("campaign_id", "a.campaign_id", None),
+    ("attempt", "a.attempt", None),
+    ("experiment", "c.experiment", None),
+    ("variant", "c.variant", None),
 )
+CALL_COLUMNS = tuple(name for name, _, _ in _CALL_FIELDS)
+_CALL_SELECT = ", ".join(f'{column} AS "{name}"' for name, column, _ in _CALL_FIELDS)
 
 
 def calls_sql(
@@ -148,11 +175,7 @@ def calls_sql(
         where += f" AND (c.started_at, c.call_sid) < (${len(params) - 1}, ${len(params)})"
     params.append(limit)
     return f"""
-        SELECT c.call_sid, c.started_at, c.ended_at, c.direction, c.mode,
-               c.from_number, c.to_number, c.status, c.outcome, c.qualification_score,
-               c.current_agent, c.tier, c.cost_usd, c.answered_by, c.meeting_time,
-               c.fallback_turns, c.recovered, a.campaign_id, a.attempt,
-               c.experiment, c.variant
+        SELECT {_CALL_SELECT}
         FROM calls c LEFT JOIN call_attempts a ON a.call_sid = c.call_sid
         WHERE {where}
         ORDER BY c.started_at DESC, c.call_sid DESC
@@ -175,40 +198,15 @@ async def list_calls(
 
 
 def _call_summary(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "call_sid": row["call_sid"],
-        "started_at": iso_or_none(row["started_at"]),
-        "ended_at": iso_or_none(row["ended_at"]),
-        "direction": row["direction"],
-        "mode": row["mode"],
-        "from": row["from_number"],
-        "to": row["to_number"],
-        "status": row["status"],
-        "outcome": row["outcome"],
-        "qualification_score": float(row["qualification_score"]),
-        "current_agent": row["current_agent"],
-        "tier": row["tier"],
-        "cost_usd": float(row["cost_usd"]),
-        "answered_by": row["answered_by"],
-        "meeting_time": row["meeting_time"],
-        "fallback_turns": row["fallback_turns"],
-        "recovered": row["recovered"],
-        "campaign_id": row["campaign_id"],
-        "attempt": row["attempt"],
-        "experiment": row["experiment"],
-        "variant": row["variant"],
-    }
+    return {name: row[name] if to_json is None or row[name] is None else to_json(row[name])
+            for name, _, to_json in _CALL_FIELDS}
 
 
 # --- the questions -----------------------------------------------------------------------
 
 def funnel_sql(filters: CallFilters, params: list[Any]) -> str:
     return f"""
-        SELECT count(*) AS dialled,
-               count(*) FILTER (WHERE {_ANSWERED}) AS answered,
-               count(*) FILTER (WHERE {_HUMAN}) AS human,
-               count(*) FILTER (WHERE {_QUALIFIED}) AS qualified,
-               count(*) FILTER (WHERE {_BOOKED}) AS meeting_booked
+        SELECT count(*) AS dialled, {_FUNNEL_COUNTS}
         FROM calls c WHERE {filters.where(params)}
     """
 
@@ -437,11 +435,7 @@ async def drop_off(pool: asyncpg.Pool, filters: CallFilters) -> dict[str, Any]:
 def trends_sql(filters: CallFilters, params: list[Any]) -> str:
     return f"""
         SELECT (c.started_at AT TIME ZONE 'UTC')::date AS day,
-               count(*) AS calls,
-               count(*) FILTER (WHERE {_ANSWERED}) AS answered,
-               count(*) FILTER (WHERE {_HUMAN}) AS human,
-               count(*) FILTER (WHERE {_QUALIFIED}) AS qualified,
-               count(*) FILTER (WHERE {_BOOKED}) AS meeting_booked,
+               count(*) AS calls, {_FUNNEL_COUNTS},
                count(*) FILTER (WHERE c.outcome = 'abandoned' AND {_ANSWERED}) AS hang_ups,
                coalesce(sum(c.cost_usd), 0) AS cost_usd
         FROM calls c WHERE {filters.where(params)}

@@ -37,6 +37,7 @@ from db import analytics
 from db.analytics import CALL_COLUMNS, CallFilters, CallKey
 from deployments.api_errors import DATABASE_ERRORS, api_error, records_unavailable
 from deployments.auth import bearer_refusal
+from switchboard.experiments import name_error
 from switchboard.models import Direction, Outcome
 
 FILTER_PARAMS = (
@@ -136,6 +137,8 @@ class AnalyticsApi:
 
     async def experiment(self, request: Request) -> Response:
         name = request.path_params["name"]
+        if (problem := name_error(name)) is not None:
+            return api_error(f"the experiment in the path: {problem}", 400)
         given = request.query_params.get("experiment")
         if given is not None and given != name:
             return api_error(
@@ -215,8 +218,8 @@ def parse_filters(params: Any) -> CallFilters:
         outcome=outcome,
         direction=direction,
         campaign_id=campaign_id,
-        experiment=_name(params.get("experiment"), "experiment"),
-        variant=_name(params.get("variant"), "variant"),
+        experiment=_experiment_name(params.get("experiment"), "experiment"),
+        variant=_experiment_name(params.get("variant"), "variant"),
         agent=_name(params.get("agent"), "agent"),
     )
 
@@ -267,6 +270,13 @@ def _name(value: str | None, name: str) -> str | None:
         return None
     if not value or len(value) > MAX_NAME_LENGTH:
         raise BadParameter(f"`{name}`: must be 1 to {MAX_NAME_LENGTH} characters")
+    return value
+
+
+def _experiment_name(value: str | None, name: str) -> str | None:
+    """An experiment's or a variant's name, by the rule the settings hold them to."""
+    if value is not None and (problem := name_error(value)) is not None:
+        raise BadParameter(f"`{name}`: {problem}")
     return value
 
 

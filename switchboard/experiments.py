@@ -51,8 +51,8 @@ class ExperimentRule(Targeting):
     @classmethod
     def _variant_overrides(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name, overrides in value.items():
-            if not _NAME.fullmatch(name):
-                raise ValueError(f"{name!r}: a variant's name is letters, digits, . _ -")
+            if (problem := name_error(name)) is not None:
+                raise ValueError(f"{name!r}: {problem}")
             if not isinstance(overrides, Mapping):
                 raise ValueError(f"{name}: must be a mapping of settings groups")
             for group, fields in overrides.items():
@@ -106,6 +106,6 @@ def assign_experiment(
     return None
 
 
-def experiment_name_error(name: str) -> str | None:
-    """Why `name` cannot name an experiment, or None."""
+def name_error(name: str) -> str | None:
+    """Why `name` cannot name an experiment or a variant, or None."""
     return None if _NAME.fullmatch(name) else "a name is letters, digits, . _ - (at most 64)"

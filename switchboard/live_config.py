@@ -33,7 +33,7 @@ from switchboard.experiments import (
     VARIANT_GROUPS,
     ExperimentRule,
     assign_experiment,
-    experiment_name_error,
+    name_error,
 )
 from switchboard.flags import INTEGRATION_FLAG, FlagRule, Lead, assign_flags, in_share
 from switchboard.settings import VoiceAgentIntegrationConfig
@@ -102,7 +102,7 @@ class _Envelope(BaseModel):
     @classmethod
     def _names(cls, value: dict[str, ExperimentRule]) -> dict[str, ExperimentRule]:
         for name in value:
-            if (problem := experiment_name_error(name)) is not None:
+            if (problem := name_error(name)) is not None:
                 raise ValueError(f"{name!r}: {problem}")
         return value
 

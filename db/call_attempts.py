@@ -67,6 +67,15 @@ class DueLead:
     # Attempts already made (the next one is `attempts + 1`).
     attempts: int
 
+    @property
+    def next_attempt(self) -> int:
+        return self.attempts + 1
+
+    @property
+    def next_key(self) -> str:
+        """The idempotency key of the lead's next attempt."""
+        return attempt_key(self.campaign_id, self.id, self.next_attempt)
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -165,22 +174,19 @@ async def finish_lead(pool: asyncpg.Pool, lead_id: int) -> None:
 async def write_attempt(pool: asyncpg.Pool, lead: DueLead) -> str | None:
     """Write the lead's next attempt as `queued`; its key, or None if another writer
     already wrote it."""
-    number = lead.attempts + 1
-    key = attempt_key(lead.campaign_id, lead.id, number)
     written = await pool.fetchval(
         """
         INSERT INTO call_attempts (lead_id, campaign_id, attempt, idempotency_key)
         VALUES ($1, $2, $3, $4)
         ON CONFLICT DO NOTHING RETURNING id
         """,
-        lead.id, lead.campaign_id, number, key,
+        lead.id, lead.campaign_id, lead.next_attempt, lead.next_key,
     )
-    return key if written is not None else None
+    return lead.next_key if written is not None else None
 
 
 async def skip_attempt(pool: asyncpg.Pool, lead: DueLead, reason: str) -> None:
     """The lead's next attempt, never dialled (`skipped`, with why); the lead is finished."""
-    number = lead.attempts + 1
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(
             """
@@ -189,8 +195,7 @@ async def skip_attempt(pool: asyncpg.Pool, lead: DueLead, reason: str) -> None:
             VALUES ($1, $2, $3, $4, 'skipped', $5, now())
             ON CONFLICT DO NOTHING
             """,
-            lead.id, lead.campaign_id, number, attempt_key(lead.campaign_id, lead.id, number),
-            reason,
+            lead.id, lead.campaign_id, lead.next_attempt, lead.next_key, reason,
         )
         await conn.execute(
             "UPDATE leads SET finished_at = coalesce(finished_at, now()) WHERE id = $1", lead.id

@@ -32,7 +32,6 @@ from db.call_attempts import (
     CampaignRules,
     DueLead,
     attempt_by_key,
-    attempt_key,
     attempts_in_flight,
     campaign_load,
     campaign_of,
@@ -218,7 +217,7 @@ class Dialer:
                 break
             if not await self._may_call(campaign, lead, now):
                 continue
-            key = attempt_key(lead.campaign_id, lead.id, lead.attempts + 1)
+            key = lead.next_key
             if not await self._capacity.reserve(key):
                 break  # the ingress is full: nothing more this tick
             if await write_attempt(self._pool, lead) is None:

@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 tier=${1:-fast}; shift || true
 .venv/bin/ruff check .
+# CI collects each tier's JUnit report, to print why tests failed at the end of its log.
+if [ -n "${SWITCHBOARD_JUNIT_DIR:-}" ]; then set -- "--junitxml=$SWITCHBOARD_JUNIT_DIR/$tier.xml" "$@"; fi
 case "$tier" in
   # Coverage includes the Ray workers and `serve` subprocesses (tests/coverage_flush.py);
   # their data files are found beside an absolute COVERAGE_FILE.

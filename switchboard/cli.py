@@ -1,4 +1,5 @@
-"""The `switchboard` command line: `serve`, `call`, `migrate`, `config`, `webhooks`."""
+"""The `switchboard` command line: `serve`, `call`, `demo-data`, `migrate`, `config`,
+`campaign`, `webhooks`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from db.migrate import add_arguments as add_migration_arguments
 from switchboard.campaign_command import add_arguments as add_campaign_arguments
 from switchboard.config_command import add_arguments as add_config_arguments
+from switchboard.demo_data_command import add_arguments as add_demo_data_arguments
 from switchboard.settings import SettingsError
 from switchboard.webhooks_command import add_arguments as add_webhooks_arguments
 
@@ -26,6 +28,15 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("--url", default=None, help="base URL, e.g. http://127.0.0.1:8000")
     call.add_argument("--text", action="store_true", help="text mode: no audio")
     call.add_argument("--json", dest="json_path", default=None, help="write the call report")
+
+    demo_data = commands.add_parser(
+        "demo-data",
+        help="fill the database with realistic calls (an experiment, a campaign) to look at",
+        description="Place a few hundred real text calls from generated callers, across "
+        "the two variants of an experiment, and dial an outbound campaign through the "
+        "Twilio sandbox. Starts its own Switchboard unless --url names a running one.",
+    )
+    add_demo_data_arguments(demo_data)
 
     migrate = commands.add_parser(
         "migrate",
@@ -68,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
             from switchboard.caller import call_command
 
             return call_command(args)
+        if args.command == "demo-data":
+            from switchboard.demo_data_command import run as run_demo_data
+
+            return run_demo_data(args)
         if args.command == "webhooks":
             from switchboard.webhooks_command import run as run_webhooks
 

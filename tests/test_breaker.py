@@ -34,9 +34,10 @@ from tests.db_fixtures import redis_url
 FAIL_MAX = 3
 # A sync round is about a second (a round after Redis is back, and the failed round
 # before it, for recovery). The deadlines leave room for a loaded machine: CI runs the
-# cluster drills beside this tier, and 3 s was once missed by 44 ms there.
-PROPAGATION_DEADLINE_S = 10.0
-RECOVERY_DEADLINE_S = 15.0
+# cluster drills beside this tier, and 3 s was once missed by 44 ms there, 10 s by 44 ms
+# at a load average of 25 (three test runs and a Ray cluster on 2 cores).
+PROPAGATION_DEADLINE_S = 30.0
+RECOVERY_DEADLINE_S = 30.0
 # A behaviour bound: a sync round that blocked the loop against a hung Redis would stall
 # it for both its command timeouts (0.8 s). Nothing tighter: on a loaded machine (CI runs
 # a Ray cluster beside) ticks were seen 0.18 s and 0.51 s late with nothing blocking.

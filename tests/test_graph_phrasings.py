@@ -296,6 +296,9 @@ def test_a_question_back_is_not_the_need() -> None:
         "I don't want any more of these calls",
         "We're on the DNC list",
         "lose my number",
+        "I'd rather you didn't call me anymore",
+        "Please never call back",
+        "I'm not interested, and don't call back",
     ],
 )
 def test_opting_out_in_its_many_forms(text: str) -> None:
@@ -309,6 +312,7 @@ def test_opting_out_in_its_many_forms(text: str) -> None:
         "our customers hate it when we don't call back",
         "they do not call me back",
         "we never call back leads fast enough",
+        "a lot of new patient calls just go to voicemail and never call back",
         "we don't want any calls going to voicemail",
         "i do not want to miss any calls",
         "Please do not call me at work.",
@@ -332,6 +336,8 @@ def test_look_alikes_of_an_opt_out_are_not_one(text: str) -> None:
         "remove my number",
         "look call me anymore",
         "look don't again thank you",
+        "to be live from your list please",  # "remove this number from your list"
+        "i'd rather you we actual we anymore thank you",  # "... didn't call me anymore"
     ],
 )
 def test_what_a_mangled_opt_out_leaves_is_worth_asking_about(text: str) -> None:
@@ -349,6 +355,7 @@ def test_what_a_mangled_opt_out_leaves_is_worth_asking_about(text: str) -> None:
         "call me back tomorrow",
         "no more than three calls a day get answered",
         "I stopped calling them",
+        "a lot of new patient calls just go to voicemail and never call back",
     ],
 )
 def test_a_need_or_a_callback_is_not_taken_for_a_possible_opt_out(text: str) -> None:
@@ -398,6 +405,7 @@ def test_a_need_or_a_question_about_us_is_not_a_half_heard_request_for_a_person(
         "Get me your supervisor",
         "operator, please",
         "Can I get a representative, please?",
+        "I'd rather talk to one of your sales people",
     ],
 )
 def test_asking_for_a_person_in_its_many_forms(text: str) -> None:

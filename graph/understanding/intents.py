@@ -32,6 +32,9 @@ _DO_NOT = (
     r"(?<!\bwho )(?<!\bthat )\b(?:please )?(?:do not|never)"
 )
 _US = r"(?:you|your company|you guys|you people|your people|your firm|anyone|anybody)"
+# "...calls go to voicemail and never call back" says what others do; "do not" after
+# "and" is still an order ("not interested, and do not call back").
+_NOT_TOLD = r"(?:(?<!\band )(?<!\bbut )(?<!\bjust )|(?=(?:please )?do not\b))"
 _OPT_OUT = compile_all(
     r"\b(?:take|remove|delete|drop|scratch|strike|get|cross) (?:me|us|my (?:phone )?number|"
     r"my name|my details|my info|my information|this number|our number|my contact)"
@@ -40,13 +43,15 @@ _OPT_OUT = compile_all(
     r"\bbe (?:taken|removed|deleted|struck|crossed) (?:off|out of|from)\b",
     rf"{_DO_NOT} (?:ever )?{_CONTACT_VERB} {_ME}{_REFUSAL_TAIL}",
     # "don't ring again", "don't call back": no one named, every call refused
-    rf"{_DO_NOT} (?:ever )?(?:{_CONTACT_VERB}|bother (?:calling|ringing|phoning|contacting))"
+    rf"{_NOT_TOLD}{_DO_NOT} (?:ever )?"
+    rf"(?:{_CONTACT_VERB}|bother (?:calling|ringing|phoning|contacting))"
     rf"(?: (?:me|us))?(?: back| again| anymore| any more| ever)+{_REFUSAL_TAIL}",
     rf"\b(?:do not|never) want to (?:hear from {_US}|be (?:called|contacted|bothered|phoned)|"
     rf"get (?:a |another |any |more )?(?:phone )?calls?(?: from {_US})?)"
     rf"(?: again| anymore| any more| ever)*{_REFUSAL_TAIL}",
     rf"\b(?:asked|told) {_US}(?: \w+){{0,2}} (?:not to|to stop) (?:{_CONTACT_VERB}|calling)\b",
     rf"\bnever {_CONTACT_VERB} {_ME} again\b",
+    rf"\b(?:rather|prefer(?: it)? if) you (?:did not|would not) (?:ever )?{_CONTACT_VERB}\b",
     # "the phones never stop ringing" is a busy office, not a refusal
     rf"(?<!never )(?<!not )\b(?:stop|quit|cease) {_CONTACT_VERB}(?:ing)? {_ME}\b",
     r"(?<!never )(?<!not )\b(?:stop|quit) (?:calling|contacting|phoning|texting|bothering)\b",
@@ -68,7 +73,9 @@ _OPT_OUT = compile_all(
 # call please", "take me of your list", "stop calling"): too little to act on, enough to
 # ask. Said about someone else ("we do not call them back") it is not one.
 _MAYBE_OPT_OUT = compile_all(
-    rf"{_DO_NOT} (?:\w+ )?(?:call|contact|ring|phone)\b",
+    rf"{_NOT_TOLD}{_DO_NOT} (?:\w+ )?(?:call|contact|ring|phone)\b",
+    r"\bfrom your (?:\w+ )?(?:list|lists|database|records)\b",  # "take me off" lost
+    r"\brather you\b(?: \w+){0,4} (?:anymore|any more)\b",  # "didn't call me" lost
     r"\bcall(?:ing)? (?:list|registry)\b",
     r"(?<!never )(?<!not )\b(?:stop|quit|cease) (?:\w+ )?(?:call|calling|contact|ringing)\b",
     r"\b(?:take|remove|get|delete|drop) (?:me|us|my \w+|this number|our number) "
@@ -93,7 +100,8 @@ _STRONG_TARGET = (
 # Someone on our side; "my manager" is the caller's own, a question of authority.
 _THEIR_PERSON = (
     r"(?:your|a) (?:manager|supervisor|boss)|someone in charge|the person in charge|"
-    r"(?:your |the )?sales (?:team|department|people|guys|rep)|someone (?:in|from) sales|sales"
+    r"(?:one of )?(?:your |the )?(?:sales (?:team|department|people|guys|reps?)|salespeople)|"
+    r"someone (?:in|from) sales|sales"
 )
 _WEAK_TARGET = (
     r"(?:someone|somebody|anyone|anybody|your manager|a manager|the manager|your supervisor|"

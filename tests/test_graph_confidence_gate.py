@@ -152,6 +152,14 @@ def test_a_low_confidence_answer_to_the_opt_out_question_is_asked_again_then_opt
     assert state.opted_out and second.end_call
 
 
+def test_a_caller_who_hangs_up_while_asked_whether_to_stop_calling_has_opted_out() -> None:
+    script = make_script()
+    state, _ = converse(script, [("Take me off your list.", UNSURE)], at_budget(script))
+    state, _ = converse(script, [("Yes.", UNSURE)], state)
+    assert state.asked == "opt_out_confirm"
+    assert script.on_hangup(state) == Outcome.OPTED_OUT
+
+
 def test_a_low_confidence_request_for_a_person_is_checked_not_transferred() -> None:
     script = make_script()
     state, (reply,) = converse(script, [("Can I speak to a real person?", UNSURE)],

@@ -289,6 +289,11 @@ class QualificationScript:
         return self.final_outcome(state)
 
     def final_outcome(self, state: ConversationState) -> Outcome:
+        if state.asked == "opt_out_confirm":
+            # The call ended while the agent asked whether to stop calling: the caller
+            # may have asked not to be called and can no longer be asked. Calling them
+            # again is the one mistake a line cannot make.
+            return Outcome.OPTED_OUT
         return policy_final_outcome(state.facts, self.policy, state.signals())
 
     # --- one caller turn --------------------------------------------------------------

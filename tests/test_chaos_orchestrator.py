@@ -1,6 +1,7 @@
 """Chaos: the orchestrator hangs, or is killed, mid-call. The caller still hears an
-answer within the turn timeout (the direct path), the breaker opens, closes again once
-an orchestrator answers, and the call completes with the right outcome."""
+answer within the turn timeout (the direct path); a hung orchestrator opens the breaker,
+which closes again once an orchestrator answers; a killed one is replaced; either way
+the call completes with the right outcome."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.slow
 TURN_TIMEOUT_S = 1.5
 RESET_TIMEOUT_S = 4.0
 ANSWER_SLACK_S = 2.0
+BREAKER_SYNC_S = 15.0
 ORCHESTRATOR = "OrchestratorDeployment"
 FALLBACK_LINES = (
     "Our phones ring off the hook and we miss half the calls.",
@@ -48,9 +50,18 @@ async def _breaker_state(server: RunningSwitchboard) -> str | None:
         await redis.aclose()
 
 
-async def _turns_answered_without_the_orchestrator(
-    server: RunningSwitchboard, call: LiveTextCall
-) -> None:
+async def _breaker_becomes(server: RunningSwitchboard, wanted: str) -> str | None:
+    """The breaker's state in Redis once it is `wanted`, or as it is after
+    `BREAKER_SYNC_S`: a process publishes a change of its breaker about a second after
+    it, longer on a loaded machine."""
+    deadline = time.monotonic() + BREAKER_SYNC_S
+    while (state := await _breaker_state(server)) != wanted and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+    return state
+
+
+async def _lines_answered_in_time(call: LiveTextCall) -> list[str]:
+    """The caller's lines, each answered within the turn timeout (and some slack)."""
     waits: list[str] = []
     for line in FALLBACK_LINES:
         heard = await call.say(line)
@@ -58,7 +69,17 @@ async def _turns_answered_without_the_orchestrator(
         waits.append(f"{line!r} answered in {heard.waited_s:.2f} s")
         # The turn timeout, plus slack for a machine that also runs a Ray cluster.
         assert heard.waited_s < TURN_TIMEOUT_S + ANSWER_SLACK_S, waits
-    state = await _breaker_state(server)
+    return waits
+
+
+async def _turns_answered_without_the_orchestrator(
+    server: RunningSwitchboard, call: LiveTextCall
+) -> None:
+    waits = await _lines_answered_in_time(call)
+    # The breaker opens in the session at once (the last lines were answered without
+    # waiting for the orchestrator); other processes see it once its sync publishes the
+    # change to Redis, about a second later, longer on a loaded machine.
+    state = await _breaker_becomes(server, "open")
     assert state == "open", f"breaker {state} after {len(FALLBACK_LINES)} turns: {waits}"
 
 
@@ -69,7 +90,8 @@ async def _orchestrator_answers(server: RunningSwitchboard) -> bool:
     return bool(checks["orchestrator"]["ok"])
 
 
-async def _finish_qualified(server: RunningSwitchboard, call: LiveTextCall) -> None:
+async def _finish_qualified(server: RunningSwitchboard, call: LiveTextCall,
+                            *, fallbacks_at_least: int) -> None:
     """The agents answer again (the breaker closes), and the call completes qualified."""
     # Each trial turn is a caller's line the conversation moves on with, so none is
     # spent before a replica answers: a replacement may take a minute to start on a
@@ -82,7 +104,7 @@ async def _finish_qualified(server: RunningSwitchboard, call: LiveTextCall) -> N
         await asyncio.sleep(RESET_TIMEOUT_S + 0.5)
         heard = await call.say("Within two months.")
         assert heard.sentences
-        if await _breaker_state(server) == "closed":
+        if await _breaker_becomes(server, "closed") == "closed":
             break
     assert await _breaker_state(server) == "closed", "the breaker never closed"
     await call.send({"event": "dtmf", "digit": "1"})
@@ -92,7 +114,7 @@ async def _finish_qualified(server: RunningSwitchboard, call: LiveTextCall) -> N
     report = await server.report(call.call_sid)
     assert report["outcome"] == "qualified"
     assert report["facts"]["budget_usd"] == 80000
-    assert report["fallback_turns"] >= 3
+    assert report["fallback_turns"] >= fallbacks_at_least
     assert sum(turn["fallback"] for turn in report["turns"]) == report["fallback_turns"]
 
 
@@ -112,7 +134,7 @@ async def test_a_hung_orchestrator_never_leaves_the_caller_in_silence(
         finally:
             for pid in pids:
                 os.kill(pid, signal.SIGCONT)
-        await _finish_qualified(server, call)
+        await _finish_qualified(server, call, fallbacks_at_least=len(FALLBACK_LINES))
 
 
 async def test_a_killed_orchestrator_is_replaced_and_the_call_goes_on(
@@ -126,7 +148,10 @@ async def test_a_killed_orchestrator_is_replaced_and_the_call_goes_on(
         assert pids, "no orchestrator replica found"
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
-        await _turns_answered_without_the_orchestrator(server, call)
-        await _finish_qualified(server, call)
+        # Serve replaces a killed replica within seconds, so the breaker may or may not
+        # open before the replacement answers (a hung one is the breaker's case, above):
+        # what must hold is that no line goes unanswered and the call goes on.
+        await _lines_answered_in_time(call)
+        await _finish_qualified(server, call, fallbacks_at_least=1)
     replacements = server.replica_pids(ORCHESTRATOR)
     assert replacements and not set(replacements) & set(pids)

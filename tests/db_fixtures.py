@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from urllib.parse import urlparse, urlunparse
 
 import asyncpg
@@ -22,6 +23,7 @@ from db.migrate import migrate
 from db.outbox import Outbox
 from db.pool import create_pool
 from db.recorder import Recorder
+from load_tests.analytics_seed import seed_calls
 
 SESSION_TOKEN = uuid.uuid4().hex[:10]
 
@@ -56,6 +58,25 @@ async def temporary_database(server_dsn: str | None = None) -> AsyncIterator[str
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@asynccontextmanager
+async def seeded_pool(calls: int, *, end: datetime, days: float,
+                      max_size: int = 4) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on a new migrated database holding `calls` generated calls (the analytics
+    seed: `load_tests.analytics_seed`) over the `days` before `end`."""
+    async with temporary_database() as dsn:
+        await migrate(dsn, "up")
+        conn = await asyncpg.connect(dsn)
+        try:
+            await seed_calls(conn, calls, end=end, days=days)
+        finally:
+            await conn.close()
+        pool = await create_pool(dsn, max_size=max_size)
+        try:
+            yield pool
+        finally:
+            await pool.close()
 
 
 @pytest.fixture

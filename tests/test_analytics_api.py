@@ -15,11 +15,9 @@ import asyncpg
 import httpx
 import pytest
 
-from db.migrate import migrate
-from db.pool import create_pool
 from deployments.analytics_api import AnalyticsApi
-from load_tests.analytics_seed import EXPERIMENT, seed_calls
-from tests.db_fixtures import temporary_database
+from load_tests.analytics_seed import EXPERIMENT
+from tests.db_fixtures import seeded_pool
 from tests.e2e import assert_documented
 from tests.ingress_routes import ingress_app
 
@@ -48,16 +46,8 @@ def analytics_app(database: Any) -> Any:
 
 @pytest.fixture(scope="module")
 async def pool() -> AsyncIterator[asyncpg.Pool]:
-    async with temporary_database() as dsn:
-        await migrate(dsn, "up")
-        conn = await asyncpg.connect(dsn)
-        try:
-            await seed_calls(conn, CALLS, end=END, days=3)
-        finally:
-            await conn.close()
-        pool = await create_pool(dsn, max_size=3)
+    async with seeded_pool(CALLS, end=END, days=3, max_size=3) as pool:
         yield pool
-        await pool.close()
 
 
 @pytest.fixture

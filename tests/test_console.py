@@ -28,13 +28,12 @@ import redis.asyncio as redis
 from actors.registry import CallIdentity, CallRegistry
 from db import analytics
 from db.campaigns import campaign_status, change_state, create_campaign
-from db.migrate import migrate
 from db.outbox import Outbox
 from db.pool import create_pool
 from db.recorder import Recorder
 from deployments.console import Console
 from deployments.console.sessions import COOKIE_NAME, ConsoleSessions
-from load_tests.analytics_seed import EXPERIMENT, seed_calls
+from load_tests.analytics_seed import EXPERIMENT
 from switchboard.lead_import import parse_leads
 from switchboard.models import (
     AgentTransition,
@@ -46,7 +45,7 @@ from switchboard.models import (
     TurnRecord,
 )
 from switchboard.settings import CampaignSettings
-from tests.db_fixtures import temporary_database
+from tests.db_fixtures import seeded_pool
 from tests.ingress_routes import ingress_app
 
 pytest_plugins = ["tests.db_fixtures"]
@@ -64,16 +63,8 @@ DATA_CALLS = [("GET", "/console/live/rows"), ("GET", "/console/calls/CAnone/deta
 
 @pytest.fixture(scope="module")
 async def pool() -> AsyncIterator[asyncpg.Pool]:
-    async with temporary_database() as dsn:
-        await migrate(dsn, "up")
-        conn = await asyncpg.connect(dsn)
-        try:
-            await seed_calls(conn, SEEDED_CALLS, end=END, days=3)
-        finally:
-            await conn.close()
-        pool = await create_pool(dsn, max_size=4)
+    async with seeded_pool(SEEDED_CALLS, end=END, days=3, max_size=4) as pool:
         yield pool
-        await pool.close()
 
 
 @pytest.fixture

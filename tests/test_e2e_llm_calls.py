@@ -10,7 +10,8 @@ import asyncio
 import os
 import signal
 import time
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -30,31 +31,34 @@ def priced(tokens: int, usd_per_1k: float) -> Decimal:
     return cost.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
 
 
-def _switchboard_with(double: OpenAIDouble, tmp_path: Path, **env: str
-                      ) -> AbstractContextManager:
-    """A Switchboard whose LLM is `double`; `env` adds to or overrides its settings."""
-    return run_switchboard(tmp_path, **{
-        "SWITCHBOARD_LLM_BASE_URL": double.base_url,
-        "SWITCHBOARD_LLM_API_KEY": "test-key",
-        "SWITCHBOARD_LLM_ECONOMY_MODEL": "economy-model",
-        "SWITCHBOARD_LLM_PREMIUM_MODEL": "premium-model",
-        # A slow shared machine must not turn LLM turns into fallback turns.
-        "SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S": "15",
-        **env,
-    })
+@asynccontextmanager
+async def _llm_switchboard(tmp_path: Path, **env: str
+                           ) -> AsyncIterator[tuple[OpenAIDouble, RunningSwitchboard]]:
+    """A local OpenAI server and a Switchboard whose LLM it is; `env` adds to or
+    overrides the Switchboard's settings."""
+    async with openai_double() as double:
+        running = run_switchboard(tmp_path, **{
+            "SWITCHBOARD_LLM_BASE_URL": double.base_url,
+            "SWITCHBOARD_LLM_API_KEY": "test-key",
+            "SWITCHBOARD_LLM_ECONOMY_MODEL": "economy-model",
+            "SWITCHBOARD_LLM_PREMIUM_MODEL": "premium-model",
+            # A slow shared machine must not turn LLM turns into fallback turns.
+            "SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S": "15",
+            **env,
+        })
+        # Started in a thread: the double answers in this event loop meanwhile.
+        switchboard = await asyncio.to_thread(running.__enter__)
+        try:
+            yield double, switchboard
+        finally:
+            await asyncio.to_thread(running.__exit__, None, None, None)
 
 
 async def test_llm_tiers_switch_models_after_the_grant_and_tokens_become_cost(
     tmp_path: Path,
 ) -> None:
-    async with openai_double() as double:
-        # Started in a thread: the double answers in this event loop meanwhile.
-        running = _switchboard_with(double, tmp_path)
-        switchboard = await asyncio.to_thread(running.__enter__)
-        try:
-            report = await place_a_premium_worthy_call(switchboard)
-        finally:
-            await asyncio.to_thread(running.__exit__, None, None, None)
+    async with _llm_switchboard(tmp_path) as (double, switchboard):
+        report = await place_a_premium_worthy_call(switchboard)
 
     assert report["fallback_turns"] == 0, report["errors"]
     grants = [d for d in report["tier_history"] if d["approved"] and d["tier"] == "premium"]
@@ -102,18 +106,13 @@ LINE = "Hi, this is Casey at the warehouse."
 async def test_the_caller_hears_the_first_sentence_before_the_llm_has_written_the_rest(
     tmp_path: Path,
 ) -> None:
-    async with openai_double() as double:
-        running = _switchboard_with(double, tmp_path)
-        switchboard = await asyncio.to_thread(running.__enter__)
-        try:
-            async with live_text_call(switchboard, from_number="+15553330202") as call:
-                double.word_delay_s = 0.2  # a reply of ~15 words takes the LLM ~3 s
-                said_at = time.monotonic()
-                heard = await call.say(LINE)
-                reply_written_at = double.streams_done[-1]
-            report = await switchboard.report(call.call_sid)
-        finally:
-            await asyncio.to_thread(running.__exit__, None, None, None)
+    async with _llm_switchboard(tmp_path) as (double, switchboard):
+        async with live_text_call(switchboard, from_number="+15553330202") as call:
+            double.word_delay_s = 0.2  # a reply of ~15 words takes the LLM ~3 s
+            said_at = time.monotonic()
+            heard = await call.say(LINE)
+            reply_written_at = double.streams_done[-1]
+        report = await switchboard.report(call.call_sid)
 
     assert len(heard.sentences) >= 2, heard.sentences
     first_heard_at = said_at + heard.waited_s
@@ -128,37 +127,32 @@ async def test_the_caller_hears_the_first_sentence_before_the_llm_has_written_th
 async def test_with_the_orchestrator_down_the_direct_path_asks_the_llm_itself(
     tmp_path: Path,
 ) -> None:
-    async with openai_double() as double:
+    async with _llm_switchboard(
+        tmp_path,
+        SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S="4",
+        SWITCHBOARD_CIRCUIT_BREAKER__FAIL_MAX="2",
+        SWITCHBOARD_CIRCUIT_BREAKER__RESET_TIMEOUT_S="600",  # stays open
+    ) as (double, switchboard):
         double.reply = lambda draft, request: f"Right then. {draft}"
-        running = _switchboard_with(
-            double, tmp_path,
-            SWITCHBOARD_PERFORMANCE__TURN_TIMEOUT_S="4",
-            SWITCHBOARD_CIRCUIT_BREAKER__FAIL_MAX="2",
-            SWITCHBOARD_CIRCUIT_BREAKER__RESET_TIMEOUT_S="600",  # stays open
-        )
-        switchboard = await asyncio.to_thread(running.__enter__)
-        try:
-            async with live_text_call(switchboard, from_number="+15553330203") as call:
-                await call.say("Hi, this is Casey at the warehouse.")
-                before_hang = len(double.requests)
-                pids = switchboard.replica_pids("OrchestratorDeployment")
-                assert pids, "no orchestrator replica found"
+        async with live_text_call(switchboard, from_number="+15553330203") as call:
+            await call.say("Hi, this is Casey at the warehouse.")
+            before_hang = len(double.requests)
+            pids = switchboard.replica_pids("OrchestratorDeployment")
+            assert pids, "no orchestrator replica found"
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)  # hangs: every turn times out
+            try:
+                # Two turns use up their deadline (the templates answer), and open
+                # the breaker; the next fails at once and has the time for the LLM.
+                timed_out = [await call.say("Sure, go ahead."),
+                             await call.say("Orders come in at night and nobody answers.")]
+                requests_while_timing_out = len(double.requests) - before_hang
+                asked = len(double.reply_requests())
+                direct = await call.say("We could spend ninety thousand dollars a year.")
+            finally:
                 for pid in pids:
-                    os.kill(pid, signal.SIGSTOP)  # hangs: every turn times out
-                try:
-                    # Two turns use up their deadline (the templates answer), and open
-                    # the breaker; the next fails at once and has the time for the LLM.
-                    timed_out = [await call.say("Sure, go ahead."),
-                                 await call.say("Orders come in at night and nobody answers.")]
-                    requests_while_timing_out = len(double.requests) - before_hang
-                    asked = len(double.reply_requests())
-                    direct = await call.say("We could spend ninety thousand dollars a year.")
-                finally:
-                    for pid in pids:
-                        os.kill(pid, signal.SIGCONT)
-            report = await switchboard.report(call.call_sid)
-        finally:
-            await asyncio.to_thread(running.__exit__, None, None, None)
+                    os.kill(pid, signal.SIGCONT)
+        report = await switchboard.report(call.call_sid)
 
     # A turn whose deadline the orchestrator used up is answered at once, unwritten.
     assert requests_while_timing_out == 0

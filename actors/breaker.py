@@ -272,10 +272,15 @@ class RedisSyncedStorage(pybreaker.CircuitMemoryStorage):
             if shared.opened_at is not None:
                 pipe.set(self.opened_at_key, shared.opened_at, nx=only_if_missing)
             pipe.set(self.state_key, shared.state, nx=only_if_missing)
-            await pipe.execute()
-        self._published = version
+            wrote_state = (await pipe.execute())[-1]
         # After a conditional write, the next read says whose state Redis holds.
         self._seen = None if only_if_missing else shared
+        if wrote_state:
+            self._published = version
+        # Otherwise another process put its state back first. A change made here since
+        # this round's read (a trip between the read and this write) is newer than
+        # theirs and stays unpublished, so the next round writes it; counting it as
+        # published would let the next read adopt their "closed" over our "open".
 
     def _adopt(self, remote: _Shared) -> None:
         with self._lock:

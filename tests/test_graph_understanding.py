@@ -86,6 +86,8 @@ def test_the_last_figure_corrects_an_earlier_one() -> None:
         "we are a two person shop",
         "we want something within three months",
         "call me at 5",
+        "We run three clinics, and new patient calls go to voicemail.",
+        "we have two restaurants and a food truck",
     ],
 )
 def test_numbers_that_are_not_money_are_not_a_budget(text: str) -> None:
@@ -263,6 +265,7 @@ def test_no_role_without_a_title() -> None:
         "we waste hours every week qualifying bad leads",
         "We already have a receptionist, but she's swamped.",
         "half our calls go unanswered because no one is available",
+        "We manage apartment buildings and tenants can never reach anyone after five.",
     ],
 )
 def test_a_stated_need_is_recognised(text: str) -> None:
@@ -294,6 +297,8 @@ def test_the_need_is_taken_from_the_sentence_that_states_it() -> None:
         "that's not really an issue for us",
         "we handle it fine ourselves",
         "we have no problems with that",
+        "To be honest, we don't get many calls, and the phones are fine as they are.",
+        "the way things are works fine for us, the system is fine the way it is",
     ],
 )
 def test_no_need_is_recognised(text: str) -> None:
@@ -368,6 +373,8 @@ def test_procedural_needs_are_not_a_business_need(text: str) -> None:
         ("we are hoping to go live in about four months", 4),
         ("we want to roll it out over the next few weeks", 0.75),
         ("not any time soon", 12),
+        # the caller's own count of months says what the date meant
+        ("We want it live before the summer, so within about five months.", 5),
     ],
 )
 def test_timelines_are_read_in_months(text: str, months: float) -> None:
@@ -429,6 +436,12 @@ def test_meeting_times_are_normalised(text: str, when: str) -> None:
 def test_a_bare_hour_is_a_time_only_when_we_asked_for_one() -> None:
     assert heard("ten works").meeting_time is None
     assert heard("ten works", expecting="meeting").meeting_time == "10 AM"
+
+
+def test_hours_described_are_not_a_meeting_time_unless_we_asked_for_one() -> None:
+    described = "tenants can never reach anyone after five"
+    assert heard(described).meeting_time is None
+    assert heard("any time after five", expecting="meeting").meeting_time == "5 PM"
 
 
 def test_next_week_is_a_meeting_time_only_as_an_answer() -> None:
@@ -818,6 +831,8 @@ def test_waiting_for_months_is_not_a_misrecognised_four() -> None:
         ("Can you call me back next quarter?", "next quarter"),
         ("call me back in a few months", "in a few months"),
         ("try me tomorrow afternoon", "tomorrow"),
+        ("Maybe in the new year. Try me again in January.", "in january"),
+        ("could you ring us after march", "after march"),
         ("call me later", None),
     ],
 )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from graph.understanding.magnitudes import find_magnitudes
-from graph.understanding.numbers import Number, find_numbers
+from graph.understanding.numbers import Number, counts_things, find_numbers
 from graph.understanding.text import Sentence, compile_all, negated_before
 
 _CURRENCY = frozenset({"dollars", "dollar", "bucks", "buck", "usd"})
@@ -95,7 +95,7 @@ def _counted(tokens: Sequence[str], number: Number) -> bool:
     window = tokens[number.end:number.end + 2]
     if not window or window[0] in _CURRENCY:
         return False
-    if window[0] in _COUNTED:
+    if window[0] in _COUNTED or counts_things(window[0]):
         return True
     # one describing word may come between: "ten inbound leads", "two full time staff"
     return len(window) == 2 and window[0] not in _FUNCTION_WORDS and window[1] in _COUNTED

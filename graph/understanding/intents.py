@@ -160,7 +160,10 @@ _MAYBE_HUMAN = compile_all(
 _LATER = (
     r"(?P<when>later|another time|some other time|another day|some time|sometime|tomorrow|"
     r"next (?:week|month|quarter|year|time)|in (?:a|an|the|\w+)(?: \w+){0,2} (?:days?|weeks?|"
-    r"months?|quarters?|years?|hours?|minutes?)|in q ?[1-4]|after|around|closer to|when|"
+    r"months?|quarters?|years?|hours?|minutes?)|in q ?[1-4]|"
+    r"(?:in|after|around) (?:early |late |mid )?(?:january|february|march|april|may|june|july|"
+    r"august|september|october|november|december)|"
+    r"after|around|closer to|when|"
     r"at the end|"
     r"toward|towards|in (?:the )?(?:new year|spring|summer|fall|autumn|winter)|this afternoon|"
     r"this evening|tonight|on \w+day|\w+day)\b"

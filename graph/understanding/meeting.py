@@ -16,7 +16,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graph.understanding.numbers import TEENS, TENS, UNITS, number_to_words, ordinal_to_words
+from graph.understanding.numbers import (
+    TEENS,
+    TENS,
+    UNITS,
+    counts_things,
+    number_to_words,
+    ordinal_to_words,
+)
 from graph.understanding.text import Sentence
 
 _WEEKDAYS = {
@@ -94,15 +101,6 @@ _RULED_OUT_AFTER = re.compile(
 )
 
 
-# A plural noun after a bare number counts something ("5 users"); these words ending
-# in "s" are not nouns of that kind.
-_COUNTED_NOUN = re.compile(
-    r"(?!(?:works|suits|sounds|looks|does|is|was|has|this|thanks|please|always|sometimes|"
-    r"perhaps|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|afternoons|"
-    r"mornings|evenings|nights|as|us|yes|its)\b)[a-z]{2,}s\b"
-)
-
-
 @dataclass(frozen=True)
 class _Clock:
     hour: int
@@ -158,7 +156,7 @@ def _find_clock(text: str, lenient: bool, cutoff: int = 0) -> _Clock | None:
         after = text[match.end():].lstrip()
         if re.match(r"(?:thousand|hundred|million|grand|k|dollars|bucks|percent|people|calls|"
                     r"leads|staff|months|weeks|years|days|minutes|hours)\b", after) or (
-            not mark and _COUNTED_NOUN.match(after)
+            not mark and counts_things(after.split(' ', 1)[0])
         ):
             continue  # "about 5 users" counts things
         if not (mark or groups["pre"] or groups["m3"] or lenient):
@@ -168,7 +166,8 @@ def _find_clock(text: str, lenient: bool, cutoff: int = 0) -> _Clock | None:
             meridiem = "AM"
         elif mark:
             meridiem = "PM" if mark != "oclock" else None
-        explicit = bool(mark or groups["pre"])
+        # "after five", "until six": hours described, not a time proposed
+        explicit = bool(mark or groups["pre"] in ("at", "around", "about", "say"))
         return _Clock(_hour(hour_text), _minutes(groups["m3"]), meridiem, explicit)
     return None
 

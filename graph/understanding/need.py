@@ -52,7 +52,8 @@ _NEED = compile_all(
     r"voice mails? pil\w+ up|piling up|calls go to voice mail|go to voice mail|"
     r"(?:can not|could not|do not|never) (?:get back to|get to|answer|pick up|respond to|follow up "
     r"(?:on|with)|keep up with|handle|reach) (?:\w+ ){0,3}?(?:calls?|leads?|customers?|"
-    r"everyone|people|inquiries|the phone|phones|them|all))\b",
+    r"everyone|people|inquiries|the phone|phones|them|all|anyone|anybody|someone|somebody|"
+    r"a person|a human|us))\b",
     # the phones never stop; the people to answer them left
     r"\b(?:ring(?:s|ing)? (?:off the hook|all day|constantly|non ?stop|nonstop)|"
     r"(?:miss|missing|missed|lose|losing|drop|dropping) (?:half|most|some|a lot|many|lots|a bunch|"
@@ -150,8 +151,12 @@ _NO_NEED = compile_all(
     r"perfectly|okay)\b",
     r"\b(?:happy|satisfied|pleased) with (?:it|them|our|what|the|how)\b",
     r"\bhave (?:a|an|our own|someone|people|staff|somebody) (?:\w+ ){0,3}already\b",
-    r"\b(?:do not|does not|never) (?:really |even )?(?:get|have|receive|see) (?:that|very|too|so) "
-    r"(?:many|much) (?:calls|leads|volume|inquiries|traffic|business)\b",
+    r"\b(?:do not|does not|never) (?:really |even )?(?:get|have|receive|see) "
+    r"(?:that |very |too |so )?(?:many|much) (?:calls|leads|volume|inquiries|traffic|business)\b",
+    # "the phones are fine as they are": what they have, said to be enough
+    r"\b(?:\w+ )(?:are|is) (?:totally |perfectly |really |pretty |just |all |quite )?"
+    r"(?:fine|good|okay|ok|great) (?:as (?:they|it) (?:are|is|stands?)|"
+    r"the way (?:they|it) (?:are|is))\b",
     r"\b(?:have|had|got|see|face) no (?:real )?(?:problems?|issues?|trouble|need|complaints)\b",
     r"^(?:well |honestly |um |uh |oh |nah |no )*(?:no|not any) (?:real |major |big |actual )"
     r"(?:problems?|issues?|complaints)\b|^no (?:problems|issues)(?: really| at all| here|$)",

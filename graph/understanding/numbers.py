@@ -60,6 +60,22 @@ class Number:
     vague: bool = False  # "a couple", "a few": an estimate, not a figure
 
 
+# A plural noun after a number counts things ("5 users", "three clinics"); these words
+# ending in "s" are not nouns of that kind, or name money and scales.
+_COUNTED_NOUN = re.compile(
+    r"(?!(?:works|suits|sounds|looks|does|is|was|has|this|thanks|please|always|sometimes|"
+    r"perhaps|mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|afternoons|"
+    r"mornings|evenings|nights|as|us|yes|its|plus|less|unless|tops|max|dollars|bucks|pounds|"
+    r"euros|grands|thousands|hundreds|millions|billions|seems|means|makes|gets|needs|"
+    r"includes|covers|goes|says)\b)[a-z]{2,}s\b"
+)
+
+
+def counts_things(word: str) -> bool:
+    """Whether `word`, said after a number, is a plural noun the number counts."""
+    return _COUNTED_NOUN.fullmatch(word) is not None
+
+
 def is_number_word(token: str) -> bool:
     return token in _NUMBER_WORDS or bool(_DIGITS.match(token))
 

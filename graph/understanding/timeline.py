@@ -263,17 +263,21 @@ def read_timeline(sentences: Sequence[Sentence], *, today: date,
     `expecting` says the caller is answering our timeline question, so a bare
     "three months" or "soon" counts.
     """
-    found: list[float] = []
+    durations: list[float] = []
+    calendar: list[float] = []
     for sentence in sentences:
         # a short fragment ("three to six months.") is an answer in itself
         answer = expecting or (
             len(sentence.tokens) <= _FRAGMENT_WORDS and not _MONEY.search(sentence.text)
         )
         intent = answer or bool(_INTENT.search(sentence.text))
-        found += _durations(sentence.tokens, intent, answer)
-        found += _calendar(sentence.text, today, intent)
-        if not found and expecting and _SOON.search(sentence.text):
-            found.append(3.0)
+        durations += _durations(sentence.tokens, intent, answer)
+        calendar += _calendar(sentence.text, today, intent)
+        if not durations and not calendar and expecting and _SOON.search(sentence.text):
+            calendar.append(3.0)
+    # "before the summer, so within about five months": the caller's own count of months
+    # says what they meant by the date, however we would count to it
+    found = durations or calendar
     if not found:
         return None
     return round(max(found), 2)

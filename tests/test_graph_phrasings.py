@@ -356,6 +356,8 @@ def test_what_a_mangled_opt_out_leaves_is_worth_asking_about(text: str) -> None:
         "no more than three calls a day get answered",
         "I stopped calling them",
         "a lot of new patient calls just go to voicemail and never call back",
+        # "I was told to ring you about the phone thing", as the line left it
+        "oh hello yes it's priya actually what don't ring you about two weeks being",
     ],
 )
 def test_a_need_or_a_callback_is_not_taken_for_a_possible_opt_out(text: str) -> None:

@@ -73,7 +73,8 @@ _OPT_OUT = compile_all(
 # call please", "take me of your list", "stop calling"): too little to act on, enough to
 # ask. Said about someone else ("we do not call them back") it is not one.
 _MAYBE_OPT_OUT = compile_all(
-    rf"{_NOT_TOLD}{_DO_NOT} (?:\w+ )?(?:call|contact|ring|phone)\b",
+    # not "...don't ring you about...": calling us is not being called
+    rf"{_NOT_TOLD}{_DO_NOT} (?:\w+ )?(?:call|contact|ring|phone)\b(?! {_US}\b)",
     r"\bfrom your (?:\w+ )?(?:list|lists|database|records)\b",  # "take me off" lost
     r"\brather you\b(?: \w+){0,4} (?:anymore|any more)\b",  # "didn't call me" lost
     r"\bcall(?:ing)? (?:list|registry)\b",

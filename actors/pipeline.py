@@ -66,6 +66,7 @@ def build_call_worker(
     conversation: ConversationProcessor,
     engines: SpeechEngines | None,
     enable_metrics: bool,
+    audio_out_chunk_ms: int = 20,
     conversation_id: str | None = None,
 ) -> tuple[PipelineWorker, CallLinkTransport]:
     """The pipeline worker of one call; `engines` None means text mode.
@@ -83,7 +84,7 @@ def build_call_worker(
             audio_out_enabled=audio,
             audio_in_sample_rate=TWILIO_SAMPLE_RATE,
             audio_out_sample_rate=TWILIO_SAMPLE_RATE,
-            audio_out_10ms_chunks=2,
+            audio_out_10ms_chunks=audio_out_chunk_ms // 10,
             # Send audio only while the agent speaks; Twilio needs no silence filler.
             audio_out_auto_silence=False,
         ),

@@ -517,6 +517,7 @@ class CallSessionActor:
             conversation=conversation,
             engines=engines,
             enable_metrics=settings.monitoring.metrics_enabled,
+            audio_out_chunk_ms=settings.performance.audio_out_chunk_ms,
             conversation_id=start.call_sid if tracing.enabled() else None,
         )
 

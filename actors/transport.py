@@ -36,6 +36,8 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 MEDIA = '{"event": "media"'
 # The frame metadata key holding the index the ingress gave the message a frame came from.
 INBOUND_INDEX = "inbound"
+# Inbound audio delivered together is pushed as one frame of at most this length.
+MAX_MERGED_AUDIO_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -171,20 +173,73 @@ class CallLinkInputTransport(BaseInputTransport):
             self._receive_task = None
 
     async def _receive_messages(self) -> None:
+        merged = _MergedAudio()
         while True:
             item = await self._link.inbound.get()
-            if item is None:
-                await self._call_event_handler("on_peer_gone")
-                return
-            index, message = item
-            frame = await self._params.serializer.deserialize(message)
-            if frame is None:
-                continue
-            frame.metadata[INBOUND_INDEX] = index
-            if isinstance(frame, InputAudioRawFrame):
-                await self.push_audio_frame(frame)
-            else:
-                await self.push_frame(frame)
+            while True:
+                if item is None:
+                    await self._push_audio(merged)
+                    await self._call_event_handler("on_peer_gone")
+                    return
+                index, message = item
+                frame = await self._params.serializer.deserialize(message)
+                if isinstance(frame, InputAudioRawFrame):
+                    if merged.full_with(frame):
+                        await self._push_audio(merged)
+                    merged.add(frame, index)
+                elif frame is not None:
+                    await self._push_audio(merged)  # in order with the audio before it
+                    frame.metadata[INBOUND_INDEX] = index
+                    await self.push_frame(frame)
+                if self._link.inbound.empty():
+                    break
+                item = self._link.inbound.get_nowait()
+            await self._push_audio(merged)
+
+    async def _push_audio(self, merged: _MergedAudio) -> None:
+        frame = merged.take()
+        if frame is not None:
+            await self.push_audio_frame(frame)
+
+
+class _MergedAudio:
+    """Consecutive 20 ms input frames of one delivery, as one frame (up to
+    `MAX_MERGED_AUDIO_S`): each frame costs the pipeline a trip through every processor,
+    whatever its length. Tagged with the index of the last message it holds."""
+
+    def __init__(self) -> None:
+        self._audio = bytearray()
+        self._first: InputAudioRawFrame | None = None
+        self._index = 0
+
+    def full_with(self, frame: InputAudioRawFrame) -> bool:
+        first = self._first
+        if first is None:
+            return False
+        bytes_per_s = first.sample_rate * first.num_channels * 2
+        return (
+            frame.sample_rate != first.sample_rate
+            or frame.num_channels != first.num_channels
+            or len(self._audio) + len(frame.audio) > MAX_MERGED_AUDIO_S * bytes_per_s
+        )
+
+    def add(self, frame: InputAudioRawFrame, index: int) -> None:
+        if self._first is None:
+            self._first = frame
+        self._audio += frame.audio
+        self._index = index
+
+    def take(self) -> InputAudioRawFrame | None:
+        first = self._first
+        if first is None:
+            return None
+        frame = InputAudioRawFrame(
+            audio=bytes(self._audio), sample_rate=first.sample_rate, num_channels=first.num_channels
+        )
+        frame.metadata[INBOUND_INDEX] = self._index
+        self._audio.clear()
+        self._first = None
+        return frame
 
 
 class CallLinkOutputTransport(BaseOutputTransport):

@@ -252,6 +252,11 @@ class PerformanceSettings(BaseModel):
     warm_wait_s: float = Field(1.0, ge=0)
     turn_timeout_s: float = Field(4.0, gt=0)
     frame_batch_ms: int = Field(40, ge=20, le=200)
+    # The agent's audio goes to the caller in media messages of this length. Twilio
+    # plays whatever length it is sent; each message costs a serialization in the
+    # session and a WebSocket write in the ingress, so 20 ms messages cost five times
+    # what 100 ms ones do. The end of an utterance is padded to a whole message.
+    audio_out_chunk_ms: int = Field(100, ge=20, le=400, multiple_of=10)
     session_ttl_s: int = Field(3600, ge=60)
     max_message_bytes: int = Field(64 * 1024, ge=1024)
     # A new socket must send `start` within this; slower ones are closed and counted.

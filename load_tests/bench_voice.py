@@ -54,6 +54,7 @@ from switchboard.local_services import free_port
 from switchboard.scenario import Scenario, parse_scenario
 from switchboard.serve_command import healthy
 from switchboard.speech_server import SpeechServerProcess
+from switchboard.speech_server.launch import ONE_MATH_THREAD
 from tests.chaos import warm_pool
 from tests.e2e import RunningSwitchboard, run_switchboard
 
@@ -232,7 +233,8 @@ def baseline_bot(env: dict[str, str]):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "load_tests.baseline_bot", "--port", str(port)],
-        env={**os.environ, **env},
+        # its offline engines on one math thread, as Ray gives Switchboard's actors
+        env={**os.environ, **env, **ONE_MATH_THREAD},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -8,7 +8,9 @@ does for Twilio): PocketSphinx answers `wss://…/v1/listen`, eSpeak NG answers
 voice benchmark uses them to measure Switchboard's CPU apart from the engines'.
 
 `python -m switchboard.speech_server --port 0 --port-file PATH` runs both on one port;
-clients authenticate with `$SWITCHBOARD_SPEECH_SERVER_KEY`.
+clients authenticate with `$SWITCHBOARD_SPEECH_SERVER_KEY`. Run it with
+`OMP_NUM_THREADS=1` (as `SpeechServerProcess` does): it decodes on a thread per CPU, and
+OpenBLAS's own threads beside those cost more than half its throughput.
 """
 
 from switchboard.speech_server.app import EngineStats, create_app

@@ -9,6 +9,11 @@ from switchboard.server_process import ServerProcess
 
 #: Where the server reads the key its clients must present.
 KEY_VARIABLE = "SWITCHBOARD_SPEECH_SERVER_KEY"
+#: The decoders run side by side on threads of their own; OpenBLAS's own threads on top
+#: of them fought over the cores (2 decode threads on 2 cores: 2.4x less feature
+#: extraction per CPU second), and the server fell minutes behind a 4-call run. Ray
+#: sets the same in its workers, where the session actors decode.
+ONE_MATH_THREAD = {"OMP_NUM_THREADS": "1"}
 #: Building the language model on a cold disk cache takes ~4 s on a busy machine.
 SPEECH_SERVER_START_TIMEOUT_S = 60.0
 
@@ -34,7 +39,7 @@ class SpeechServerProcess(ServerProcess):
         command = [sys.executable, "-m", "switchboard.speech_server", "--host", host, "--port", "0"]
         if decoder_threads:
             command += ["--decoder-threads", str(decoder_threads)]
-        env = dict(os.environ, **{KEY_VARIABLE: api_key})
+        env = dict(os.environ, **{KEY_VARIABLE: api_key}, **ONE_MATH_THREAD)
         return cls.launch(
             "speech server", command, env=env, host=host, timeout_s=SPEECH_SERVER_START_TIMEOUT_S
         )

@@ -66,7 +66,7 @@ def build_call_worker(
     conversation: ConversationProcessor,
     engines: SpeechEngines | None,
     enable_metrics: bool,
-    audio_out_chunk_ms: int = 20,
+    audio_out_chunk_ms: int,
     conversation_id: str | None = None,
 ) -> tuple[PipelineWorker, CallLinkTransport]:
     """The pipeline worker of one call; `engines` None means text mode.

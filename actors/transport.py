@@ -208,37 +208,37 @@ class _MergedAudio:
     whatever its length. Tagged with the index of the last message it holds."""
 
     def __init__(self) -> None:
-        self._audio = bytearray()
-        self._first: InputAudioRawFrame | None = None
+        self._frames: list[InputAudioRawFrame] = []
         self._index = 0
 
     def full_with(self, frame: InputAudioRawFrame) -> bool:
-        first = self._first
-        if first is None:
+        if not self._frames:
             return False
+        first = self._frames[0]
+        held = sum(len(held.audio) for held in self._frames)
         bytes_per_s = first.sample_rate * first.num_channels * 2
         return (
             frame.sample_rate != first.sample_rate
             or frame.num_channels != first.num_channels
-            or len(self._audio) + len(frame.audio) > MAX_MERGED_AUDIO_S * bytes_per_s
+            or held + len(frame.audio) > MAX_MERGED_AUDIO_S * bytes_per_s
         )
 
     def add(self, frame: InputAudioRawFrame, index: int) -> None:
-        if self._first is None:
-            self._first = frame
-        self._audio += frame.audio
+        self._frames.append(frame)
         self._index = index
 
     def take(self) -> InputAudioRawFrame | None:
-        first = self._first
-        if first is None:
+        frames, self._frames = self._frames, []
+        if not frames:
             return None
-        frame = InputAudioRawFrame(
-            audio=bytes(self._audio), sample_rate=first.sample_rate, num_channels=first.num_channels
-        )
+        frame = frames[0]
+        if len(frames) > 1:
+            frame = InputAudioRawFrame(
+                audio=b"".join(held.audio for held in frames),
+                sample_rate=frame.sample_rate,
+                num_channels=frame.num_channels,
+            )
         frame.metadata[INBOUND_INDEX] = self._index
-        self._audio.clear()
-        self._first = None
         return frame
 
 

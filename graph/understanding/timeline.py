@@ -273,14 +273,14 @@ def read_timeline(sentences: Sequence[Sentence], *, today: date,
         intent = answer or bool(_INTENT.search(sentence.text))
         durations += _durations(sentence.tokens, intent, answer)
         calendar += _calendar(sentence.text, today, intent)
-        if not durations and not calendar and expecting and _SOON.search(sentence.text):
-            calendar.append(3.0)
     # "before the summer, so within about five months": the caller's own count of months
     # says what they meant by the date, however we would count to it
     found = durations or calendar
-    if not found:
-        return None
-    return round(max(found), 2)
+    if found:
+        return round(max(found), 2)
+    if expecting and any(_SOON.search(sentence.text) for sentence in sentences):
+        return 3.0
+    return None
 
 
 # What may stand around a bare figure that answers our timeline question ("around six").

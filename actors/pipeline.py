@@ -29,6 +29,13 @@ TWILIO_SAMPLE_RATE = 8000
 # How long the caller must be quiet before a turn is over. Long enough for a breath
 # between phrases, short enough that the agent answers promptly.
 END_OF_TURN_SILENCE_S = 0.5
+# How long the caller must speak before it counts as speech. Pipecat's default, 0.2 s,
+# let one-word answers through only barely or not at all: on 8 kHz μ-law, Silero stays
+# above its threshold for about 0.16 s of eSpeak's "Yup." (never a turn) and just 0.2 s of
+# "Yep.", and a caller who said "yep" to a meeting's read-back was not heard (issue 10's
+# caller set). At 0.15 s every short answer tried ("yep", "yup", "nope", "uh-huh",
+# "okay") starts a turn.
+SPEECH_START_S = 0.15
 
 
 class TextReplySender(FrameProcessor):
@@ -55,7 +62,8 @@ class SpeechEngines:
 
 def make_vad() -> SileroVADAnalyzer:
     return SileroVADAnalyzer(
-        sample_rate=TWILIO_SAMPLE_RATE, params=VADParams(stop_secs=END_OF_TURN_SILENCE_S)
+        sample_rate=TWILIO_SAMPLE_RATE,
+        params=VADParams(start_secs=SPEECH_START_S, stop_secs=END_OF_TURN_SILENCE_S),
     )
 
 

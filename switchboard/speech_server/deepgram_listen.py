@@ -240,8 +240,11 @@ class ListenSession:
                     self._recognise(from_finalize=False)
                 if self._recognitions:
                     await asyncio.gather(*self._recognitions, return_exceptions=True)
-                await websocket.send_json(self._metadata())
-                await websocket.close()
+                # Pipecat's client closes its end right after CloseStream, without
+                # waiting for the metadata: that is a normal end, not an error.
+                with contextlib.suppress(WebSocketDisconnect):
+                    await websocket.send_json(self._metadata())
+                    await websocket.close()
                 return
             elif control != "KeepAlive":
                 # Deepgram closes on a message it cannot read, saying why.

@@ -21,7 +21,7 @@ Each with both engine modes (`--engines offline remote`): offline engines inside
 session actor (and inside the plain bot), or Pipecat's Deepgram and OpenAI services
 against the local speech server, whose CPU is reported apart ("engines").
 
-    .venv/bin/python -m load_tests.bench_voice --calls 10 --concurrency 1 4 8 16
+    .venv/bin/python -m load_tests.bench_voice --calls 10 --concurrency 1 4 8 16 [--rounds 3]
 
 Results are printed and written to `load_tests/results/bench_voice.json`.
 """
@@ -144,8 +144,10 @@ async def pool_counts(target: Target) -> dict[str, int]:
 
 
 async def conversation_calls(
-    target: Target, concurrency: int, stagger_s: float, idle: dict[str, float] | None = None
+    target: Target, concurrency: int, stagger_s: float, idle: dict[str, float] | None = None,
+    rounds: int = 1,
 ) -> dict:
+    """`concurrency` callers, each placing `rounds` conversations one after another."""
     scenario = parse_scenario(CONVERSATION)
     memory: list[float] = []
 
@@ -154,18 +156,23 @@ async def conversation_calls(
             memory.extend(rss_of(target.process_pattern))
             await asyncio.sleep(2.0)
 
-    async def call(index: int):
+    async def caller(index: int) -> list:
         await asyncio.sleep(index * stagger_s)
-        return await one_call(target, scenario)
+        legs: list = []
+        for _ in range(rounds):
+            try:
+                legs.append(await one_call(target, scenario))
+            except Exception as exc:  # a failed call is counted, the caller goes on
+                legs.append(exc)
+        return legs
 
     pool_before = await pool_counts(target)
     sampler_task = asyncio.create_task(sample_memory())
     started = time.monotonic()
     try:
         async with ProcessSampler(extra={os.getpid(): "caller"}) as processes:
-            legs = await asyncio.gather(
-                *(call(i) for i in range(concurrency)), return_exceptions=True
-            )
+            by_caller = await asyncio.gather(*(caller(i) for i in range(concurrency)))
+            legs = [leg for legs_of_one in by_caller for leg in legs_of_one]
     finally:
         sampler_task.cancel()
     pool_after = await pool_counts(target)
@@ -184,6 +191,7 @@ async def conversation_calls(
     }
     return {
         "concurrency": concurrency,
+        "calls": concurrency * rounds,
         "completed": len(legs),
         "failures": failures[:3],
         "wall_s": round(time.monotonic() - started, 1),
@@ -207,7 +215,7 @@ def clean(run: dict) -> bool:
     return not run["failures"] and run["gaps_over_limit"] == 0
 
 
-async def capacity(target: Target, steps: list[int]) -> dict:
+async def capacity(target: Target, steps: list[int], rounds: int = 1) -> dict:
     """Conversations at each concurrency in `steps`, stopping after the first where a call
     failed; `held` is the most concurrent clean run (`clean`) whose turn p95 is within
     10 % of the first step's. A step with a gap goes on to the next: one gap at low load
@@ -216,10 +224,12 @@ async def capacity(target: Target, steps: list[int]) -> dict:
     held = 0
     idle = await idle_cores()
     for concurrency in steps:
-        run = await conversation_calls(target, concurrency, stagger_s=0.5, idle=idle)
+        run = await conversation_calls(
+            target, concurrency, stagger_s=0.5, idle=idle, rounds=rounds
+        )
         runs.append(run)
         print(f"  {target.name}: {json.dumps(run)}", flush=True)
-        if run["failures"] or run["completed"] < concurrency:
+        if run["failures"] or run["completed"] < run["calls"]:
             break
         first_p95 = runs[0]["latency_p95_ms"]
         p95 = run["latency_p95_ms"]
@@ -274,7 +284,7 @@ async def _measure(target: Target, args: argparse.Namespace, label: str, steps: 
     greeting = await greeting_latency(target, args.calls, pause_s=args.pause)
     print(f"  {json.dumps(greeting)}", flush=True)
     print(f"{label}: turn latency, CPU and capacity at {steps} calls", flush=True)
-    return {"greeting": greeting, **(await capacity(target, steps))}
+    return {"greeting": greeting, **(await capacity(target, steps, args.rounds))}
 
 
 def _run_switchboard(args: argparse.Namespace, label: str, steps: list[int], **env: str) -> dict:
@@ -403,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=20, help="calls for greeting latency")
     parser.add_argument("--pause", type=float, default=2.0, help="seconds between those calls")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8, 16])
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="conversations each caller places in turn at every step "
+                             "(one call at one concurrency is only six turns)")
     parser.add_argument("--engines", nargs="+", default=["offline", "remote"],
                         choices=["offline", "remote"])  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[], choices=["cold", "direct", "baseline"])

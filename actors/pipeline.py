@@ -36,6 +36,14 @@ END_OF_TURN_SILENCE_S = 0.5
 # caller set). At 0.15 s every short answer tried ("yep", "yup", "nope", "uh-huh",
 # "okay") starts a turn.
 SPEECH_START_S = 0.15
+# How long the caller's audio may stop arriving mid-sentence before the turn is ended
+# anyway. Twilio streams audio without a break for as long as the call lasts, so a gap is
+# a stall (the network, or a busy machine holding the frames back), and the frames behind
+# it still come. Pipecat's default, 1 s, meant for a microphone that goes quiet, cut a
+# loaded machine's "around fifty thousand dollars" into "around it" and "eight thousand
+# dollars", and the call was disqualified on the second. A stream that is really gone
+# ends the call by itself (Twilio's `stop`, or the socket closing).
+AUDIO_STALL_S = 5.0
 
 
 class TextReplySender(FrameProcessor):
@@ -65,6 +73,10 @@ def make_vad() -> SileroVADAnalyzer:
         sample_rate=TWILIO_SAMPLE_RATE,
         params=VADParams(start_secs=SPEECH_START_S, stop_secs=END_OF_TURN_SILENCE_S),
     )
+
+
+def make_vad_processor(vad: SileroVADAnalyzer) -> VADProcessor:
+    return VADProcessor(vad_analyzer=vad, audio_idle_timeout=AUDIO_STALL_S)
 
 
 def build_call_worker(
@@ -101,7 +113,7 @@ def build_call_worker(
         services = {engines.stt.name: "stt", conversation.name: "llm", engines.tts.name: "tts"}
         processors: list[FrameProcessor] = [
             transport.input(),
-            VADProcessor(vad_analyzer=engines.vad),
+            make_vad_processor(engines.vad),
             engines.stt,
             conversation,
             engines.tts,

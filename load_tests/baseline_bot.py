@@ -20,14 +20,13 @@ from fastapi.responses import Response
 from pipecat.frames.frames import EndFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.processors.audio.vad_processor import VADProcessor
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.workers.runner import WorkerRunner
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from actors.conversation import CallEnd, ConversationProcessor, TurnOutcome
 from actors.direct_path import DirectResponder
-from actors.pipeline import TWILIO_SAMPLE_RATE, make_vad
+from actors.pipeline import TWILIO_SAMPLE_RATE, make_vad, make_vad_processor
 from actors.speech.factory import make_stt, make_tts
 from actors.twilio_serializer import CallSerializer, mark_message
 from actors.usage import CallUsage
@@ -102,7 +101,7 @@ async def stream(websocket: WebSocket) -> None:
         Pipeline(
             [
                 transport.input(),
-                VADProcessor(vad_analyzer=make_vad()),
+                make_vad_processor(make_vad()),
                 make_stt(settings.speech, prompts=all_prompts(settings)),
                 conversation,
                 make_tts(settings.speech, sample_rate=TWILIO_SAMPLE_RATE),

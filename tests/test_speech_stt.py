@@ -26,10 +26,10 @@ from pipecat.frames.frames import (
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams
 from pipecat.processors.audio.vad_processor import VADProcessor
-from pipecat.tests.utils import run_test
+from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.transcriptions.language import Language
 
-from actors.pipeline import make_vad
+from actors.pipeline import make_vad, make_vad_processor
 from actors.speech.confidence import transcript_confidence
 from actors.speech.espeak import synthesize
 from actors.speech.language_model import LanguageModel, language_model
@@ -325,10 +325,16 @@ async def test_wideband_audio_is_decoded_as_is(decoder: PocketSphinxDecoder) -> 
 
 
 async def heard_in_a_pipeline(
-    model: LanguageModel, lines: list[str], vad: SileroVADAnalyzer
+    model: LanguageModel,
+    lines: list[str],
+    vad: VADProcessor,
+    *,
+    stall: tuple[float, float] | None = None,
 ) -> tuple[list, list[InputAudioRawFrame]]:
     """`lines` spoken over the phone with pauses, in 20 ms frames as Twilio sends them,
-    through `vad` and the PocketSphinx service: the frames that came out, and those sent."""
+    through `vad` and the PocketSphinx service: the frames that came out, and those sent.
+    `stall` (at, for), in seconds: the frames stop arriving `at` seconds into the stream
+    for `for` seconds of real time, then come on."""
     audio = await asyncio.gather(*(phone_audio(line) for line in lines))
     stream = silence(0.5) + silence(1.2).join(audio) + silence(1.2)
     chunk = RATE // 50 * 2
@@ -336,11 +342,15 @@ async def heard_in_a_pipeline(
         InputAudioRawFrame(audio=stream[i : i + chunk], sample_rate=RATE, num_channels=1)
         for i in range(0, len(stream), chunk)
     ]
-    pipeline = Pipeline([VADProcessor(vad_analyzer=vad), PocketSphinxSTTService(model=model)])
+    sent: list = list(frames)
+    if stall is not None:
+        at, lasting = stall
+        sent.insert(int(at * 50), SleepFrame(sleep=lasting))
+    pipeline = Pipeline([vad, PocketSphinxSTTService(model=model)])
     started = time.perf_counter()
     down, _ = await run_test(
         pipeline,
-        frames_to_send=frames,
+        frames_to_send=sent,
         pipeline_params=PipelineParams(audio_in_sample_rate=RATE),
     )
     elapsed = time.perf_counter() - started
@@ -352,7 +362,7 @@ async def test_one_word_answers_start_a_turn_through_the_calls_vad(model: Langua
     # What callers say to a read-back or a yes/no question. Pipecat's default start time
     # (0.2 s) never heard a "Yup." said first (after one word, Silero's state carries it).
     lines = ["Yup.", "Yep.", "Uh-huh.", "Nope."]
-    down, _ = await heard_in_a_pipeline(model, lines, make_vad())
+    down, _ = await heard_in_a_pipeline(model, lines, make_vad_processor(make_vad()))
     assert sum(isinstance(f, VADUserStartedSpeakingFrame) for f in down) == len(lines)
     assert sum(isinstance(f, VADUserStoppedSpeakingFrame) for f in down) == len(lines)
     # What the recogniser makes of each is its own matter: one of the yeses, and the no,
@@ -363,9 +373,27 @@ async def test_one_word_answers_start_a_turn_through_the_calls_vad(model: Langua
     assert understand(heard[-1]).affirmative is False
 
 
+async def test_a_sentence_whose_audio_stalls_for_a_second_stays_one_turn(
+    model: LanguageModel,
+) -> None:
+    # A loaded machine (or the network) holds the caller's frames back for 1.5 s in the
+    # middle of "fifty"; they come after. Pipecat's default ends the speech after 1 s
+    # without audio, and the sentence became two turns, the second "eight thousand dollars".
+    lines = ["Our budget is around fifty thousand dollars a year."]
+    down, _ = await heard_in_a_pipeline(
+        model, lines, make_vad_processor(make_vad()), stall=(2.0, 1.5)
+    )
+    assert sum(isinstance(f, VADUserStartedSpeakingFrame) for f in down) == 1
+    heard = [f.text for f in down if isinstance(f, TranscriptionFrame)]
+    print(heard)
+    assert len(heard) == 1 and "fifty thousand dollars" in heard[0]
+
+
 async def test_the_service_transcribes_vad_segments_in_a_pipeline(model: LanguageModel) -> None:
     lines = ["Our budget is around fifty thousand dollars a year.", "Take me off your list."]
-    down, frames = await heard_in_a_pipeline(model, lines, SileroVADAnalyzer())
+    down, frames = await heard_in_a_pipeline(
+        model, lines, VADProcessor(vad_analyzer=SileroVADAnalyzer())
+    )
     assert sum(isinstance(f, VADUserStartedSpeakingFrame) for f in down) == len(lines)
     assert sum(isinstance(f, VADUserStoppedSpeakingFrame) for f in down) == len(lines)
     transcripts = [f for f in down if isinstance(f, TranscriptionFrame)]

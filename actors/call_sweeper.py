@@ -27,7 +27,7 @@ from actors.checkpoint import SessionCheckpoints
 from actors.direct_path import DirectResponder
 from actors.registry import CallRegistry
 from db.events import CallFailed
-from db.outbox import FencedOutbox
+from db.outbox import FencedOutbox, StaleWriter
 from switchboard.live_config import call_settings_or_base
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.settings import VoiceAgentIntegrationConfig
@@ -88,7 +88,8 @@ class CallSweeper:
         self, call_sid: str, reason: str, *, generation: int | None = None,
         cause: str = "abandoned",
     ) -> bool:
-        """End the call `failed` with what its last checkpoint knew; False if it had ended.
+        """End the call `failed` with what its last checkpoint knew; False if it had ended
+        or was taken over by another generation meanwhile.
         `cause` tags the failed-calls metric (`switchboard.metrics.CALL_FAILURE_CAUSES`)."""
         if generation is None:
             generation = await self.registry.take_over(call_sid)
@@ -119,7 +120,16 @@ class CallSweeper:
         outbox = FencedOutbox(
             self._redis, self._settings.redis_prefix, fence_key=fence.key, generation=generation
         )
-        await outbox.call_failed(event)
+        try:
+            await outbox.call_failed(event)
+        except StaleWriter:
+            # Taken over again while we finalised (a relay's replacement actor): the
+            # newer generation serves the call, and its end is that generation's to write.
+            logger.info(
+                f"call {call_sid}: not finalised, a newer generation took it over",
+                extra={"call_sid": call_sid},
+            )
+            return False
         await self.registry.end(fence, call_sid)
         await self._checkpoints.delete(call_sid)
         self.finalised += 1

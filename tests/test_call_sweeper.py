@@ -143,3 +143,27 @@ async def test_a_failure_arriving_after_the_call_ended_changes_nothing(
     report = await call_report(db_pool, call_sid)
     assert report is not None
     assert (report["status"], report["outcome"], report["errors"]) == ("completed", "qualified", [])
+
+
+async def test_a_call_taken_over_while_it_is_finalised_is_left_to_its_new_generation(
+    sweeper: CallSweeper,
+    recorder: Recorder,
+    db_pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    call_sid: str,
+) -> None:
+    # Twilio's status callback finalises a call whose actor just died, while the relay
+    # moves the call to a replacement actor: the replacement's takeover comes between
+    # the finaliser's takeover and its write.
+    await _live_call(redis_client, redis_prefix, call_sid, facts=QUALIFIED)
+    finalising = await sweeper.registry.take_over(call_sid)
+    replacement = await sweeper.registry.take_over(call_sid)
+    assert finalising is not None and replacement is not None and replacement > finalising
+    assert not await sweeper.finalise(call_sid, "raced a replacement", generation=finalising)
+    await recorder.drain_once()
+    report = await call_report(db_pool, call_sid)
+    assert report is not None and report["status"] != "failed" and report["errors"] == []
+    entry = await sweeper.registry.entry(call_sid)
+    assert entry is not None and entry.live and entry.generation == replacement
+    assert await SessionCheckpoints(redis_client, redis_prefix, 300).load(call_sid) is not None

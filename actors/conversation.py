@@ -174,7 +174,10 @@ class ConversationProcessor(FrameProcessor):
         self._bot_speaking = False
         self._user_speaking = False
         self._speech_ended_at: float | None = None
-        self._speech_started_at: float | None = None
+        # Seconds of caller audio since the VAD heard speech start: what the caller's
+        # speech is billed by. Counted in audio, not by the clock, because a busy
+        # machine processes held-back frames in a burst.
+        self._speech_audio_s = 0.0
         self._pending_latency: TurnOutcome | None = None
         self._pending_since: float | None = None
         # The turn the responder is answering now: when its caller finished, and when
@@ -234,6 +237,10 @@ class ConversationProcessor(FrameProcessor):
 
         if isinstance(frame, InputAudioRawFrame):
             self._audio_index = frame.metadata.get(INBOUND_INDEX, self._audio_index)
+            if self._user_speaking:
+                self._speech_audio_s += len(frame.audio) / (
+                    2 * frame.sample_rate * frame.num_channels
+                )
             await self.push_frame(frame, direction)
         elif isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
@@ -279,9 +286,9 @@ class ConversationProcessor(FrameProcessor):
             self._awaiting_transcription = True
             # The VAD reports the stop `stop_secs` after the caller fell silent.
             self._speech_ended_at = time.monotonic() - frame.stop_secs
-            if self._speech_started_at is not None:
-                self._usage.stt_seconds += self._speech_ended_at - self._speech_started_at
-                self._speech_started_at = None
+            # The audio since the start ends with `stop_secs` of silence.
+            self._usage.stt_seconds += max(0.0, self._speech_audio_s - frame.stop_secs)
+            self._speech_audio_s = 0.0
             await self.push_frame(frame, direction)
         elif isinstance(frame, BotStartedSpeakingFrame):
             self._bot_speaking = True
@@ -562,7 +569,7 @@ class ConversationProcessor(FrameProcessor):
 
     async def _user_started_speaking(self) -> None:
         self._user_speaking = True
-        self._speech_started_at = time.monotonic()
+        self._speech_audio_s = 0.0
         self._cancel_silence_timer()
         if self._bot_speaking and self._ending is None:
             # Barge-in: stop the agent; the serializer sends Twilio a `clear`.

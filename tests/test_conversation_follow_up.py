@@ -64,14 +64,14 @@ class Session:
         self.hung_up += 1
 
 
-def processor(session: Session, wait_s: float = 2.0, mode: str = "text"
-              ) -> ConversationProcessor:
+def processor(session: Session, wait_s: float = 2.0, mode: str = "text",
+              usage: CallUsage | None = None) -> ConversationProcessor:
     settings = load_settings(agent_integration={"info_link": LINK})
     call = CallSession(call_sid="CA" + "f" * 32, mode=mode, from_number="+15551230001",
                        to_number="+15557650000")
     return ConversationProcessor(
         responder=DirectResponder(settings, call),
-        usage=CallUsage(),
+        usage=usage or CallUsage(),
         mode=mode,
         turn_end_message=(text_turn_end if mode == "text"
                           else lambda reply: audio_turn_end("MZ" + "0" * 32, reply, 1)),

@@ -310,7 +310,7 @@ class CallRelay:
         (a busy machine) and is waited for, up to `hung_s` in all. Moving a call costs
         its caller seconds of silence and a replayed turn, more than a late answer.
         TimeoutError when it does not answer that, or its loop has stopped."""
-        answer = request.as_future()
+        answer = asyncio.wrap_future(request.future())
         loop = asyncio.get_running_loop()
         give_up_at = loop.time() + self._hung_s
         while True:
@@ -323,6 +323,9 @@ class CallRelay:
                     or loop_idle_s >= self._hung_s
                     or loop.time() >= give_up_at
                 ):
+                    # Nobody waits for it now; the actor is killed on replacement, and
+                    # its error must not be logged as an exception never retrieved.
+                    answer.cancel()
                     raise
                 self.late_answers += 1
                 logger.warning(

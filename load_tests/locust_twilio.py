@@ -44,22 +44,8 @@ actor within `warm_wait_s` is answered busy.
     .venv/bin/locust -f load_tests/locust_twilio.py --host http://127.0.0.1:8000 \\
         --headless -u 10 -r 2 -t 60s --csv out/twilio
 
-Measured 2026-12-04 on 2 cores, one 60 s run each (`-r 2`), against `switchboard
-serve` of serve_config.yaml with 25 warm actors; the machine was shared with other
-test runs (load average 12-27 during the runs), so read them as an upper bound. In ms;
-turn and greeting failures (nothing heard for 20 s) are counted as 20000.
-
-users  turn p50/p95/p99 (n, failed)  gap in reply p50/p95/max  greeting p50  failed calls
-  4    3300/4600/4600 (14, 0)         270/5700/5734             2200          0 of 3
-  6    4200/20000/20000 (18, 1)       73/4200/6557              1800          0 of 3
- 10    3600/17000/17000 (18, 0)       1200/12000/14919          7100          5 of 8 [1]
- 10    20000/20000/20000 (7, 6)       0/2600/2624               3900          9 of 10 [2]
- 20    9600/20000/20000 (17, 7)       0/29000/29129             12000         18 of 19 [3]
-
-[1] 3 streams dropped mid-call, 1 closed as idle and 1 for no `start` before the call
-began; [2] streams dropped; [3] 13 answered busy, 5 dropped.
-
-The server saturates from about 4 audio calls on 2 cores, as `bench_voice` found.
+Figures for 10 and 20 users on 2 cores are in the README ("Load over Twilio's
+protocol"); failures there are turns and greetings with nothing heard for 20 s.
 """
 
 from __future__ import annotations

@@ -10,17 +10,16 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
+from actors.pipeline import TWILIO_SAMPLE_RATE
 from actors.usage import CallUsage
 from tests.test_conversation_follow_up import Session, processor
-
-RATE = 8000
 
 
 def audio(seconds: float) -> list[InputAudioRawFrame]:
     """`seconds` of caller audio in Twilio's 20 ms frames."""
-    frame = bytes(RATE // 50 * 2)
+    frame = bytes(TWILIO_SAMPLE_RATE // 50 * 2)
     return [
-        InputAudioRawFrame(audio=frame, sample_rate=RATE, num_channels=1)
+        InputAudioRawFrame(audio=frame, sample_rate=TWILIO_SAMPLE_RATE, num_channels=1)
         for _ in range(round(seconds * 50))
     ]
 

@@ -9,8 +9,8 @@
   live call gets a new stream (a new token, the same CallSid) on whichever replica took
   the request; an ended one `<Hangup/>`; one that reconnected too often an apology and
   `<Hangup/>`. Never busy.
-- `POST /twilio/status` — recorded; a final status ends a call still waiting to be
-  resumed.
+- `POST /twilio/status` — recorded; a final status is passed to the call's actor, or
+  ends a call nobody serves any more (`deployments.call_ending`).
 
 Every request must carry a valid `X-Twilio-Signature`, computed on the public URL.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -33,6 +32,7 @@ from actors.session_pool import SessionPool
 from db.outbox import Outbox
 from db.queries import is_do_not_call
 from deployments.auth import TwilioSignatures
+from deployments.call_ending import CallEnding
 from deployments.ingress_metrics import IngressMetrics
 from deployments.live_settings import LiveSettings
 from deployments.stream_tokens import PendingCall, StreamTokens
@@ -46,7 +46,6 @@ logger = logging.getLogger("ray.serve")
 
 TWIML = "application/xml"
 DNC_TIMEOUT_S = 2.0
-ACTOR_TIMEOUT_S = 2.0
 
 
 def _twiml(text: str) -> Response:
@@ -80,7 +79,10 @@ class TwilioWebhooks:
         self._tokens = tokens
         self._registry = registry
         self._outbox = outbox
-        self._sweeper = sweeper
+        self._ending = CallEnding(
+            registry, sweeper,
+            lambda name: ray.get_actor(name, namespace=self._live.settings.ray_namespace),
+        )
         self._metrics = metrics
         self._at_capacity = at_capacity
         self._pool = pool
@@ -235,25 +237,5 @@ class TwilioWebhooks:
             # A call that ended before its stream opened (the caller hung up while it
             # rang) gives its warm actor back at once, not after the reservation lapses.
             self._pool.release(callback.call_sid)
-            await self._call_over(callback.call_sid, callback.call_status)
+            await self._ending.twilio_ended(callback.call_sid, callback.call_status)
         return Response(status_code=204)
-
-    async def _call_over(self, call_sid: str, call_status: str) -> None:
-        """Twilio says the call is over: end it if something still waits to resume it."""
-        entry = await self._registry.entry(call_sid)
-        if entry is None or not entry.live:
-            return
-        if entry.actor is not None:
-            try:
-                actor = ray.get_actor(entry.actor, namespace=self._live.settings.ray_namespace)
-                ended = actor.twilio_ended.remote(call_sid, call_status)
-                await asyncio.wait_for(ended, ACTOR_TIMEOUT_S)
-                return
-            except Exception as exc:
-                logger.info(f"call {call_sid}: its actor is gone ({exc!r})")
-        stale_for = time.time() - entry.heartbeat_at
-        await self._sweeper.finalise(
-            call_sid,
-            f"Twilio reported the call {call_status} while it waited to be resumed "
-            f"({stale_for:.0f} s after it was last served)",
-        )

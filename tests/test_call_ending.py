@@ -1,0 +1,133 @@
+"""Twilio's final status for a call, on real Redis and PostgreSQL: a call whose actor
+still serves it is left to the actor, even one too busy to answer at once (it ended the
+call `completed` itself); a call whose actor is gone ends `failed` at once.
+
+The session actors here are stand-ins for Ray's actor handles: what is under test is the
+ingress's reading of the three answers Ray gives (an answer, no answer yet, the actor
+is dead), not Ray's delivery."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+from ray.exceptions import ActorDiedError
+
+from actors.call_sweeper import CallSweeper
+from actors.registry import CallRegistry
+from db.queries import call_report
+from db.recorder import Recorder
+from deployments.call_ending import CallEnding
+from switchboard.settings import load_settings
+from tests.test_call_sweeper import QUALIFIED, _live_call
+
+ACTOR = "session-7"
+
+
+@pytest.fixture
+def sweeper(redis_client: redis.Redis, redis_prefix: str) -> CallSweeper:
+    return CallSweeper(redis_client, load_settings(redis_prefix=redis_prefix))
+
+
+class Remote:
+    """A method of a Ray actor handle: `.remote()` gives an awaitable answer."""
+
+    def __init__(self, answer_after_s: float, error: Exception | None = None) -> None:
+        self.told: list[tuple[str, str]] = []
+        self._after_s, self._error = answer_after_s, error
+
+    def remote(self, call_sid: str, call_status: str) -> asyncio.Task[None]:
+        self.told.append((call_sid, call_status))
+        return asyncio.ensure_future(self._answer())
+
+    async def _answer(self) -> None:
+        await asyncio.sleep(self._after_s)
+        if self._error is not None:
+            raise self._error
+
+
+class SessionActor:
+    def __init__(self, twilio_ended: Remote) -> None:
+        self.twilio_ended = twilio_ended
+
+
+def no_such_actor(name: str) -> SessionActor:
+    raise ValueError(f"Failed to look up actor with name '{name}'")
+
+
+async def served_call(redis_client: redis.Redis, redis_prefix: str, call_sid: str) -> None:
+    await _live_call(redis_client, redis_prefix, call_sid, facts=QUALIFIED)
+    registry = CallRegistry(redis_client, redis_prefix, ttl_s=300)
+    assert await registry.heartbeat(registry.fence(call_sid, 1), call_sid, actor=ACTOR)
+
+
+async def status_after_ending(
+    ending: CallEnding, recorder: Recorder, db_pool: asyncpg.Pool, call_sid: str
+) -> str:
+    await ending.twilio_ended(call_sid, "completed")
+    await recorder.drain_once()
+    report = await call_report(db_pool, call_sid)
+    assert report is not None
+    return report["status"]
+
+
+@pytest.mark.parametrize("answer_after_s", [0.0, 0.5])
+async def test_a_call_its_actor_still_serves_is_left_to_the_actor_however_slow_it_answers(
+    answer_after_s: float,
+    sweeper: CallSweeper,
+    recorder: Recorder,
+    db_pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    call_sid: str,
+) -> None:
+    await served_call(redis_client, redis_prefix, call_sid)
+    told = Remote(answer_after_s)
+    ending = CallEnding(sweeper.registry, sweeper, lambda name: SessionActor(told),
+                        actor_timeout_s=0.1)
+    assert await status_after_ending(ending, recorder, db_pool, call_sid) == "in_progress"
+    assert told.told == [(call_sid, "completed")]
+    entry = await sweeper.registry.entry(call_sid)
+    assert entry is not None and entry.live  # the actor ends it, with what it heard
+
+
+@pytest.mark.parametrize("gone", ["no such actor", "actor died"])
+async def test_a_call_whose_actor_is_gone_ends_failed_at_once(
+    gone: str,
+    sweeper: CallSweeper,
+    recorder: Recorder,
+    db_pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    call_sid: str,
+) -> None:
+    await served_call(redis_client, redis_prefix, call_sid)
+    died = SessionActor(Remote(0.0, ActorDiedError()))
+    ending = CallEnding(sweeper.registry, sweeper,
+                        no_such_actor if gone == "no such actor" else lambda name: died,
+                        actor_timeout_s=0.1)
+    assert await status_after_ending(ending, recorder, db_pool, call_sid) == "failed"
+    report = await call_report(db_pool, call_sid)
+    assert report is not None and report["outcome"] == "qualified"
+    assert any("Twilio reported the call completed" in error for error in report["errors"])
+    entry = await sweeper.registry.entry(call_sid)
+    assert entry is not None and entry.state == "ended"
+
+
+async def test_a_call_already_ended_is_not_ended_again(
+    sweeper: CallSweeper,
+    recorder: Recorder,
+    db_pool: asyncpg.Pool,
+    redis_client: redis.Redis,
+    redis_prefix: str,
+    call_sid: str,
+) -> None:
+    await served_call(redis_client, redis_prefix, call_sid)
+    registry = CallRegistry(redis_client, redis_prefix, ttl_s=300)
+    assert await registry.end(registry.fence(call_sid, 1), call_sid)
+    told = Remote(0.0)
+    ending = CallEnding(sweeper.registry, sweeper, lambda name: SessionActor(told))
+    assert await status_after_ending(ending, recorder, db_pool, call_sid) == "in_progress"
+    assert told.told == []

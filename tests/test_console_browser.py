@@ -112,14 +112,29 @@ def wait_for(what: str, condition: Callable[[], T | None], timeout_s: float = WA
         time.sleep(0.1)
 
 
+def click(driver: Chrome, what: str, selector: str) -> None:
+    """Clicks the element `selector` picks. The live calls and campaigns tables are
+    swapped by htmx every second or two: an element found just before a swap is stale by
+    the time it is clicked (seen on a loaded machine), so it is found again until a click
+    lands."""
+    def clicked() -> bool:
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+
+    wait_for(what, clicked)
+
+
 def screenshot(driver: Chrome, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
 def transcript(driver: Chrome) -> list[str]:
-    return [item.text for item in
-            driver.find_elements(By.CSS_SELECTOR, "#transcript li:not(.empty)")]
+    # Read in one script: the live call's page is swapped every second, and elements
+    # found first and read after could be gone in between.
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#transcript li:not(.empty)')]"
+        ".map(item => item.innerText)")
 
 
 def closed_window() -> str:
@@ -188,10 +203,10 @@ async def test_an_operator_follows_calls_pauses_a_campaign_and_reads_the_experim
     # A live call appears on the live page; its transcript grows as the caller speaks.
     async with live_text_call(server, number_in("warm")) as call:
         row = f'tr[data-call-sid="{call.call_sid}"] a'
-        link = await in_browser(wait_for, "the live call's row",
-                                lambda: driver.find_elements(By.CSS_SELECTOR, row))
+        await in_browser(wait_for, "the live call's row",
+                         lambda: driver.find_elements(By.CSS_SELECTOR, row))
         screenshot(driver, "02-live-calls")
-        await in_browser(link[0].click)
+        await in_browser(click, driver, "the live call's link", row)
         await in_browser(wait_for, "the live call's page",
                          lambda: driver.find_elements(By.CSS_SELECTOR, "#call-detail.live"))
         before = len(transcript(driver))
@@ -231,10 +246,7 @@ async def test_an_operator_follows_calls_pauses_a_campaign_and_reads_the_experim
     # A campaign paused with its button.
     await in_browser(driver.get, f"{base}/campaigns")
     weights["campaigns"] = await in_browser(page_metrics, driver)
-    pause = f'#campaign-{campaign_id} button.pause'
-    await in_browser(wait_for, "the pause button",
-                     lambda: driver.find_elements(By.CSS_SELECTOR, pause))
-    await in_browser(driver.find_element(By.CSS_SELECTOR, pause).click)
+    await in_browser(click, driver, "the pause button", f'#campaign-{campaign_id} button.pause')
     await in_browser(wait_for, "the campaign to show paused", lambda: driver.find_elements(
         By.CSS_SELECTOR, f'#campaign-{campaign_id}[data-state="paused"] button.resume'))
     assert await campaign_state(server, campaign_id) == "paused"

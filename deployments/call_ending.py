@@ -3,9 +3,10 @@
 A call whose session actor still serves it is the actor's to end: it is told, and ends
 the call `completed` with everything it heard. Only a call nobody serves (its actor
 died, and it waits for a reconnect that will not come now) is finalised here, `failed`,
-by the sweeper. An actor that does not answer in time is busy, not gone: Ray delivers
-the message all the same, and an actor that never answers stops heartbeating the call,
-which the sweeper ends after its grace period.
+by the sweeper. An actor that does not answer in time is busy, not gone, and one Ray
+cannot reach for now is not known to be dead: Ray delivers the message once it can,
+and an actor that never answers stops heartbeating the call, which the sweeper ends
+after its grace period.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ray.exceptions import RayError
+from ray.exceptions import ActorDiedError, RayError
 
 from actors.call_sweeper import CallSweeper
 from actors.registry import CallRegistry
@@ -65,7 +66,13 @@ class CallEnding:
             logger.info(f"call {call_sid}: its actor {name} is slow to hear the call is "
                         f"{call_status}; it ends the call when it does")
             return True
-        except (ValueError, RayError) as exc:
+        except (ValueError, ActorDiedError) as exc:  # ValueError: no actor by that name
             logger.info(f"call {call_sid}: its actor is gone ({exc!r})")
             return False
+        except RayError as exc:
+            # Unreachable is not dead (a node being checked, a GCS hiccup): if the actor
+            # is gone after all, its heartbeats stop and the sweeper ends the call.
+            logger.warning(f"call {call_sid}: could not tell its actor {name} the call is "
+                           f"{call_status} ({exc!r}); left to the sweeper if it is gone")
+            return True
         return True

@@ -1,6 +1,7 @@
 """Twilio's final status for a call, on real Redis and PostgreSQL: a call whose actor
-still serves it is left to the actor, even one too busy to answer at once (it ended the
-call `completed` itself); a call whose actor is gone ends `failed` at once.
+may still serve it is left to the actor, even one too busy to answer at once or one Ray
+cannot reach for now (it ends the call `completed` itself, or the sweeper does once its
+heartbeats stop); a call whose actor is gone ends `failed` at once.
 
 The session actors here are stand-ins for Ray's actor handles: what is under test is the
 ingress's reading of the three answers Ray gives (an answer, no answer yet, the actor
@@ -13,7 +14,7 @@ import asyncio
 import asyncpg
 import pytest
 import redis.asyncio as redis
-from ray.exceptions import ActorDiedError
+from ray.exceptions import ActorDiedError, ActorUnavailableError
 
 from actors.call_sweeper import CallSweeper
 from actors.registry import CallRegistry
@@ -73,9 +74,14 @@ async def status_after_ending(
     return report["status"]
 
 
-@pytest.mark.parametrize("answer_after_s", [0.0, 0.5])
-async def test_a_call_its_actor_still_serves_is_left_to_the_actor_however_slow_it_answers(
+@pytest.mark.parametrize(("answer_after_s", "error"), [
+    (0.0, None),  # it answers
+    (0.5, None),  # a busy actor answers after the ingress stopped waiting
+    (0.0, ActorUnavailableError("the actor's node is being checked", b"\x01" * 16)),
+], ids=["answers", "slow", "unreachable"])
+async def test_a_call_its_actor_may_still_serve_is_left_to_the_actor(
     answer_after_s: float,
+    error: Exception | None,
     sweeper: CallSweeper,
     recorder: Recorder,
     db_pool: asyncpg.Pool,
@@ -84,7 +90,7 @@ async def test_a_call_its_actor_still_serves_is_left_to_the_actor_however_slow_i
     call_sid: str,
 ) -> None:
     await served_call(redis_client, redis_prefix, call_sid)
-    told = Remote(answer_after_s)
+    told = Remote(answer_after_s, error)
     ending = CallEnding(sweeper.registry, sweeper, lambda name: SessionActor(told),
                         actor_timeout_s=0.1)
     assert await status_after_ending(ending, recorder, db_pool, call_sid) == "in_progress"

@@ -10,6 +10,7 @@ is dead), not Ray's delivery."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -58,20 +59,29 @@ def no_such_actor(name: str) -> SessionActor:
     raise ValueError(f"Failed to look up actor with name '{name}'")
 
 
-async def served_call(redis_client: redis.Redis, redis_prefix: str, call_sid: str) -> None:
+@pytest.fixture
+async def served(redis_client: redis.Redis, redis_prefix: str, call_sid: str) -> str:
+    """A live call, qualified so far, that actor `ACTOR` heartbeats: its CallSid."""
     await _live_call(redis_client, redis_prefix, call_sid, facts=QUALIFIED)
     registry = CallRegistry(redis_client, redis_prefix, ttl_s=300)
     assert await registry.heartbeat(registry.fence(call_sid, 1), call_sid, actor=ACTOR)
+    return call_sid
 
 
-async def status_after_ending(
-    ending: CallEnding, recorder: Recorder, db_pool: asyncpg.Pool, call_sid: str
-) -> str:
-    await ending.twilio_ended(call_sid, "completed")
-    await recorder.drain_once()
-    report = await call_report(db_pool, call_sid)
-    assert report is not None
-    return report["status"]
+Report = Callable[[CallEnding, str], Awaitable[dict]]
+
+
+@pytest.fixture
+def report_after_ending(recorder: Recorder, db_pool: asyncpg.Pool) -> Report:
+    """Twilio says the call is over; the call's report once the recorder wrote it."""
+    async def report(ending: CallEnding, call_sid: str) -> dict:
+        await ending.twilio_ended(call_sid, "completed")
+        await recorder.drain_once()
+        written = await call_report(db_pool, call_sid)
+        assert written is not None
+        return written
+
+    return report
 
 
 @pytest.mark.parametrize(("answer_after_s", "error"), [
@@ -83,57 +93,39 @@ async def test_a_call_its_actor_may_still_serve_is_left_to_the_actor(
     answer_after_s: float,
     error: Exception | None,
     sweeper: CallSweeper,
-    recorder: Recorder,
-    db_pool: asyncpg.Pool,
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    call_sid: str,
+    served: str,
+    report_after_ending: Report,
 ) -> None:
-    await served_call(redis_client, redis_prefix, call_sid)
     told = Remote(answer_after_s, error)
     ending = CallEnding(sweeper.registry, sweeper, lambda name: SessionActor(told),
                         actor_timeout_s=0.1)
-    assert await status_after_ending(ending, recorder, db_pool, call_sid) == "in_progress"
-    assert told.told == [(call_sid, "completed")]
-    entry = await sweeper.registry.entry(call_sid)
+    assert (await report_after_ending(ending, served))["status"] == "in_progress"
+    assert told.told == [(served, "completed")]
+    entry = await sweeper.registry.entry(served)
     assert entry is not None and entry.live  # the actor ends it, with what it heard
 
 
 @pytest.mark.parametrize("gone", ["no such actor", "actor died"])
 async def test_a_call_whose_actor_is_gone_ends_failed_at_once(
-    gone: str,
-    sweeper: CallSweeper,
-    recorder: Recorder,
-    db_pool: asyncpg.Pool,
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    call_sid: str,
+    gone: str, sweeper: CallSweeper, served: str, report_after_ending: Report
 ) -> None:
-    await served_call(redis_client, redis_prefix, call_sid)
     died = SessionActor(Remote(0.0, ActorDiedError()))
     ending = CallEnding(sweeper.registry, sweeper,
                         no_such_actor if gone == "no such actor" else lambda name: died,
                         actor_timeout_s=0.1)
-    assert await status_after_ending(ending, recorder, db_pool, call_sid) == "failed"
-    report = await call_report(db_pool, call_sid)
-    assert report is not None and report["outcome"] == "qualified"
+    report = await report_after_ending(ending, served)
+    assert report["status"] == "failed" and report["outcome"] == "qualified"
     assert any("Twilio reported the call completed" in error for error in report["errors"])
-    entry = await sweeper.registry.entry(call_sid)
+    entry = await sweeper.registry.entry(served)
     assert entry is not None and entry.state == "ended"
 
 
 async def test_a_call_already_ended_is_not_ended_again(
-    sweeper: CallSweeper,
-    recorder: Recorder,
-    db_pool: asyncpg.Pool,
-    redis_client: redis.Redis,
-    redis_prefix: str,
-    call_sid: str,
+    sweeper: CallSweeper, served: str, report_after_ending: Report
 ) -> None:
-    await served_call(redis_client, redis_prefix, call_sid)
-    registry = CallRegistry(redis_client, redis_prefix, ttl_s=300)
-    assert await registry.end(registry.fence(call_sid, 1), call_sid)
+    registry = sweeper.registry
+    assert await registry.end(registry.fence(served, 1), served)
     told = Remote(0.0)
-    ending = CallEnding(sweeper.registry, sweeper, lambda name: SessionActor(told))
-    assert await status_after_ending(ending, recorder, db_pool, call_sid) == "in_progress"
+    ending = CallEnding(registry, sweeper, lambda name: SessionActor(told))
+    assert (await report_after_ending(ending, served))["status"] == "in_progress"
     assert told.told == []

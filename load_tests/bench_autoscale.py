@@ -53,7 +53,7 @@ import redis
 from websockets.sync.client import ClientConnection, connect
 
 from load_tests.results import save_results
-from switchboard.local_services import free_port
+from switchboard.local_services import server_port
 from tests.e2e import RunningSwitchboard, deployment_config, run_switchboard, serve_config
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -136,7 +136,7 @@ class LocustRun:
     def __init__(self, server: RunningSwitchboard, workdir: Path, settings: DrillSettings):
         self.calls_file = workdir / "locust-calls.jsonl"
         self.log_path = workdir / "locust.log"
-        port = free_port()
+        port = server_port()
         self._web = f"http://127.0.0.1:{port}"
         env = {
             **os.environ,

@@ -64,7 +64,7 @@ from deployments.console import Console
 from load_tests.analytics_seed import seed_calls
 from load_tests.results import save_results
 from switchboard.lead_import import parse_leads
-from switchboard.local_services import free_port
+from switchboard.local_services import server_port
 from switchboard.settings import CampaignSettings
 from tests.db_fixtures import admin_dsn, redis_url, with_database
 
@@ -182,7 +182,7 @@ async def served_console(calls: int) -> AsyncIterator[tuple[str, str]]:
 
         console = Console(api_token=TOKEN, public_url="http://127.0.0.1",
                           database=database, registry=CallRegistry(client, prefix, 60))
-        port = free_port()
+        port = server_port()
         server = uvicorn.Server(uvicorn.Config(
             Starlette(routes=[Mount("/console", app=console)]), host="127.0.0.1", port=port,
             log_level="warning"))

@@ -50,7 +50,7 @@ from load_tests.results import save_results
 from switchboard.caller.audio_caller import run_audio_call
 from switchboard.caller.transcript import Transcript
 from switchboard.caller.twilio_protocol import new_sid
-from switchboard.local_services import free_port
+from switchboard.local_services import server_port
 from switchboard.scenario import Scenario, parse_scenario
 from switchboard.serve_command import healthy
 from switchboard.speech_server import SpeechServerProcess
@@ -240,7 +240,7 @@ async def capacity(target: Target, steps: list[int], rounds: int = 1) -> dict:
 
 @contextlib.contextmanager
 def baseline_bot(env: dict[str, str]):
-    port = free_port()
+    port = server_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "load_tests.baseline_bot", "--port", str(port)],
         # its offline engines on one math thread, as Ray gives Switchboard's actors

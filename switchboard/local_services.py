@@ -46,12 +46,6 @@ def start_local_ray(num_cpus: int = 2) -> None:
                 raise
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # Between Ray's worker ports (10002-19999) and Serve's replica ports (30000-31000), and
 # below the kernel's ephemeral range (32768 and up on Linux).
 SERVER_PORTS = range(20000, 30000)
@@ -145,7 +139,7 @@ class LocalRedis:
         appendonly: bool = True,
         appendfsync: str = "everysec",
     ) -> None:
-        self.port = port or free_port()
+        self.port = port or server_port()
         self.directory = Path(directory) / f"redis-{self.port}"
         self.appendonly = appendonly
         self.appendfsync = appendfsync
@@ -231,7 +225,7 @@ class LocalPostgres:
 
     def __init__(self, directory: Path | str, *, port: int | None = None) -> None:
         self.directory = Path(directory)
-        self.port = port or free_port()
+        self.port = port or server_port()
         self.log = self.directory / f"postgres-{self.port}.log"
         self._user = pwd.getpwnam("postgres") if os.geteuid() == 0 else None
         if self._user is not None:

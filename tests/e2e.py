@@ -47,7 +47,7 @@ from switchboard.caller.twilio_protocol import (
     stop_message,
     voice_webhook_params,
 )
-from switchboard.local_services import free_port, server_port
+from switchboard.local_services import server_port
 from switchboard.scenario import Scenario
 from switchboard.serve_command import healthy
 
@@ -195,7 +195,7 @@ def deployment_config(config: dict, name: str) -> dict:
 def run_switchboard(workdir: Path, *, config: Path | None = None, **extra_env: str):
     """Start `switchboard serve` (of serve_config.yaml, or `config`); yields a
     `RunningSwitchboard`; stops it after."""
-    port = free_port()
+    port = server_port()
     token = secrets.token_hex(4)
     database = f"switchboard_e2e_{token}"
     env = {

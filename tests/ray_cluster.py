@@ -41,7 +41,7 @@ import yaml
 
 from db.migrate import ensure_database
 from switchboard.ingress_proxy import use_haproxy
-from switchboard.local_services import free_port, server_port
+from switchboard.local_services import server_port
 from switchboard.serve_command import healthy
 from switchboard.twilio_sandbox.process import SandboxProcess
 from tests.e2e import ROOT, TRANSFER_NUMBER, RunningSwitchboard, _drop_database
@@ -142,7 +142,7 @@ def ray_cluster(workdir: Path, node_env: dict[str, str]) -> Iterator[Cluster]:
     """A head and a worker node started with `ray start`, stopped after."""
     # Short: Ray's Unix sockets live under it, and their paths are limited to 107 bytes.
     temp_dir = Path(tempfile.mkdtemp(prefix="sbray-", dir="/tmp"))
-    gcs_port, dashboard_port = free_port(), free_port()
+    gcs_port, dashboard_port = server_port(), server_port()
     env = {
         **node_env,
         "RAY_AUTH_MODE": "token",
@@ -162,12 +162,12 @@ def ray_cluster(workdir: Path, node_env: dict[str, str]) -> Iterator[Cluster]:
         cluster.sessions.append(_ray_start(
             env, workdir / "ray-head.log", "--head", "--port", str(gcs_port),
             "--dashboard-port", str(dashboard_port),
-            "--ray-client-server-port", str(free_port()),
-            "--dashboard-agent-listen-port", str(free_port()), *common,
+            "--ray-client-server-port", str(server_port()),
+            "--dashboard-agent-listen-port", str(server_port()), *common,
         ))  # fmt: skip
         cluster.sessions.append(_ray_start(
             env, workdir / "ray-worker.log", "--address", cluster.gcs_address,
-            "--dashboard-agent-listen-port", str(free_port()), *common,
+            "--dashboard-agent-listen-port", str(server_port()), *common,
         ))  # fmt: skip
         yield cluster
     finally:
@@ -332,7 +332,7 @@ class ClusterApp:
 def deployed_switchboard(workdir: Path) -> Iterator[ClusterApp]:
     """Switchboard deployed on a fresh two-node cluster; torn down after."""
     token = secrets.token_hex(4)
-    port = free_port()
+    port = server_port()
     base_url = f"http://127.0.0.1:{port}"
     prefix = f"sbtest-{token}"
     database = f"switchboard_e2e_{token}"
@@ -351,7 +351,7 @@ def deployed_switchboard(workdir: Path) -> Iterator[ClusterApp]:
         key: value for key, value in os.environ.items() if not key.startswith("SWITCHBOARD_")
     }
     node_env.update(secrets_env)
-    use_haproxy(node_env, free_port=server_port, local=False)  # as the README's `ray start`
+    use_haproxy(node_env, server_port=server_port, local=False)  # as the README's `ray start`
     sandbox = SandboxProcess.start(account_sid, auth_token)
     try:
         asyncio.run(ensure_database(secrets_env["DATABASE_URL"]))

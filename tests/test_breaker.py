@@ -27,7 +27,7 @@ from actors.breaker import (
     new_orchestrator_breaker,
     orchestrator_breaker,
 )
-from switchboard.local_services import LocalRedis, free_port
+from switchboard.local_services import LocalRedis, server_port
 from switchboard.metrics import VoiceAgentIntegrationMetrics
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings
 from tests.db_fixtures import redis_url
@@ -187,7 +187,7 @@ def test_building_the_breaker_does_no_io_and_starts_no_task(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Nothing listens on this port: a storage that touched Redis would fail or wait here.
-    settings = settings_for(f"redis://127.0.0.1:{free_port()}/0", "sbtest-breaker-none")
+    settings = settings_for(f"redis://127.0.0.1:{server_port()}/0", "sbtest-breaker-none")
     monkeypatch.setattr(breaker_module, "_breaker", None)  # this process's breaker: ours
 
     breaker = orchestrator_breaker(settings)

@@ -26,7 +26,7 @@ import yaml
 
 from db.migrate import ensure_database, migrate
 from switchboard.caller.twilio_protocol import new_sid
-from switchboard.local_services import free_port
+from switchboard.local_services import server_port
 from switchboard.scenario import load_scenario
 from switchboard.serve_command import healthy
 from tests.chaos import alive, final_report, play_text_call, registry_entry, warm_pool
@@ -68,7 +68,7 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
     from ray.cluster_utils import Cluster
 
     workdir = tmp_path_factory.mktemp("chaos-node")
-    port, token = free_port(), secrets.token_hex(4)
+    port, token = server_port(), secrets.token_hex(4)
     env = {
         "SWITCHBOARD_PORT": str(port),
         "SWITCHBOARD_PUBLIC_URL": f"http://127.0.0.1:{port}",

@@ -35,7 +35,7 @@ from switchboard.demo_data_command import (
 )
 from switchboard.lead_import import parse_leads
 from switchboard.live_config import parse_live_config
-from switchboard.local_services import free_port
+from switchboard.local_services import server_port
 from switchboard.scenario import Dtmf, Hangup, Silence
 from switchboard.settings import load_settings
 from switchboard.twilio_sandbox.lead_book import answer_for
@@ -218,7 +218,7 @@ def test_arguments() -> None:
 def test_an_unreachable_server_is_named(monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("SWITCHBOARD_API_TOKEN", "a-token")
-    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    url = f"http://127.0.0.1:{server_port()}"  # nothing listens there
     assert cli_main(["demo-data", "--url", url, "--calls", "3"]) == 2
     error = capsys.readouterr().err
     assert f"cannot reach a Switchboard at {url}" in error

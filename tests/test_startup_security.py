@@ -23,7 +23,7 @@ import yaml
 
 from switchboard.caller.signing import webhook_signature
 from switchboard.caller.twilio_protocol import CallParties, new_sid, voice_webhook_params
-from switchboard.local_services import free_port
+from switchboard.local_services import server_port
 from tests.e2e import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
@@ -35,7 +35,7 @@ REFUSAL = "SWITCHBOARD_TWILIO_AUTH_TOKEN and SWITCHBOARD_API_TOKEN must be set"
 def test_serve_run_without_tokens_refuses_to_deploy_and_answers_no_forged_webhook(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
+    port = server_port()
     config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
     config["http_options"]["port"] = port
     (tmp_path / "serve_config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

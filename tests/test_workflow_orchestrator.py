@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from graph.workflow.orchestrator import FALLBACK_SENTENCES, AgentOrchestrator
 from graph.workflow.state import AgentReply, ConversationState
-from switchboard.local_services import free_port
+from switchboard.local_services import server_port
 from switchboard.models import CallFacts, VoiceAgentIntegrationContext
 from switchboard.settings import VoiceAgentIntegrationConfig, load_settings
 from tests.db_fixtures import redis_url
@@ -224,7 +224,7 @@ async def test_every_key_of_a_call_expires(
 async def test_a_turn_that_cannot_run_gets_a_holding_line_not_an_exception(
     redis_prefix: str,
 ) -> None:
-    dead = aioredis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nobody listens there
+    dead = aioredis.from_url(f"redis://127.0.0.1:{server_port()}/0")  # nobody listens there
     orchestrator = orchestrator_on(dead, redis_prefix)
     try:
         result = await orchestrator.process_voice_input(new_call(), "hello", {"event": "text"})

@@ -739,7 +739,11 @@ def test_the_callers_name(text: str, name: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Yes, speaking.", "this is about our account", "I'm swamped", "i am busy", "it is my call"],
+    [
+        "Yes, speaking.", "this is about our account", "I'm swamped", "i am busy", "it is my call",
+        # what the recogniser made of "do not call me anymore" and "hey, Chris here"
+        "look call me anymore", "hey lead here",
+    ],
 )
 def test_no_name_where_none_was_said(text: str) -> None:
     assert heard(text).caller_name is None

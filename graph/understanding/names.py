@@ -12,38 +12,9 @@ from __future__ import annotations
 
 import re
 
-# Words that follow "this is" / "I'm" / "speaking" without being a name.
-_NOT_NAMES = frozenset({
-    "a", "about", "actually", "afraid", "afternoon", "again", "all", "already", "also", "always",
-    "am", "amazing", "an", "and", "annoying", "any", "anyone", "anything", "anytime", "as",
-    "asap", "assistant", "at", "available", "awful", "back", "bad", "be", "because", "been",
-    "being", "boss", "bot", "both", "buddy", "business", "busy", "but", "by", "call", "calling",
-    "ceo", "company", "cool", "correct", "crazy", "definitely", "director", "doctor", "doing",
-    "done", "down", "dr", "dude", "either", "evening", "every", "everyone", "everything", "fine",
-    "for", "founder", "free", "friday", "from", "funny", "getting", "glad", "going", "good",
-    "great", "happy", "having", "he", "head", "hello", "her", "here", "hey", "hi", "him", "his",
-    "hmm", "home", "honey", "how", "human", "i", "if", "important", "in", "interested",
-    "interesting", "is", "it", "just", "last", "later", "like", "line", "looking", "lovely",
-    "maam", "machine", "madam", "mail", "manager", "maybe", "me", "message", "miss", "mister",
-    "monday", "morning", "mr", "mrs", "ms", "my", "neither", "never", "new", "next", "nice",
-    "no", "nobody", "none", "not", "nothing", "now", "number", "of", "off", "office", "often",
-    "oh", "ok", "okay", "old", "on", "one", "or", "our", "out", "over", "owner", "perfect",
-    "perhaps", "person", "phone", "please", "president", "pretty", "probably", "quite", "ready",
-    "real", "really", "receptionist", "regarding", "reception", "ridiculous", "right", "robot",
-    "sales", "saturday", "she", "since", "sir", "so", "some", "somebody", "someone",
-    "something", "sometime", "sometimes", "soon", "sorry", "speaking", "still", "strange",
-    "sunday", "support", "sure", "team", "terrible", "texting", "than", "that", "the", "their",
-    "them", "then", "there", "these", "they", "this", "those", "thursday", "to", "today",
-    "tomorrow", "tonight", "too", "totally", "trying", "tuesday", "uh", "um", "unbelievable",
-    "until", "up", "urgent", "us", "usually", "very", "voice", "voicemail", "was", "we",
-    "wednesday", "weird", "well", "what", "when", "whenever", "where", "which", "who", "why",
-    "with", "work", "wrong", "yeah", "yep", "yes", "you", "your",
-    # what else a one-word answer to "who am I speaking with?" may be
-    "absolutely", "ah", "ahead", "alright", "anonymous", "anyway", "awesome", "bye", "cheers",
-    "certainly", "continue", "driving", "eh", "er", "exactly", "excuse", "go", "goodbye",
-    "hang", "hold", "huh", "indeed", "listening", "mhm", "nah", "nope", "pardon", "private",
-    "seriously", "sounds", "stop", "thank", "thanks", "unknown", "wait", "whatever", "yup",
-})
+from graph.understanding.word_lists import word_list
+
+_NOT_NAMES = frozenset(word_list("not_names"))
 # What may open a line before the caller names themselves: greetings and fillers.
 _OPENING = (
     r"(?:(?:hi|hello|hey|hiya|howdy|yes|yeah|yep|oh|um|uh|well|good|morning|afternoon|"
@@ -57,15 +28,7 @@ _PATTERNS = (
     re.compile(rf"^{_OPENING}(?P<name>[a-z]+)(?: [a-z]+)? (?:speaking|here)\b"),
 )
 # A word before one of these names a business, not a person ("This is Acme Dental").
-_BUSINESS = frozenset({
-    "agency", "associates", "auto", "bakery", "cafe", "clinic", "co", "company", "construction",
-    "consulting", "corp", "corporation", "dental", "design", "electric", "enterprises",
-    "fitness", "foods", "group", "gym", "health", "homes", "hotel", "hvac", "inc", "industries",
-    "insurance", "labs", "law", "legal", "llc", "logistics", "ltd", "marketing", "media",
-    "medical", "motors", "partners", "pharmacy", "plumbing", "properties", "realty",
-    "restaurant", "roofing", "salon", "services", "shop", "solutions", "spa", "store", "studio",
-    "systems", "tech", "technologies", "veterinary",
-})
+_BUSINESS = frozenset(word_list("business_name_words"))
 _LOOSE = ("it is", "i am")  # too often not a name in lower case ("it is busy")
 
 

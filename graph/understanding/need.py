@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 from graph.understanding.intents import detect_brush_off
 from graph.understanding.text import Sentence, compile_all, negated_before, normalize
+from graph.understanding.word_lists import word_list
 
 _OBJECTS = (
     r"(?:leads?|calls?|customers?|clients?|deals?|sales|business|opportunit(?:y|ies)|revenue|"
@@ -196,13 +196,11 @@ _NOT_TOPIC = re.compile(
 
 
 def _business_words() -> tuple[frozenset[str], tuple[str, ...]]:
-    lines = (_DATA / "business_words.txt").read_text().splitlines()
-    entries = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    entries = word_list("business_words")
     return (frozenset(e for e in entries if " " not in e),
             tuple(e for e in entries if " " in e))
 
 
-_DATA = Path(__file__).with_name("data")
 _WORDS, _PHRASES = _business_words()
 
 

@@ -18,24 +18,12 @@ from typing import NamedTuple
 from graph.understanding.magnitudes import find_magnitudes
 from graph.understanding.numbers import Number, counts_things, find_numbers
 from graph.understanding.text import Sentence, compile_all, negated_before
+from graph.understanding.word_lists import word_list
 
 _CURRENCY = frozenset({"dollars", "dollar", "bucks", "buck", "usd"})
 _MONEY_SCALES = frozenset({"grand", "k"})
 # Words that make a number a count of something other than money.
-_COUNTED = frozenset({
-    "call", "calls", "lead", "leads", "people", "person", "persons", "employees", "employee",
-    "staff", "agents", "agent", "reps", "rep", "customers", "customer", "clients", "client",
-    "users", "user", "seats", "seat", "licenses", "licences", "locations", "location",
-    "stores", "store", "offices", "office", "branches", "sites", "minutes", "minute", "hours",
-    "hour", "days", "day", "weeks", "week", "months", "month", "years", "year", "quarters",
-    "percent", "times", "messages", "emails", "inquiries", "enquiries", "tickets",
-    "appointments", "bookings", "deals", "members", "patients", "students", "units", "orders",
-    "jobs", "visits", "trucks", "vehicles", "texts", "rings", "am", "pm", "oclock",
-    "o", "oh", "thirty", "fifteen", "forty", "sales", "salespeople", "team", "teams",
-    "man", "woman", "shop", "company", "companies", "languages", "channels",
-    "lines", "phones", "numbers", "callers", "accounts", "properties", "homes", "rooms",
-    "figure", "figures",
-})
+_COUNTED = frozenset(word_list("counted_nouns"))
 _FUNCTION_WORDS = frozenset({
     "and", "or", "but", "i", "we", "a", "an", "per", "each", "every", "of", "on", "for", "to",
     "in", "the", "this", "that", "is", "are", "so", "it", "with", "at", "my", "our", "you",

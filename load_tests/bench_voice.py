@@ -11,7 +11,8 @@ at real time, signed as Twilio signs):
   orchestrator, other Serve replicas, Ray, Redis and PostgreSQL, engines, the caller),
   as a share of one core per second of call, and Switchboard's own share (all but the
   engines and the caller) beside the plain bot's whole process;
-- memory (RSS of each `CallSessionActor`; the baseline's whole process; peaks by group);
+- memory (RSS, and the private memory (USS) one more call adds, of each `CallSessionActor`;
+  the baseline's whole process; peaks by group);
 - the most concurrent calls held with turn p95 within 10 % of the first step's;
 - what the orchestration adds: the same turn latency with the agents' orchestrator
   switched off (`SWITCHBOARD_AGENT_INTEGRATION__ENABLED=false`, the session's direct
@@ -45,7 +46,7 @@ from pathlib import Path
 
 import httpx
 
-from load_tests.process_usage import RUNTIME_GROUPS, ProcessSampler, rss_of
+from load_tests.process_usage import RUNTIME_GROUPS, ProcessSampler, private_of, rss_of
 from load_tests.results import save_results
 from switchboard.caller.audio_caller import run_audio_call
 from switchboard.caller.transcript import Transcript
@@ -150,10 +151,12 @@ async def conversation_calls(
     """`concurrency` callers, each placing `rounds` conversations one after another."""
     scenario = parse_scenario(CONVERSATION)
     memory: list[float] = []
+    private: list[float] = []
 
     async def sample_memory() -> None:
         while True:
             memory.extend(rss_of(target.process_pattern))
+            private.extend(private_of(target.process_pattern))
             await asyncio.sleep(2.0)
 
     async def caller(index: int) -> list:
@@ -202,6 +205,7 @@ async def conversation_calls(
         "max_gap_ms": max(gaps, default=0.0),
         "gaps_over_limit": sum(1 for gap in gaps if gap > GAP_LIMIT_MS),
         "rss_per_process_mb": round(statistics.median(memory), 1) if memory else None,
+        "private_per_process_mb": round(statistics.median(private), 1) if private else None,
         "cpu_pct_core_per_call": cpu,
         "idle_pct_core": {group: round(100 * cores, 2) for group, cores in sorted(idle.items())},
         "own_cpu_pct_core_per_call": round(sum(cpu.get(g, 0.0) for g in target.own_groups), 2),
@@ -361,7 +365,7 @@ def markdown(results: dict) -> str:
         lines += [
             f"\n### engines {mode}\n",
             "| calls | turn p50 / p95 / p99 ms (× plain) | max gap ms | Switchboard's own CPU, "
-            "% of a core per call (× plain) | engines | session RSS MB |",
+            "% of a core per call (× plain) | engines | session RSS MB (private) |",
             "| --- | --- | --- | --- | --- | --- |",
         ]
         for run in ours["runs"]:
@@ -379,7 +383,7 @@ def markdown(results: dict) -> str:
                 f"{run['latency_p99_ms']:.0f} | {run['max_gap_ms']:.0f} "
                 f"| {own:.1f}{_ratio(own, base.get('own_cpu_pct_core_per_call'))} "
                 f"| {run['cpu_pct_core_per_call'].get('engines', 0.0):.1f} "
-                f"| {run['rss_per_process_mb']} |"
+                f"| {run['rss_per_process_mb']} ({run.get('private_per_process_mb')}) |"
             )
         groups = [
             g for g in RUNTIME_GROUPS if any(g in r["cpu_pct_core_per_call"] for r in ours["runs"])

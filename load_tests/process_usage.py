@@ -65,15 +65,32 @@ def _cmdline(pid: str) -> str:
     return ""
 
 
+def _pids_of(pattern: str) -> list[str]:
+    return [pid for pid in filter(str.isdigit, os.listdir("/proc")) if pattern in _cmdline(pid)]
+
+
 def rss_of(pattern: str) -> list[float]:
     """RSS in MB of every process whose command line contains `pattern`."""
-    sizes = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        if pattern in _cmdline(pid):
-            stat = _stat(pid)
-            if stat:
-                sizes.append(stat[1])
-    return sizes
+    return [stat[1] for pid in _pids_of(pattern) if (stat := _stat(pid))]
+
+
+def private_mb(pid: str) -> float | None:
+    """The memory only this process holds (USS: private pages, clean or dirty), in MB: what
+    one more such process costs. RSS also counts the shared libraries' pages, which every
+    process that maps them counts again."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return None
+    kilobytes = sum(
+        int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Private_")
+    )
+    return kilobytes / 1024
+
+
+def private_of(pattern: str) -> list[float]:
+    """Private memory (USS) in MB of every process whose command line contains `pattern`."""
+    return [size for pid in _pids_of(pattern) if (size := private_mb(pid)) is not None]
 
 
 @dataclass

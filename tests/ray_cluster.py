@@ -351,7 +351,7 @@ def deployed_switchboard(workdir: Path) -> Iterator[ClusterApp]:
         key: value for key, value in os.environ.items() if not key.startswith("SWITCHBOARD_")
     }
     node_env.update(secrets_env)
-    use_haproxy(node_env, server_port=server_port, local=False)  # as the README's `ray start`
+    use_haproxy(node_env, free_port=server_port, local=False)  # as the README's `ray start`
     sandbox = SandboxProcess.start(account_sid, auth_token)
     try:
         asyncio.run(ensure_database(secrets_env["DATABASE_URL"]))

@@ -149,6 +149,9 @@ async def test_with_the_orchestrator_down_the_direct_path_asks_the_llm_itself(
                 requests_while_timing_out = len(double.requests) - before_hang
                 asked = len(double.reply_requests())
                 direct = await call.say("We could spend ninety thousand dollars a year.")
+                # Read before the orchestrator wakes: it then runs the turns it was sent
+                # while stopped, and its agents ask the LLM too.
+                asked_directly = double.reply_requests()[asked:]
             finally:
                 for pid in pids:
                     os.kill(pid, signal.SIGCONT)
@@ -158,7 +161,7 @@ async def test_with_the_orchestrator_down_the_direct_path_asks_the_llm_itself(
     assert requests_while_timing_out == 0
     assert all(not turn.sentences[0].startswith("Right then") for turn in timed_out)
     assert direct.sentences[0] == "Right then.", direct.sentences
-    [request] = double.reply_requests()[asked:]
+    [request] = asked_directly
     assert "ninety thousand" in user_payload(request)["caller_said"]
     assert report["facts"]["budget_usd"] == 90000
     last = report["turns"][-1]

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import httpx
 
-from load_tests.process_usage import RUNTIME_GROUPS, ProcessSampler, private_of, rss_of
+from load_tests.process_usage import RUNTIME_GROUPS, ProcessSampler, memory_of
 from load_tests.results import save_results
 from switchboard.caller.audio_caller import run_audio_call
 from switchboard.caller.transcript import Transcript
@@ -155,8 +155,9 @@ async def conversation_calls(
 
     async def sample_memory() -> None:
         while True:
-            memory.extend(rss_of(target.process_pattern))
-            private.extend(private_of(target.process_pattern))
+            rss, own = memory_of(target.process_pattern)
+            memory.extend(rss)
+            private.extend(own)
             await asyncio.sleep(2.0)
 
     async def caller(index: int) -> list:

@@ -88,9 +88,14 @@ def private_mb(pid: str) -> float | None:
     return kilobytes / 1024
 
 
-def private_of(pattern: str) -> list[float]:
-    """Private memory (USS) in MB of every process whose command line contains `pattern`."""
-    return [size for pid in _pids_of(pattern) if (size := private_mb(pid)) is not None]
+def memory_of(pattern: str) -> tuple[list[float], list[float]]:
+    """RSS and private memory (USS) in MB of every process whose command line contains
+    `pattern`, from one walk of /proc."""
+    pids = _pids_of(pattern)
+    return (
+        [stat[1] for pid in pids if (stat := _stat(pid))],
+        [size for pid in pids if (size := private_mb(pid)) is not None],
+    )
 
 
 @dataclass

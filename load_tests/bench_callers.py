@@ -15,7 +15,7 @@ Reported per mode:
 - fact accuracy: per fact key (`budget_usd`, `decision_maker`, `timeline_months`,
   `meeting_time`), the share of the calls expecting that fact whose record has it;
 - turns per call (caller turns in the record): mean, median, max;
-- the misses: scenario, expected vs got (outcome and facts), what was heard;
+- the misses: scenario, expected vs got (outcome and facts), what was heard and said;
 - safety, which must hold whatever the recogniser mishears (the slow-tier test
   `tests/test_e2e_phone_callers.py` asserts it through `safety_problems`): every call
   completed with a final record and none lost; no caller who opted out ends
@@ -104,6 +104,7 @@ class CallScore:
     error: str | None = None  # the call could not be placed or has no final report
     meeting_unconfirmed: str | None = None  # a booked time never said back first
     heard: list[str] = field(default_factory=list)  # the caller turns as recognised
+    said: list[str] = field(default_factory=list)  # the agent's answer to each
     busy_retries: int = 0  # times the call was answered busy before it was taken
 
     @property
@@ -173,6 +174,7 @@ def score_call(scenario: Scenario, mode: str, report: dict, duration_s: float) -
         duration_s=round(duration_s, 1),
         meeting_unconfirmed=unconfirmed_meeting(report),
         heard=[t.get("user_text") or "" for t in report.get("turns") or []],
+        said=[t.get("agent_text") or "" for t in report.get("turns") or []],
     )
     for key in SCORED_FACTS:
         wanted = getattr(expect, key)
@@ -277,6 +279,7 @@ def summary(scores: list[CallScore]) -> dict[str, Any]:
                 "facts": wrong_facts,
                 "error": s.error,
                 "heard": s.heard,
+                "said": s.said,
                 "call_sid": s.call_sid,
             })
     outcome_right = sum(s.outcome_right for s in scores)

@@ -241,3 +241,40 @@ def test_at_the_wrap_up_a_question_is_left_to_the_specialist(line: str) -> None:
     state, _ = script.on_text(state, "Sure.")
     state, reply = script.on_text(state, line)
     assert not reply.end_call and reply.sentences[0] == "Good question."
+
+
+def test_a_meeting_time_offered_mid_questions_is_kept_and_proposed_once_qualified() -> None:
+    script = make_script()
+    state, replies = converse(script, [*QUALIFY_LINES[:4],
+                                       "Can we do Monday at eleven in the morning?"])
+    # not an answer to "will you decide?", and no failed one: noted, asked again
+    assert replies[-1].text == ("Monday at eleven in the morning, noted. "
+                                "Are you the one who decides?")
+    assert state.asked == "authority" and state.attempts == 0
+    assert state.offered_meeting == "Monday at 11 AM" and state.facts.meeting_time is None
+    for line in QUALIFY_LINES[4:]:
+        state, reply = script.on_text(state, line)
+    assert state.asked == "meeting" and state.proposed_meeting == "Monday at 11 AM"
+    assert "on Monday at eleven in the morning?" in reply.text
+    state, reply = script.on_text(state, "Yep.")
+    assert state.facts.meeting_time == "Monday at 11 AM" and state.meeting_confirmed
+
+
+def test_a_meeting_time_offered_with_an_answer_is_noted_beside_it() -> None:
+    script = make_script()
+    state, replies = converse(script, [
+        *QUALIFY_LINES[:3], "About thirty thousand, and could we talk Tuesday at two?"])
+    assert state.facts.budget_usd == 30_000 and state.offered_meeting == "Tuesday at 2 PM"
+    assert replies[-1].text.startswith("Tuesday at two in the afternoon, noted.")
+    assert state.asked == "authority"
+
+
+@pytest.mark.parametrize("line", [
+    "We miss calls after five pm.",  # an hour, no day: about the business
+    "We need it by next Friday.",  # a day, no hour: a timeline
+])
+def test_a_time_in_an_answer_about_the_business_is_no_meeting_offer(line: str) -> None:
+    script = make_script()
+    state, replies = converse(script, [*QUALIFY_LINES[:2], line])
+    assert state.offered_meeting is None
+    assert "noted" not in replies[-1].text

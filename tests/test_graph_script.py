@@ -715,6 +715,18 @@ def test_a_caller_who_says_goodbye_mid_qualification_is_let_go() -> None:
     assert script.on_hangup(state) is Outcome.ABANDONED
 
 
+@pytest.mark.parametrize("line", ["No, that's all.", "No, I think that's all for now, thanks."])
+def test_no_thats_all_to_the_need_question_closes_and_disqualifies_nobody(line: str) -> None:
+    script = make_script()
+    state, replies = converse(script, [
+        "Pat speaking.", "Okay.", "About thirty thousand a year.", "Yes, I decide.",
+        "Within two months.", line])
+    assert replies[-2].sentences[-1].startswith("What's your biggest challenge")
+    assert replies[-1].end_call and triggers(replies)[-1] == "caller_closing"
+    assert not state.no_need
+    assert script.on_hangup(state) is not Outcome.DISQUALIFIED
+
+
 def test_after_a_recovery_the_agent_bridges_and_asks_its_pending_question_again() -> None:
     script = make_script()
     state, replies = converse(script, ["This is Jamie.", "Sure, go ahead."])

@@ -279,6 +279,13 @@ def read_meeting_time(sentences: Sequence[Sentence], *, expecting: bool = False)
     return None
 
 
+def is_day_and_hour(when: str) -> bool:
+    """A meeting time that names both a day and an hour ("Monday at 11 AM"), as
+    `read_meeting_time` writes one: what a caller offering a meeting says, unlike a
+    bare "after five PM" or "by next Friday" in an answer about the business."""
+    return re.fullmatch(r".+ at (?:\d{1,2}(?::\d{2})? [AP]M|noon)", when) is not None
+
+
 def on_day_of(when: str, proposed: str, said: str) -> str:
     """`when` on the day of `proposed` when the caller named no day (`said`, normalised):
     answering "Thursday at 10 AM?" with "how about three?" means Thursday at 3 PM, but

@@ -286,6 +286,11 @@ class Replies:
         """After a possible opt-out the caller said was not one."""
         return ["Sorry, my mistake."]
 
+    def meeting_noted(self, when: str) -> list[str]:
+        """A meeting time offered before the questions were done."""
+        said = speak_meeting_time(when)
+        return [f"{said[:1].upper()}{said[1:]}, noted."]
+
     def misheard_time(self) -> list[str]:
         return ["Sorry about that."]
 
@@ -402,5 +407,5 @@ class Replies:
                          *self.question("meeting_confirm", short=True, proposed=when),
                          *self.unheard("meeting", proposed=when),
                          *self.unheard("meeting_confirm", proposed=when),
-                         *self.booked(when), *self.moved(when)]
+                         *self.booked(when), *self.moved(when), *self.meeting_noted(when)]
         return list(dict.fromkeys(said))

@@ -49,7 +49,7 @@ from pydantic import BaseModel, Field
 
 from graph.understanding import intents
 from graph.understanding.caller_line import Understanding, understand, understand_dtmf
-from graph.understanding.meeting import on_day_of
+from graph.understanding.meeting import is_day_and_hour, on_day_of
 from graph.understanding.need import about_the_business, tidy_need
 from graph.understanding.text import normalize
 from graph.workflow.policy import (
@@ -639,6 +639,7 @@ class QualificationScript:
             turn.say(self.replies.goodbye(current.caller_name))
             turn.end()
             return
+        offered = self._take_offered_meeting(current, heard)
         for criterion, check, pending in (
             ("budget", "budget_confirm", current.pending_budget),
             ("timeline", "timeline_confirm", current.pending_timeline),
@@ -662,10 +663,28 @@ class QualificationScript:
             if heard.asks_purpose and not current.pitched:
                 self._pitch(turn)  # they said yes already: once is enough
             # anything but a refusal lets us go on; a caller who talks is listening
+        elif offered and current.asked in BANT_QUESTIONS and not learned and not fresh:
+            # Not an answer, and no failed one either: the time is kept for later.
+            turn.say(self.replies.meeting_noted(offered))
+            self._ask(turn, current.asked, short=True, keep_attempts=True)
+            return
         elif (current.asked in BANT_QUESTIONS and not learned and not fresh
               and self._unanswered(turn, heard)):
             return
+        if offered and not criteria_met(current.facts, self.policy).all_met:
+            turn.say(self.replies.meeting_noted(offered))  # (once met, it is proposed)
         self._advance(turn, learned)
+
+    def _take_offered_meeting(self, current: ConversationState, heard: Understanding
+                              ) -> str | None:
+        """A day and hour the caller offered for a meeting while we were still asking
+        questions ("can we do Monday at eleven?"): kept, to be proposed once they
+        qualify. None when the line offered none."""
+        when = heard.meeting_time
+        if when is None or not is_day_and_hour(when):
+            return None
+        current.offered_meeting = when
+        return when
 
     def _unconfirmed_figure(self, turn: _Turn, heard: Understanding,
                             criterion: Literal["budget", "timeline"]) -> None:
@@ -770,7 +789,10 @@ class QualificationScript:
             facts.timeline_months = current.pending_timeline
             current.pending_timeline = None
         # yes and no answer the question that was asked
-        bare_no = heard.affirmative is False and not heard.has_bant and not heard.unsure
+        # "No, that's all" closes; it says nothing of the need (as "no need" it would
+        # disqualify a caller whose need may just have been misheard)
+        bare_no = (heard.affirmative is False and not heard.has_bant and not heard.unsure
+                   and not heard.closing)
         if asked == "authority" and heard.decision_maker is None and heard.affirmative is not None:
             facts.decision_maker = heard.affirmative
         elif asked == "need" and facts.need is None and not current.no_need:
@@ -815,7 +837,7 @@ class QualificationScript:
                                        decides=facts.decision_maker)
         if criteria_met(facts, self.policy).all_met:
             turn.move("scheduler", "bant_complete")
-            current.proposed_meeting = self._propose_meeting()
+            current.proposed_meeting = current.offered_meeting or self._propose_meeting()
             turn.say(self.replies.strong_fit(current.caller_name))
             self._ask(turn, "meeting")
             return

@@ -73,6 +73,9 @@ class ConversationState(BaseModel):
     transferred: bool = False
     voicemail: bool = False
     proposed_meeting: str | None = None
+    # A day and hour the caller offered before we proposed one: proposed back to them
+    # once they qualify, instead of a time of our own.
+    offered_meeting: str | None = None
     meeting_confirmed: bool = False
     interrupted_question: Question | None = None  # pending when a check interrupted it
     pending_budget: float | None = None  # a bare figure's likely meaning, asked about

@@ -477,6 +477,7 @@ def test_next_week_is_a_meeting_time_only_as_an_answer() -> None:
         "no problem",
         "i do",
         "fine",
+        "Mondays are fine.",
     ],
 )
 def test_yes_in_its_many_forms(text: str) -> None:
@@ -501,6 +502,8 @@ def test_yes_in_its_many_forms(text: str) -> None:
         "not at the moment",
         "we're good",
         "i do not",
+        "Nothing really, we're fine.",
+        "Thanks, we're good.",
     ],
 )
 def test_no_in_its_many_forms(text: str) -> None:

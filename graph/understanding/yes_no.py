@@ -22,7 +22,8 @@ _YES = compile_all(
     r"(?:love to|happy to|glad to)\b",
     r"(?<!\bnot )(?<!\bmake )(?<!\bbe )(?<!\bam )(?<!\bare )\bsure\b",
     r"(?<!\bwe are )(?<!\bi am )(?<!\bwe are all )\b(?:okay|all right)\b",
-    r"\b(?:that is|it is|that sounds|that would be|that is all|is|are|would be) "
+    # not "we are fine": that is a brush-off (below)
+    r"\b(?:that is|it is|that sounds|that would be|that is all|is|(?<!\bwe )are|would be) "
     r"(?:fine|good|great|perfect|right|correct|true|okay|ok|ideal|wonderful)\b",
     r"\b(?:that is|it is|that would be|that will be|it would be|it will be|that is going to be|"
     r"that is gonna be) (?:me|myself|us|yours truly)\b",
@@ -60,7 +61,8 @@ _NO = compile_all(
     # "yeah, no" is a no; "yeah, no problem" a yes
     r"^(?:um |uh |oh |well )?(?:yeah|yes|yep) no\b(?! (?:problem|worries|doubt|question)\b)",
     r"\b(?:i|we) (?:do|am|are|can|will|have|did) not$",
-    r"^(?:um |uh |well |oh )?(?:we are|i am|i think we are) (?:good|fine|okay|all set|all good)"
+    # "we are good, thanks", also after something else ("nothing really, we are fine")
+    r"\b(?:we are|i am|i think we are) (?:good|fine|okay|all set|all good)"
     r"(?: thanks| thank you)?$",
 )
 

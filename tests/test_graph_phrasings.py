@@ -371,6 +371,8 @@ def test_a_need_or_a_callback_is_not_taken_for_a_possible_opt_out(text: str) -> 
         "look we someone real",  # "put me through to someone real"
         "an actual sales person",
         "can i talk to a real per son",
+        # "I'd rather talk to one of your sales people, is that possible?"
+        "i'd rather talk what's your really people you've got hospital",
     ],
 )
 def test_what_a_mangled_request_for_a_person_leaves_is_worth_asking_about(text: str) -> None:
@@ -381,7 +383,8 @@ def test_what_a_mangled_request_for_a_person_leaves_is_worth_asking_about(text: 
 @pytest.mark.parametrize(
     "text",
     ["our human resources team handles it", "we need a human touch", "are you a real person",
-     "we want a real person answering our calls"],
+     "we want a real person answering our calls", "I'd rather talk about pricing first",
+     "I'd rather talk to you later", "I'd rather not talk right now"],
 )
 def test_a_need_or_a_question_about_us_is_not_a_half_heard_request_for_a_person(
     text: str,

@@ -746,6 +746,8 @@ def test_the_callers_name(text: str, name: str) -> None:
         "Yes, speaking.", "this is about our account", "I'm swamped", "i am busy", "it is my call",
         # what the recogniser made of "do not call me anymore" and "hey, Chris here"
         "look call me anymore", "hey lead here",
+        # "I'd rather talk to one of your sales people, is that possible?", misheard
+        "i'd rather talk what's your really people you've got hospital",
     ],
 )
 def test_no_name_where_none_was_said(text: str) -> None:

@@ -154,6 +154,9 @@ _MAYBE_HUMAN = compile_all(
     r"\b(?:talk|speak) to (?:a|an|some|your) (?:\w+ )?(?:person|someone|somebody)\b",
     r"\b(?:talk|speak) (?:to|with) (?:a|an|the|some) (?:real|actual|live)\b",  # its noun lost
     r"\b(?:someone|somebody) real\b",
+    # "I'd rather talk to one of your sales people": whom to is what mishearing loses
+    r"\b(?:i|we) would (?:rather|prefer to) (?:talk|speak)\b"
+    r"(?! (?:about|later|to you|with you|another|some other|tomorrow|next|then)\b)",
 )
 
 # --- call me back later ----------------------------------------------------------------

@@ -30,6 +30,11 @@ _PATTERNS = (
 # A word before one of these names a business, not a person ("This is Acme Dental").
 _BUSINESS = frozenset(word_list("business_name_words"))
 _LOOSE = ("it is", "i am")  # too often not a name in lower case ("it is busy")
+# How people answer a phone: a name after them opens the line. In recogniser output,
+# mid-line they are more often a mishearing ("... you've got hospital").
+_ANSWERING = ("you have got", "you are speaking", "you are talking", "you have reached",
+              "you are through")
+_OPENS_LINE = re.compile(rf"^{_OPENING}$")
 
 
 def _clauses(raw: str) -> list[str]:
@@ -62,7 +67,10 @@ def read_name(raw: str, text: str) -> str | None:
             continue
         if typed and not re.search(rf"\b{name.capitalize()}\b", raw):
             continue  # typed text capitalises names; "I'm swamped" is no name
-        if pattern is _PATTERNS[1] and match.group(0).startswith(_LOOSE) and not typed:
+        if pattern is _PATTERNS[1] and not typed and (
+            match.group(0).startswith(_LOOSE) or (
+                match.group(0).startswith(_ANSWERING)
+                and not _OPENS_LINE.match(match.string[:match.start()]))):
             continue
         return name.capitalize()
     return None

@@ -789,8 +789,8 @@ class QualificationScript:
             facts.timeline_months = current.pending_timeline
             current.pending_timeline = None
         # yes and no answer the question that was asked
-        # "No, that's all" closes; it says nothing of the need (as "no need" it would
-        # disqualify a caller whose need may just have been misheard)
+        # "No, that's all" closes; it says nothing of the need or the budget (read as
+        # "none", it would disqualify a caller whose answer may just have been misheard)
         bare_no = (heard.affirmative is False and not heard.has_bant and not heard.unsure
                    and not heard.closing)
         if asked == "authority" and heard.decision_maker is None and heard.affirmative is not None:

@@ -36,8 +36,9 @@ from switchboard.settings import SettingsError, load_settings
 from switchboard.twilio_sandbox.process import SandboxProcess
 
 READY_TIMEOUT_S = 240.0
-# `serve run` is started again once if it exits before it is ready.
-SERVE_RUN_ATTEMPTS = 2
+# `serve run` is started again if it exits before it is ready: Ray gives a starting node
+# 30 s to register, which a loaded 2-core machine missed twice in a row in CI.
+SERVE_RUN_ATTEMPTS = 3
 
 
 def _say(message: str) -> None:
@@ -200,7 +201,6 @@ def serve(config_path: str) -> int:
                 break
             if process.poll() is None or attempt + 1 == SERVE_RUN_ATTEMPTS:
                 break
-            # Ray gives a starting node 30 s to register, which a busy machine can miss.
             _say(f"serve run exited (code {process.returncode}) before it was ready; "
                  "starting it once more")
         return process.wait()

@@ -95,7 +95,8 @@ async def test_caller_hanging_up_mid_sentence_records_abandoned_and_frees_the_ac
         return entry.get("state") == "ended" and health["sessions_recycled"] > recycled
 
     while not await freed():
-        assert time.monotonic() - hung_up < 5.0, "the call's actor was not freed within 5 s"
+        # A bound, not a speed target: a loaded CI machine took 5.6 s.
+        assert time.monotonic() - hung_up < 20.0, "the call's actor was not freed in 20 s"
         await asyncio.sleep(0.1)
     report = await switchboard.report(call.call_sid, timeout_s=5)
     assert report["outcome"] == "abandoned"

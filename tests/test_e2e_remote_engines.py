@@ -51,6 +51,9 @@ def engine_stats(server: SpeechServerProcess) -> dict:
     return response.json()
 
 
+# A whole scenario in real time after starting Switchboard and the speech server: about
+# two minutes idle; a loaded CI machine took more than the default 300 s.
+@pytest.mark.timeout(600)
 async def test_scenario_call_qualifies_through_deepgram_and_openai_speech_services(
     remote_engines_switchboard: RunningSwitchboard, speech_server: SpeechServerProcess
 ) -> None:

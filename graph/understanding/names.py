@@ -55,6 +55,15 @@ def _candidates(raw: str, text: str) -> list[tuple[re.Pattern[str], re.Match[str
     return found
 
 
+def _too_loose_when_heard(match: re.Match[str]) -> bool:
+    """In recogniser output, "it's X" or "I'm X", or a phone-answering phrase that does
+    not open the line, is more often a mishearing than a name."""
+    said = match.group(0)
+    if said.startswith(_LOOSE):
+        return True
+    return said.startswith(_ANSWERING) and not _OPENS_LINE.match(match.string[:match.start()])
+
+
 def read_name(raw: str, text: str) -> str | None:
     """The caller's first name from a line (raw as said, text normalised)."""
     typed = raw != raw.lower()
@@ -67,10 +76,7 @@ def read_name(raw: str, text: str) -> str | None:
             continue
         if typed and not re.search(rf"\b{name.capitalize()}\b", raw):
             continue  # typed text capitalises names; "I'm swamped" is no name
-        if pattern is _PATTERNS[1] and not typed and (
-            match.group(0).startswith(_LOOSE) or (
-                match.group(0).startswith(_ANSWERING)
-                and not _OPENS_LINE.match(match.string[:match.start()]))):
+        if pattern is _PATTERNS[1] and not typed and _too_loose_when_heard(match):
             continue
         return name.capitalize()
     return None

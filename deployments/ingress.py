@@ -41,6 +41,7 @@ import asyncpg
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -62,6 +63,7 @@ from deployments.console import Console
 from deployments.ingress_capacity import IngressCapacity
 from deployments.ingress_metrics import IngressMetrics
 from deployments.live_settings import LiveSettings, application_name
+from deployments.peer_disconnect import LastMessagesFirst
 from deployments.readiness import (
     Readiness,
     deployment_ping,
@@ -260,7 +262,8 @@ class TwilioIngress:
                 Route("/v1/analytics/experiments/{name}", analytics.experiment, methods=["GET"]),
                 # HTML for people, not part of the API document.
                 Mount("/console", app=self._console),
-            ]
+            ],
+            middleware=[Middleware(LastMessagesFirst)],
         )
 
     async def check_health(self) -> None:

@@ -542,6 +542,22 @@ def test_asking_if_we_are_a_bot_is_answered_honestly() -> None:
     assert "AI" in replies[-1].text
 
 
+@pytest.mark.parametrize(
+    "line",
+    ["Sorry, can you repeat that?", "What is this about?", "Hold on a second."],
+)
+def test_a_question_is_put_three_times_in_a_row_at_most(line: str) -> None:
+    # Over the phone a misheard answer can read as the same request every time: the
+    # need question was put five times in a row in an audio call.
+    script = make_script()
+    state, replies = converse(script, QUALIFY_LINES[:2] + [line] * 3)
+    need_turns = replies[2:5]  # the need question, then the first two lines at it
+    assert all("biggest challenge" in r.text or "take your time" in r.text for r in need_turns)
+    assert "biggest challenge" not in replies[-1].text
+    assert "budget" in replies[-1].text
+    assert state.skipped == ["need"] and state.asked == "budget"
+
+
 def test_hold_on_keeps_the_question_pending() -> None:
     script = make_script()
     state, replies = converse(script, QUALIFY_LINES[:3] + ["Hold on a second."])

@@ -78,6 +78,10 @@ _GREETING_ONLY = re.compile(
 )
 _MIN_NEED_WORDS = 4  # a free answer to "what's your biggest challenge" this long is the need
 _MAX_ATTEMPTS = 2  # tries at one question before moving on
+# Times one question is put in a row. A request to repeat it, to wait, or to say what the
+# call is about does not count as a failed answer, but over the phone a mishearing can
+# look like any of them again and again: past this, such a line moves the call on too.
+_MAX_PUTS = 3
 # Questions asking what a half-heard line meant, or offering what the caller asked for;
 # they interrupt the pending question, which is asked again after a no.
 _INFO_OFFERS = ("info_confirm", "email_confirm")
@@ -339,12 +343,15 @@ class QualificationScript:
             self._on_info_offer(turn, heard, text)
         elif heard.wants_info and self._may_offer_info(current):
             self._offer_info(turn, heard, text)
-        elif heard.repeat_request and not heard.has_bant and heard.meeting_time is None:
+        elif (heard.repeat_request and not heard.has_bant and heard.meeting_time is None
+              and not self._put_enough(current)):
             turn.say(self.replies.repeat())
             if current.asked is not None:
                 self._ask(turn, current.asked)
-        elif heard.asks_to_wait and not heard.has_bant and heard.affirmative is None:
+        elif (heard.asks_to_wait and not heard.has_bant and heard.affirmative is None
+              and not self._put_enough(current)):
             turn.say(self.replies.take_your_time())  # the question stays pending
+            current.times_asked += 1  # and is as good as put again
         else:
             if heard.asks_if_ai:
                 turn.say(self.replies.ai_disclosure())
@@ -653,7 +660,8 @@ class QualificationScript:
                 self._ask(turn, check)  # one short question, then on
                 return
         if current.asked == "permission" and not learned and not fresh:
-            if heard.affirmative is None and (heard.asks_purpose or heard.asks_question):
+            if (heard.affirmative is None and (heard.asks_purpose or heard.asks_question)
+                    and not self._put_enough(current)):
                 if heard.asks_purpose:
                     self._pitch(turn)
                 else:
@@ -663,7 +671,8 @@ class QualificationScript:
             if heard.asks_purpose and not current.pitched:
                 self._pitch(turn)  # they said yes already: once is enough
             # anything but a refusal lets us go on; a caller who talks is listening
-        elif offered and current.asked in BANT_QUESTIONS and not learned and not fresh:
+        elif (offered and current.asked in BANT_QUESTIONS and not learned and not fresh
+              and not self._put_enough(current)):
             # Not an answer, and no failed one either: the time is kept for later.
             turn.say(self.replies.meeting_noted(offered))
             self._ask(turn, current.asked, short=True, keep_attempts=True)
@@ -735,12 +744,13 @@ class QualificationScript:
         current = turn.state
         asked = current.asked
         assert asked is not None
-        if heard.asks_purpose:
+        put_enough = self._put_enough(current)
+        if heard.asks_purpose and not put_enough:
             self._pitch(turn)
             self._ask(turn, asked, keep_attempts=True)
             return True
         current.attempts += 1
-        if heard.unsure or current.attempts >= _MAX_ATTEMPTS:
+        if heard.unsure or current.attempts >= _MAX_ATTEMPTS or put_enough:
             current.skipped.append(asked)
             return False  # move on to the next question
         if heard.asks_question:
@@ -1115,6 +1125,7 @@ class QualificationScript:
         current = turn.state
         if question != current.asked and not keep_attempts:
             current.attempts = 0
+        current.times_asked = current.times_asked + 1 if question == current.asked else 1
         current.asked = question
         confirming = question == "meeting_confirm"
         when = current.pending_meeting if confirming else current.proposed_meeting
@@ -1125,6 +1136,11 @@ class QualificationScript:
             self.replies.question(question, proposed=when, amount=amount))
         if speak:
             turn.say(spoken)
+
+    @staticmethod
+    def _put_enough(current: ConversationState) -> bool:
+        """Whether the pending question was put `_MAX_PUTS` times in a row already."""
+        return current.times_asked >= _MAX_PUTS
 
     def _finish(self, turn: _Turn) -> tuple[ConversationState, AgentReply]:
         current = turn.state

@@ -53,6 +53,7 @@ class ConversationState(BaseModel):
     facts: CallFacts = Field(default_factory=CallFacts)
     asked: Question | None = None
     attempts: int = 0  # times the pending question went unanswered in words
+    times_asked: int = 0  # times the pending question was put in a row
     # questions given up after two lines heard too unsurely to use (a bad line)
     unheard_questions: int = 0
     reprompts: int = 0  # consecutive silences since the caller last spoke

@@ -547,8 +547,8 @@ def test_asking_if_we_are_a_bot_is_answered_honestly() -> None:
     ["Sorry, can you repeat that?", "What is this about?", "Hold on a second."],
 )
 def test_a_question_is_put_three_times_in_a_row_at_most(line: str) -> None:
-    # Over the phone a misheard answer can read as the same request every time: the
-    # need question was put five times in a row in an audio call.
+    # Over the phone a misheard answer can read as the same request every time, and
+    # none of these counts as a failed answer: nothing else bounds the loop.
     script = make_script()
     state, replies = converse(script, QUALIFY_LINES[:2] + [line] * 3)
     need_turns = replies[2:5]  # the need question, then the first two lines at it

@@ -31,22 +31,20 @@ STOP_MESSAGE: Message = {"type": "websocket.receive", "text": STOP}
 HANG_UP: Message = {"type": "websocket.disconnect", "code": 1000}
 
 
-def serve_reads_the_socket(proxy: ASGIDIReceiveProxy, messages: Iterable[Message]) -> None:
-    """What Serve's replica does on its own loop: reads the socket through to the
-    disconnect, handing each message to the app's loop. Blocks the calling loop, so the
-    hand-overs wait in its queue, as they do while the app's loop is busy."""
+def serve_read_the_socket(messages: Iterable[Message]) -> ASGIDIReceiveProxy:
+    """Serve's receive for the app, once the replica has read the socket through to the
+    disconnect on its own loop, handing each message to the app's loop. Blocks the app's
+    loop meanwhile, so the hand-overs wait in its queue, as they do while it is busy."""
     pending = list(messages)
 
     async def socket() -> Message:
         return pending.pop(0)
 
-    async def fetch() -> None:
-        proxy._receive = socket
-        await proxy._fetch_until_disconnect()
-
-    thread = threading.Thread(target=asyncio.run, args=(fetch(),))
+    proxy = ASGIDIReceiveProxy({"type": "websocket"}, socket, asyncio.get_running_loop())
+    thread = threading.Thread(target=asyncio.run, args=(proxy._fetch_until_disconnect(),))
     thread.start()
     thread.join()
+    return proxy
 
 
 def recording_app(heard: list[str]) -> Starlette:
@@ -65,8 +63,7 @@ def recording_app(heard: list[str]) -> Starlette:
 
 
 async def test_a_stop_still_being_handed_over_comes_before_the_disconnect() -> None:
-    proxy = ASGIDIReceiveProxy({"type": "websocket"}, None, asyncio.get_running_loop())
-    serve_reads_the_socket(proxy, [STOP_MESSAGE, HANG_UP])
+    proxy = serve_read_the_socket([STOP_MESSAGE, HANG_UP])
     # The race itself: Serve's receive already answers with the disconnect.
     assert (await proxy())["type"] == "websocket.disconnect"
 
@@ -77,8 +74,7 @@ async def test_a_stop_still_being_handed_over_comes_before_the_disconnect() -> N
 
 
 async def test_the_app_hears_the_callers_stop_then_the_hang_up() -> None:
-    proxy = ASGIDIReceiveProxy({"type": "websocket"}, None, asyncio.get_running_loop())
-    serve_reads_the_socket(proxy, [CONNECT, STOP_MESSAGE, HANG_UP])
+    proxy = serve_read_the_socket([CONNECT, STOP_MESSAGE, HANG_UP])
     heard: list[str] = []
     sent: list[Message] = []
 

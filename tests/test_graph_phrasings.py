@@ -338,6 +338,10 @@ def test_look_alikes_of_an_opt_out_are_not_one(text: str) -> None:
         "look don't again thank you",
         "to be live from your list please",  # "remove this number from your list"
         "i'd rather you we actual we anymore thank you",  # "... didn't call me anymore"
+        # no word of the opt-out left, its letters within two edits of "call us again"
+        "look it's all up again thank you",  # "do not call us again, thank you"
+        "leave a callback number again",  # "please do not call this number again"
+        "uh no look it's all up again",
     ],
 )
 def test_what_a_mangled_opt_out_leaves_is_worth_asking_about(text: str) -> None:
@@ -358,6 +362,11 @@ def test_what_a_mangled_opt_out_leaves_is_worth_asking_about(text: str) -> None:
         "a lot of new patient calls just go to voicemail and never call back",
         # "I was told to ring you about the phone thing", as the line left it
         "oh hello yes it's priya actually what don't ring you about two weeks being",
+        # a call, or an "again", in a line that is no opt-out
+        "call me again next week",
+        "you can call me again on friday",
+        "we'd have to start all over again",
+        "we call them again if they miss us",
     ],
 )
 def test_a_need_or_a_callback_is_not_taken_for_a_possible_opt_out(text: str) -> None:

@@ -373,13 +373,16 @@ def test_opting_out_ends_the_call_from_any_state_and_wins(lines: list[str], opt_
 
 
 @pytest.mark.parametrize("answer", ["Yes, please.", "#1", "I'm not interested."])
-def test_a_possible_opt_out_is_asked_about_and_a_yes_opts_out(answer: str) -> None:
+@pytest.mark.parametrize("mangled", [
+    "put me on your do not call please",  # "list" lost
+    "look it's all up again thank you",  # "do not call us again, thank you"
+])
+def test_a_possible_opt_out_is_asked_about_and_a_yes_opts_out(answer: str, mangled: str) -> None:
     script = make_script()
-    asked, replies = converse(script, [*QUALIFY_LINES[:3], "put me on your do not call please"])
+    asked, replies = converse(script, [*QUALIFY_LINES[:3], mangled])
     assert replies[-1].sentences == ["Would you like me to stop calling this number?"]
     assert asked.asked == "opt_out_confirm" and not asked.opted_out
-    state, replies = converse(
-        script, [*QUALIFY_LINES[:3], "put me on your do not call please", answer])
+    state, replies = converse(script, [*QUALIFY_LINES[:3], mangled, answer])
     assert replies[-1].end_call and state.outcome is Outcome.OPTED_OUT
 
 

@@ -107,6 +107,11 @@ def understand(
                                     or intents.detect_counter_proposal(joined))
     if proposes_time and not intents.detect_contact_request(joined):
         callback = False  # "could we do Wednesday instead?" answers our proposal
+    states_facts = (budget is not None or no_budget or decision_maker is not None
+                    or need is not None or no_need or timeline is not None)
+    maybe_opt_out = not opt_out and (intents.detect_maybe_opt_out(joined) or (
+        # spelled like an opt-out's remnant, with nothing else read from it: asked about
+        not (callback or states_facts or meeting) and intents.sounds_like_opt_out(joined)))
     affirmative = None
     for sentence in sentences:  # the first sentence that answers yes or no decides
         affirmative = intents.detect_affirmative(sentence.text)
@@ -125,7 +130,7 @@ def understand(
         meeting_time=meeting,
         affirmative=affirmative,
         opt_out=opt_out,
-        maybe_opt_out=not opt_out and intents.detect_maybe_opt_out(joined),
+        maybe_opt_out=maybe_opt_out,
         wants_human=intents.detect_wants_human(joined) and not opt_out,
         maybe_wants_human=intents.detect_maybe_wants_human(joined) and not opt_out,
         callback_later=callback and not opt_out,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 
 from graph.understanding import yes_no
+from graph.understanding.near_phrases import near_phrase
 from graph.understanding.text import compile_all, negated_before
+from graph.understanding.word_lists import word_list
 
 # --- opt-out ---------------------------------------------------------------------------
 
@@ -473,6 +475,13 @@ def detect_opt_out(text: str) -> bool:
 def detect_maybe_opt_out(text: str) -> bool:
     """Part of an opt-out, as mangled recognitions leave it: worth asking about."""
     return any(pattern.search(text) for pattern in _MAYBE_OPT_OUT)
+
+
+def sounds_like_opt_out(text: str) -> bool:
+    """What is left of an opt-out whose words the line mangled, within a few letters
+    ("look it's all up again": "call us again"); asked about only where the line reads
+    as nothing else (`graph.understanding.caller_line`)."""
+    return near_phrase(text, word_list("opt_out_remnants")) is not None
 
 
 def detect_maybe_wants_human(text: str) -> bool:

@@ -218,21 +218,22 @@ async def test_the_do_not_call_list_is_read_at_the_moment_of_dialling(
 async def test_leads_outside_calling_hours_wait_for_their_window_on_the_dialers_clock(
     pool: asyncpg.Pool, calls: OutboundCalls, capacity: DialCapacity, sandbox: SandboxProcess
 ) -> None:
+    # The dialer's clock (SWITCHBOARD_CLOCK_OFFSET_S) at the next 10:00 UTC, and a
+    # window from noon to one: the same day, whenever the test runs.
     now = datetime.now(UTC)
-    # A window that opens two hours from now (UTC), for an hour.
-    opens = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
-    window = f"{opens:%H:%M}-{(opens + timedelta(hours=1)):%H:%M}"
-    if opens.hour >= 23:
-        pytest.skip("the window would cross midnight")
-    campaign_id = await running_campaign(pool, numbers(1), window=window)
+    ten = now.replace(hour=10, minute=0, second=0, microsecond=0)
+    if ten < now:
+        ten += timedelta(days=1)
+    offset_s = (ten - now).total_seconds()
+    campaign_id = await running_campaign(pool, numbers(1), window="12:00-13:00")
 
-    await new_dialer(pool, calls, capacity).tick()
+    await new_dialer(pool, calls, capacity, offset_s=offset_s).tick()
     assert await attempts(pool, campaign_id) == []
     deferred = await pool.fetchval("SELECT next_attempt_at FROM leads WHERE campaign_id = $1",
                                    campaign_id)  # fmt: skip
-    assert deferred == opens
-    # The same dialer two hours and a minute later (SWITCHBOARD_CLOCK_OFFSET_S).
-    await new_dialer(pool, calls, capacity, offset_s=2 * 3600 + 60).tick()
+    assert deferred == ten + timedelta(hours=2)
+    # The same dialer two hours and a minute later.
+    await new_dialer(pool, calls, capacity, offset_s=offset_s + 2 * 3600 + 60).tick()
     assert [a["status"] for a in await attempts(pool, campaign_id)] == ["dialing"]
 
 

@@ -49,7 +49,7 @@ from typing import Any
 
 from graph.understanding.meeting import speak_meeting_time
 from load_tests.results import RESULTS, save_results
-from switchboard.caller import CallFailed
+from switchboard.caller import CallFailed, CallResult
 from switchboard.scenario import Scenario, load_scenario
 from tests.e2e import ROOT, RunningSwitchboard, run_switchboard
 
@@ -183,6 +183,22 @@ def score_call(scenario: Scenario, mode: str, report: dict, duration_s: float) -
     return score
 
 
+async def call_until_taken(server: RunningSwitchboard, scenario: Scenario, *, text: bool
+                           ) -> tuple[CallResult, int]:
+    """Place `scenario`'s call; answered busy (no warm session free yet), place it again
+    after a pause, as a caller who hears busy rings back, up to `BUSY_RETRIES` times.
+    The call's result, and how many times it was answered busy."""
+    busy = 0
+    while True:
+        try:
+            return await server.call(scenario, text=text), busy
+        except CallFailed as exc:
+            if "busy" not in str(exc) or busy >= BUSY_RETRIES:
+                raise
+            busy += 1
+            await asyncio.sleep(BUSY_PAUSE_S)
+
+
 async def play_one(server: RunningSwitchboard, scenario: Scenario, *, text: bool,
                    taken: set[str]) -> CallScore:
     """Place one call of the set and score its final record; a call that cannot be
@@ -194,15 +210,7 @@ async def play_one(server: RunningSwitchboard, scenario: Scenario, *, text: bool
     started = time.monotonic()
     busy = 0
     try:
-        while True:
-            try:
-                result = await server.call(lead, text=text)
-                break
-            except CallFailed as exc:
-                if "busy" not in str(exc) or busy >= BUSY_RETRIES:
-                    raise
-                busy += 1
-                await asyncio.sleep(BUSY_PAUSE_S)
+        result, busy = await call_until_taken(server, lead, text=text)
         report = await server.report(result.call_sid, timeout_s=REPORT_TIMEOUT_S)
     except Exception as exc:  # a lost call is a result of the benchmark, not its end
         assert scenario.expect is not None

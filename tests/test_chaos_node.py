@@ -124,12 +124,16 @@ def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TwoNodes]:
             worker_id=worker.node_id,
         )
     finally:
+        # SIGTERM, as `run_switchboard` stops its server: on SIGINT `serve run` shuts the
+        # application down gracefully, and the ingress's graceful shutdown (an hour, for
+        # calls in progress) held it past a 60 s wait. The cluster goes down after it.
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(serve.pid, signal.SIGINT)
+            os.kill(serve.pid, signal.SIGTERM)
         try:
-            serve.wait(60)
+            serve.wait(20)
         except subprocess.TimeoutExpired:
             os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait(10)
         cluster.shutdown()
         os.environ.clear()
         os.environ.update(saved)

@@ -54,11 +54,28 @@ async def _llm_switchboard(tmp_path: Path, **env: str
             await asyncio.to_thread(running.__exit__, None, None, None)
 
 
+@pytest.fixture(scope="module")
+async def llm_switchboard(tmp_path_factory: pytest.TempPathFactory
+                          ) -> AsyncIterator[tuple[OpenAIDouble, RunningSwitchboard]]:
+    """One Switchboard with the default LLM settings, for the tests that need no other;
+    each starts from a double with no requests recorded and no delay (`fresh`)."""
+    async with _llm_switchboard(tmp_path_factory.mktemp("llm")) as running:
+        yield running
+
+
+def fresh(double: OpenAIDouble) -> OpenAIDouble:
+    """`double` as a new one would be, its server and port kept."""
+    double.word_delay_s = 0.0
+    for record in (double.requests, double.usage, double.streams_done):
+        record.clear()
+    return double
+
+
 async def test_llm_tiers_switch_models_after_the_grant_and_tokens_become_cost(
-    tmp_path: Path,
+    llm_switchboard: tuple[OpenAIDouble, RunningSwitchboard],
 ) -> None:
-    async with _llm_switchboard(tmp_path) as (double, switchboard):
-        report = await place_a_premium_worthy_call(switchboard)
+    double, switchboard = fresh(llm_switchboard[0]), llm_switchboard[1]
+    report = await place_a_premium_worthy_call(switchboard)
 
     assert report["fallback_turns"] == 0, report["errors"]
     grants = [d for d in report["tier_history"] if d["approved"] and d["tier"] == "premium"]
@@ -104,15 +121,16 @@ LINE = "Hi, this is Casey at the warehouse."
 
 
 async def test_the_caller_hears_the_first_sentence_before_the_llm_has_written_the_rest(
-    tmp_path: Path,
+    llm_switchboard: tuple[OpenAIDouble, RunningSwitchboard],
 ) -> None:
-    async with _llm_switchboard(tmp_path) as (double, switchboard):
-        async with live_text_call(switchboard, from_number="+15553330202") as call:
-            double.word_delay_s = 0.2  # a reply of ~15 words takes the LLM ~3 s
-            said_at = time.monotonic()
-            heard = await call.say(LINE)
-            reply_written_at = double.streams_done[-1]
-        report = await switchboard.report(call.call_sid)
+    double, switchboard = fresh(llm_switchboard[0]), llm_switchboard[1]
+    async with live_text_call(switchboard, from_number="+15553330202") as call:
+        double.word_delay_s = 0.2  # a reply of ~15 words takes the LLM ~3 s
+        said_at = time.monotonic()
+        heard = await call.say(LINE)
+        reply_written_at = double.streams_done[-1]
+    double.word_delay_s = 0.0
+    report = await switchboard.report(call.call_sid)
 
     assert len(heard.sentences) >= 2, heard.sentences
     first_heard_at = said_at + heard.waited_s

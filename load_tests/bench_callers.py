@@ -183,19 +183,19 @@ def score_call(scenario: Scenario, mode: str, report: dict, duration_s: float) -
     return score
 
 
-async def call_until_taken(server: RunningSwitchboard, scenario: Scenario, *, text: bool
-                           ) -> tuple[CallResult, int]:
+async def call_until_taken(server: RunningSwitchboard, scenario: Scenario, *, text: bool,
+                           busy: list[CallFailed] | None = None) -> CallResult:
     """Place `scenario`'s call; answered busy (no warm session free yet), place it again
     after a pause, as a caller who hears busy rings back, up to `BUSY_RETRIES` times.
-    The call's result, and how many times it was answered busy."""
-    busy = 0
+    Each busy answer is added to `busy`, whether the call is taken in the end or not."""
+    busy = [] if busy is None else busy
     while True:
         try:
-            return await server.call(scenario, text=text), busy
+            return await server.call(scenario, text=text)
         except CallFailed as exc:
-            if "busy" not in str(exc) or busy >= BUSY_RETRIES:
+            if "busy" not in str(exc) or len(busy) >= BUSY_RETRIES:
                 raise
-            busy += 1
+            busy.append(exc)
             await asyncio.sleep(BUSY_PAUSE_S)
 
 
@@ -208,18 +208,18 @@ async def play_one(server: RunningSwitchboard, scenario: Scenario, *, text: bool
     mode = "text" if text else "audio"
     lead = fresh_lead(scenario, taken)
     started = time.monotonic()
-    busy = 0
+    busy: list[CallFailed] = []
     try:
-        result, busy = await call_until_taken(server, lead, text=text)
+        result = await call_until_taken(server, lead, text=text, busy=busy)
         report = await server.report(result.call_sid, timeout_s=REPORT_TIMEOUT_S)
     except Exception as exc:  # a lost call is a result of the benchmark, not its end
         assert scenario.expect is not None
         return CallScore(scenario=scenario.name, mode=mode,
                          expected_outcome=str(scenario.expect.outcome),
                          duration_s=round(time.monotonic() - started, 1),
-                         error=f"{type(exc).__name__}: {exc}"[:500], busy_retries=busy)
+                         error=f"{type(exc).__name__}: {exc}"[:500], busy_retries=len(busy))
     score = score_call(scenario, mode, report, time.monotonic() - started)
-    score.busy_retries = busy
+    score.busy_retries = len(busy)
     return score
 
 

@@ -46,7 +46,7 @@ async def reports(switchboard: RunningSwitchboard
         async with gate:
             # A call placed as another ends can find no session free yet: answered
             # busy, it rings again, as the benchmark's callers do.
-            result, _ = await call_until_taken(switchboard, scenario, text=False)
+            result = await call_until_taken(switchboard, scenario, text=False)
             return scenario, await switchboard.report(result.call_sid)
 
     await warm_pool(switchboard, AT_ONCE)  # the pool fills after the server is ready

@@ -3,7 +3,7 @@ reaches its outcome and facts, with the agents' transitions and the tier decisio
 the record. (`qualified-ops-director` runs in the fast tier, `test_e2e_audio_calls`.)
 
 An audio call takes as long as its lines and replies take to say (from 18 s to 84 s
-here, one at a time), and costs the server little CPU meanwhile: the calls are placed
+here, one at a time), and the server mostly waits meanwhile: the calls are placed
 together when the module starts, `AT_ONCE` at a time, longest first, and each test
 checks its own."""
 
@@ -30,8 +30,8 @@ pytestmark = pytest.mark.slow
 FAST_TIER = {"qualified-ops-director"}
 SLOW_TIER = [p for p in SCENARIO_FILES if p.stem not in FAST_TIER]
 #: Audio calls in flight at once: with four at a time on 2 cores, bench_voice's replies
-#: came 0.74 s after the caller stopped (median) and 1.12 s at most, well inside the
-#: default turn timeout that would make a turn a fallback.
+#: came 0.74 s after the caller stopped (median), 1.12 s at the 99th percentile, well
+#: inside the default turn timeout that would make a turn a fallback.
 AT_ONCE = 3
 
 

@@ -319,7 +319,7 @@ def test_ray_exports_the_declared_metrics_under_the_names_the_dashboard_uses() -
     # Ray's dashboard agent registers what a worker's Counter, Gauge and Histogram send it
     # as below (dashboard/modules/reporter/reporter_agent.py); its exporter names them.
     probe = """
-import json, sys
+import json, os, sys
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from ray._private.telemetry.open_telemetry_metric_recorder import OpenTelemetryMetricRecorder
@@ -334,7 +334,10 @@ for name, kind in json.load(sys.stdin).items():
         recorder.register_histogram_metric(name, kind, [1.0, 5.0])
     recorder.set_metric_value(name, {"reason": "x"}, 1.0)
 families = text_string_to_metric_families(generate_latest(REGISTRY).decode())
-print(json.dumps(sorted({s.name for f in families for s in f.samples})))
+print(json.dumps(sorted({s.name for f in families for s in f.samples})), flush=True)
+# Out at once: once in a CI run (2026-12-06, load ~20) the interpreter's teardown, with
+# OpenTelemetry's meter provider still up, died of SIGSEGV after the answer was printed.
+os._exit(0)
 """
     metrics = _code_metrics()
     kinds = {name: metric.kind for name, metric in metrics.items()}

@@ -18,7 +18,7 @@ a time, not asking to be called back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from graph.understanding import intents
@@ -107,17 +107,12 @@ def understand(
                                     or intents.detect_counter_proposal(joined))
     if proposes_time and not intents.detect_contact_request(joined):
         callback = False  # "could we do Wednesday instead?" answers our proposal
-    states_facts = (budget is not None or no_budget or decision_maker is not None
-                    or need is not None or no_need or timeline is not None)
-    maybe_opt_out = not opt_out and (intents.detect_maybe_opt_out(joined) or (
-        # spelled like an opt-out's remnant, with nothing else read from it: asked about
-        not (callback or states_facts or meeting) and intents.sounds_like_opt_out(joined)))
     affirmative = None
     for sentence in sentences:  # the first sentence that answers yes or no decides
         affirmative = intents.detect_affirmative(sentence.text)
         if affirmative is not None:
             break
-    return Understanding(
+    heard = Understanding(
         budget_usd=budget,
         no_budget=no_budget,
         budget_unsized=budget_unsized,
@@ -130,7 +125,7 @@ def understand(
         meeting_time=meeting,
         affirmative=affirmative,
         opt_out=opt_out,
-        maybe_opt_out=maybe_opt_out,
+        maybe_opt_out=not opt_out and intents.detect_maybe_opt_out(joined),
         wants_human=intents.detect_wants_human(joined) and not opt_out,
         maybe_wants_human=intents.detect_maybe_wants_human(joined) and not opt_out,
         callback_later=callback and not opt_out,
@@ -152,6 +147,11 @@ def understand(
         proposes_time=proposes_time,
         wants_info=not opt_out and any(intents.detect_wants_info(s.text) for s in sentences),
     )
+    if (not (opt_out or heard.maybe_opt_out or heard.has_bant or heard.callback_later
+             or meeting) and intents.sounds_like_opt_out(joined)):
+        # spelled like an opt-out's remnant, with nothing else read from it: asked about
+        return replace(heard, maybe_opt_out=True)
+    return heard
 
 
 _DTMF = {
